@@ -1,0 +1,42 @@
+# zoosim — common tasks. A fresh machine needs only Go: modules come from
+# the Go module proxy on first use.
+GO ?= go
+PKGS ?= ./...
+BENCHTIME ?= 1s
+
+.PHONY: all test test-short lint vet fmt bench canary tidy clean
+
+all: lint test
+
+## test: vet and run every test (the command CI and the README use)
+test: vet
+	$(GO) test -count=1 $(PKGS)
+
+## test-short: the quick subset (skips long seed sweeps)
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+## lint: gofmt check and go vet
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## bench: the Go benchmarks (events/s of the simulator, model apply cost, ...)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+## canary: the determinism canary alone (same seed, same trace hash)
+canary:
+	$(GO) test -count=1 -run 'Determinism' -v ./sim/...
+
+tidy:
+	$(GO) mod tidy
+
+clean:
+	$(GO) clean -testcache
