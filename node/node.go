@@ -146,10 +146,10 @@ type Storage interface {
 // run or on a restart after a crash).
 type Env struct {
 	ID      ID
-	Now     Time          // the node's clock at start
-	Storage Storage       // the durable state that survived
-	Rand    *rand.Rand    // the node's own random stream; the only randomness it may use
-	Restart int           // 0 for the first start, then 1, 2, ... after each crash
+	Now     Time       // the node's clock at start
+	Storage Storage    // the durable state that survived
+	Rand    *rand.Rand // the node's own random stream; the only randomness it may use
+	Restart int        // 0 for the first start, then 1, 2, ... after each crash
 }
 
 // Factory builds a core from its environment.
