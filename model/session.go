@@ -1,0 +1,59 @@
+package model
+
+import "slices"
+
+// Session is an entry of the replicated session table.
+type Session struct {
+	ID        int64
+	TimeoutMs int32
+}
+
+// Sessions lists the session table sorted by id; the leader's session tracker
+// is rebuilt from it after an election or a restart.
+func (t *Tree) Sessions() []Session {
+	out := make([]Session, 0, len(t.sessions))
+	for id, to := range t.sessions {
+		out = append(out, Session{ID: id, TimeoutMs: to})
+	}
+	slices.SortFunc(out, func(a, b Session) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// SessionTimeoutMs returns a session's timeout and whether the session is in
+// the table.
+func (t *Tree) SessionTimeoutMs(id int64) (int32, bool) {
+	to, ok := t.sessions[id]
+	return to, ok
+}
+
+// Ephemerals lists, sorted, the ephemeral nodes a session owns
+// (getEphemerals, and what closeSession deletes).
+func (t *Tree) Ephemerals(session int64) []string {
+	set := t.ephemerals[session]
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// EphemeralOwners lists, sorted, every session that owns at least one
+// ephemeral node. An owner missing from Sessions is an ephemeral that outlived
+// its session: a bug the session checker looks for.
+func (t *Tree) EphemeralOwners() []int64 {
+	out := make([]int64, 0, len(t.ephemerals))
+	for id := range t.ephemerals {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
