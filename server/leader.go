@@ -1,0 +1,276 @@
+package server
+
+import (
+	"fmt"
+	"slices"
+
+	"zoosim/model"
+	"zoosim/node"
+	"zoosim/quorum"
+	"zoosim/wire"
+)
+
+// Relay payloads between a follower's server and the leader's, carried on
+// the engine's leader-follower channel (FIFO with the commits).
+
+// Forward is a client write a follower hands the leader (REQUEST). A nil
+// Req is a linearizable read's barrier.
+type Forward struct {
+	Session int64
+	Cxid    int32
+	Req     model.Request
+}
+
+// SyncRequest asks the leader for a sync point on behalf of a client.
+type SyncRequest struct {
+	Session int64
+	Xid     int32
+}
+
+// SyncResponse is the leader's answer: once the follower has applied up to
+// Zxid it answers the client's sync.
+type SyncResponse struct {
+	Session int64
+	Xid     int32
+	Zxid    model.Zxid
+}
+
+// Touch reports sessions a follower's clients kept alive.
+type Touch struct {
+	Sessions []int64
+}
+
+// Revalidate asks the leader whether a session a client resumes is alive.
+type Revalidate struct {
+	Session int64
+	Conn    uint64
+}
+
+// RevalidateResponse answers it.
+type RevalidateResponse struct {
+	Session   int64
+	Conn      uint64
+	TimeoutMs int32 // 0: the session is gone
+}
+
+func (f *Forward) TraceHash() uint64      { return uint64(f.Session)*31 ^ uint64(uint32(f.Cxid)) }
+func (r *SyncRequest) TraceHash() uint64  { return uint64(r.Session)*37 ^ uint64(uint32(r.Xid)) }
+func (r *SyncResponse) TraceHash() uint64 { return uint64(r.Session)*41 ^ uint64(r.Zxid) }
+func (t *Touch) TraceHash() uint64 {
+	h := uint64(len(t.Sessions))
+	for _, s := range t.Sessions {
+		h = h*0x100000001b3 ^ uint64(s)
+	}
+	return h
+}
+func (r *Revalidate) TraceHash() uint64 { return uint64(r.Session)*43 ^ r.Conn }
+func (r *RevalidateResponse) TraceHash() uint64 {
+	return uint64(r.Session)*47 ^ r.Conn ^ uint64(r.TimeoutMs)
+}
+
+// leaderState is what an established leader's server keeps beyond the
+// applied tree: the speculative tree its prepares run against (the applied
+// state plus every proposal not yet committed, ZooKeeper's
+// outstandingChanges), the session tracker, and the syncs in wait.
+type leaderState struct {
+	spec     *model.Tree
+	sessions map[int64]*tracked
+	syncs    []syncWait
+}
+
+type tracked struct {
+	timeout   node.Time
+	expiresAt node.Time
+	closing   bool // a closeSession has been proposed
+}
+
+type syncWait struct {
+	conn   *conn   // local client, or nil for a follower's
+	origin node.ID // the follower's server when conn is nil
+	sess   int64
+	xid    int32
+	target model.Zxid
+}
+
+func (s *Server) becomeLeader() {
+	l := &leaderState{spec: s.tree.Clone(), sessions: map[int64]*tracked{}}
+	// ZooKeeper's new leader gives every session a full timeout from now:
+	// sessions must not expire because the ensemble had no leader.
+	for _, ss := range s.tree.Sessions() {
+		t := node.Time(ss.TimeoutMs) * node.Millisecond
+		l.sessions[ss.ID] = &tracked{timeout: t, expiresAt: s.now + t}
+	}
+	s.lead = l
+}
+
+func (l *leaderState) trackSession(id int64, t *model.Tree, now node.Time) {
+	if _, ok := l.sessions[id]; ok {
+		return
+	}
+	ms, ok := t.SessionTimeoutMs(id)
+	if !ok {
+		return
+	}
+	d := node.Time(ms) * node.Millisecond
+	l.sessions[id] = &tracked{timeout: d, expiresAt: now + d}
+}
+
+func (l *leaderState) forgetSession(id int64) { delete(l.sessions, id) }
+
+func (l *leaderState) live(id int64) bool {
+	t, ok := l.sessions[id]
+	return ok && !t.closing
+}
+
+func (l *leaderState) touch(id int64, now node.Time) {
+	if t, ok := l.sessions[id]; ok && !t.closing {
+		t.expiresAt = now + t.timeout
+	}
+}
+
+func (l *leaderState) lastProposed(s *Server) model.Zxid { return l.spec.LastZxid() }
+
+func (l *leaderState) addSync(w syncWait) { l.syncs = append(l.syncs, w) }
+
+func (l *leaderState) dropLocalSyncs(c *conn) {
+	l.syncs = slices.DeleteFunc(l.syncs, func(w syncWait) bool { return w.conn == c })
+}
+
+// propose prepares a request against the speculative tree and proposes the
+// txn. The txn (or its error) reaches the client when it is applied.
+func (s *Server) propose(session int64, cxid int32, req model.Request) {
+	l := s.lead
+	nowMs := s.now.Millis()
+	var txn model.Txn = model.ErrorTxn{Err: model.ErrOK} // a read barrier changes nothing
+	if req != nil {
+		txn = model.Prepare(l.spec, session, req, nowMs)
+	}
+	zxid, err := s.eng.Propose(s.now, encodeEntry(entryHeader{Session: session, Cxid: cxid, TimeMs: nowMs}, txn))
+	if err != nil {
+		// The engine stopped leading (counter exhausted): the role change
+		// closes every connection, which fails the request.
+		s.checkRole()
+		return
+	}
+	res := l.spec.Apply(model.TxnHeader{Session: session, Zxid: zxid, TimeMs: nowMs}, txn)
+	if l.spec.LastZxid() != zxid {
+		panic(fmt.Sprintf("server %d: invariant violated: speculative tree at %v after proposing %v", s.id, l.spec.LastZxid(), zxid))
+	}
+	_ = res
+	// Proposing may commit at once (a standalone leader) after the Ready.
+}
+
+// leaderAfterApply answers the syncs whose target is now applied.
+func (s *Server) leaderAfterApply() {
+	l := s.lead
+	if len(l.syncs) == 0 {
+		return
+	}
+	applied := s.tree.LastZxid()
+	kept := l.syncs[:0]
+	for _, w := range l.syncs {
+		if w.target > applied {
+			kept = append(kept, w)
+			continue
+		}
+		if w.conn != nil {
+			if p := w.conn.head(); p != nil && p.submitted && p.req.Xid == w.xid {
+				p.synced, p.syncZxid = true, w.target
+				s.process(w.conn)
+			}
+			continue
+		}
+		s.eng.Relay(w.origin, &SyncResponse{Session: w.sess, Xid: w.xid, Zxid: w.target})
+	}
+	clear(l.syncs[len(kept):])
+	l.syncs = kept
+}
+
+// leaderHousekeeping expires sessions and removes empty containers and
+// expired TTL nodes, each as a txn, as ZooKeeper's leader does.
+func (s *Server) leaderHousekeeping() {
+	l := s.lead
+	ids := make([]int64, 0, len(l.sessions))
+	for id := range l.sessions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		t := l.sessions[id]
+		if t.closing || s.now < t.expiresAt {
+			continue
+		}
+		t.closing = true
+		s.stats.SessionsExpired++
+		s.propose(id, 0, model.CloseSession{})
+		if s.lead == nil {
+			return
+		}
+	}
+	for _, path := range l.spec.CleanupCandidates(s.now.Millis()) {
+		s.propose(0, 0, model.DeleteContainer{Path: path})
+		if s.lead == nil {
+			return
+		}
+	}
+}
+
+// onRelay handles a payload from the other end of the leader-follower
+// channel.
+func (s *Server) onRelay(r quorum.Relay) {
+	switch p := r.Payload.(type) {
+	case *Forward:
+		if s.lead == nil {
+			return
+		}
+		s.lead.touch(p.Session, s.now)
+		s.propose(p.Session, p.Cxid, p.Req)
+	case *SyncRequest:
+		if s.lead == nil {
+			return
+		}
+		s.lead.addSync(syncWait{origin: r.From, sess: p.Session, xid: p.Xid, target: s.lead.lastProposed(s)})
+		s.leaderAfterApply()
+	case *Touch:
+		if s.lead == nil {
+			return
+		}
+		for _, id := range p.Sessions {
+			s.lead.touch(id, s.now)
+		}
+	case *Revalidate:
+		if s.lead == nil {
+			return
+		}
+		var timeout int32
+		if ms, ok := s.tree.SessionTimeoutMs(p.Session); ok && s.lead.live(p.Session) {
+			timeout = ms
+			s.lead.touch(p.Session, s.now)
+		}
+		s.eng.Relay(r.From, &RevalidateResponse{Session: p.Session, Conn: p.Conn, TimeoutMs: timeout})
+	case *SyncResponse:
+		c := s.bySession[p.Session]
+		if c == nil {
+			return
+		}
+		if h := c.head(); h != nil && h.submitted && h.req.Xid == p.Xid && !wire.IsWrite(h.req.Op) {
+			h.synced, h.syncZxid = true, p.Zxid
+			s.process(c)
+		}
+	case *RevalidateResponse:
+		c := s.byConn[p.Conn]
+		if c == nil || !c.revalidating || c.session != p.Session {
+			return
+		}
+		c.revalidating = false
+		if p.TimeoutMs <= 0 {
+			s.expireConn(c)
+			return
+		}
+		c.timeoutMs = p.TimeoutMs
+		s.sendConn(c, &wire.Connected{TimeoutMs: c.timeoutMs, SessionID: c.session, Passwd: passwd(c.session)})
+		s.process(c)
+	default:
+		panic(fmt.Sprintf("server %d: unknown relay payload %T", s.id, r.Payload))
+	}
+}

@@ -1,0 +1,373 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"zoosim/model"
+	"zoosim/node"
+	"zoosim/quorum"
+	"zoosim/quorum/zab"
+	"zoosim/sim"
+	"zoosim/wire"
+)
+
+const ms = node.Millisecond
+
+// rawClient speaks wire to one server: a test double for the client
+// library, so the server is tested on its own.
+type rawClient struct {
+	id, server node.ID
+	conn       uint64
+	seq, rseq  uint64
+	session    int64
+	passwd     []byte
+	lastZxid   model.Zxid
+	timeoutMs  int32
+	silent     bool // stop pinging
+	connected  bool
+	closed     *wire.Close
+	expired    bool
+	xid        int32
+	replies    []*wire.Reply
+	events     []*wire.Event
+	out        []node.Message
+	nextPing   node.Time
+	now        node.Time
+}
+
+func (c *rawClient) send(body any) {
+	c.out = append(c.out, node.Message{From: c.id, To: c.server, Body: body})
+}
+
+func (c *rawClient) hdr() wire.Header {
+	c.seq++
+	return wire.Header{Conn: c.conn, Seq: c.seq}
+}
+
+func (c *rawClient) connect(server node.ID) {
+	c.server = server
+	c.conn++
+	c.seq, c.rseq = 0, 0
+	c.connected, c.closed = false, nil
+	c.send(&wire.Connect{Header: c.hdr(), LastZxidSeen: c.lastZxid, TimeoutMs: c.timeoutMs, SessionID: c.session, Passwd: c.passwd})
+}
+
+func (c *rawClient) request(r *wire.Request) int32 {
+	c.xid++
+	r.Xid = c.xid
+	r.Header = c.hdr()
+	c.send(r)
+	return r.Xid
+}
+
+// frame accepts the next message of the current connection; a gap breaks
+// the connection, a stale or duplicate message is ignored.
+func (c *rawClient) frame(h wire.Header) bool {
+	switch {
+	case h.Conn != c.conn || h.Seq <= c.rseq:
+		return false
+	case h.Seq > c.rseq+1:
+		c.connected = false
+		c.closed = &wire.Close{Conn: c.conn, Reason: wire.CloseBroken}
+		return false
+	}
+	c.rseq = h.Seq
+	return true
+}
+
+func (c *rawClient) Step(now node.Time, m node.Message) {
+	c.now = now
+	switch b := m.Body.(type) {
+	case *wire.Connected:
+		if !c.frame(b.Header) {
+			return
+		}
+		if b.Expired() {
+			c.expired = true
+			return
+		}
+		c.connected, c.session, c.passwd, c.timeoutMs = true, b.SessionID, b.Passwd, b.TimeoutMs
+	case *wire.Reply:
+		if !c.frame(b.Header) {
+			return
+		}
+		c.replies = append(c.replies, b)
+		if b.Zxid > c.lastZxid {
+			c.lastZxid = b.Zxid
+		}
+	case *wire.Event:
+		if c.frame(b.Header) {
+			c.events = append(c.events, b)
+		}
+	case *wire.Pong:
+		c.frame(b.Header)
+	case *wire.Close:
+		if b.Conn == c.conn {
+			c.closed = b
+			c.connected = false
+		}
+	}
+}
+
+func (c *rawClient) Tick(now node.Time) {
+	c.now = now
+	if c.connected && !c.silent && now >= c.nextPing {
+		c.send(&wire.Ping{Header: c.hdr()})
+	}
+}
+
+func (c *rawClient) Ready() node.Ready {
+	wake := c.now + node.Time(max(c.timeoutMs, 300))*ms/3
+	c.nextPing = wake
+	return node.Ready{Messages: c.out, WakeAt: wake}
+}
+
+func (c *rawClient) Advance() { c.out = c.out[:0] }
+
+func (c *rawClient) reply(xid int32) *wire.Reply {
+	for _, r := range c.replies {
+		if r.Xid == xid {
+			return r
+		}
+	}
+	return nil
+}
+
+// ensemble is N servers on Zab in a simulated world, plus raw clients.
+type ensemble struct {
+	t       *testing.T
+	w       *sim.World
+	n       int
+	clients map[node.ID]*rawClient
+}
+
+func newEnsemble(t *testing.T, seed uint64, n int) *ensemble {
+	e := &ensemble{t: t, w: sim.New(sim.DefaultConfig(seed)), n: n, clients: map[node.ID]*rawClient{}}
+	v := quorum.NewMajority(n)
+	for i := 1; i <= n; i++ {
+		e.w.AddNode(node.ID(i), func(env node.Env) node.Machine {
+			s, err := New(Config{NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+				return zab.New(zab.DefaultConfig(v, sm), env)
+			}}, env)
+			require.NoError(t, err)
+			s.RecordApplied()
+			return s
+		})
+	}
+	return e
+}
+
+func (e *ensemble) server(id node.ID) *Server {
+	m := e.w.Machine(id)
+	if m == nil {
+		return nil
+	}
+	return m.(*Server)
+}
+
+func (e *ensemble) client(id node.ID, timeoutMs int32) *rawClient {
+	c := &rawClient{id: id, timeoutMs: timeoutMs}
+	e.clients[id] = c
+	e.w.AddNode(id, func(env node.Env) node.Machine { c.now = env.Now; return c })
+	return c
+}
+
+// do runs f inside the world (so the client's messages go out) and then
+// runs the world for d.
+func (e *ensemble) do(id node.ID, f func(c *rawClient), d node.Time) {
+	c := e.clients[id]
+	f(c)
+	e.w.Drain(id)
+	e.w.RunFor(d)
+}
+
+func (e *ensemble) waitServing(budget node.Time) node.ID {
+	end := e.w.Now() + budget
+	for e.w.Now() < end {
+		serving, leader := 0, node.ID(0)
+		for i := 1; i <= e.n; i++ {
+			if s := e.server(node.ID(i)); s != nil && s.Serving() {
+				serving++
+				if s.Engine().Status().Role == quorum.Leading {
+					leader = node.ID(i)
+				}
+			}
+		}
+		if serving == e.n && leader != 0 {
+			return leader
+		}
+		e.w.RunFor(10 * ms)
+	}
+	e.t.Fatalf("ensemble not serving after %v", budget)
+	return 0
+}
+
+func TestServer_StandaloneServesWritesAndReads(t *testing.T) {
+	e := newEnsemble(t, 1, 1)
+	c := e.client(100, 2000)
+	e.waitServing(2 * node.Second)
+	e.do(100, func(c *rawClient) { c.connect(1) }, 50*ms)
+	require.True(t, c.connected)
+	var create, get, set, bad, del int32
+	e.do(100, func(c *rawClient) {
+		create = c.request(&wire.Request{Op: model.OpCreate, Write: model.Create{Path: "/a", Data: []byte("x"), ACL: model.OpenACLUnsafe, Mode: model.ModePersistent}})
+		get = c.request(&wire.Request{Op: model.OpGetData, Path: "/a"})
+		set = c.request(&wire.Request{Op: model.OpSetData, Write: model.SetData{Path: "/a", Data: []byte("y"), Version: 0}})
+		bad = c.request(&wire.Request{Op: model.OpSetData, Write: model.SetData{Path: "/a", Data: []byte("z"), Version: 0}})
+		del = c.request(&wire.Request{Op: model.OpDelete, Write: model.Delete{Path: "/a", Version: -1}})
+	}, 100*ms)
+	require.Len(t, c.replies, 5)
+	for i, r := range c.replies {
+		assert.Equal(t, int32(i+1), r.Xid, "replies in FIFO order")
+	}
+	assert.Equal(t, model.ErrOK, c.reply(create).Err)
+	assert.Equal(t, "/a", c.reply(create).Path)
+	assert.Equal(t, "x", string(c.reply(get).Data))
+	assert.Equal(t, model.ErrOK, c.reply(set).Err)
+	assert.Equal(t, int32(1), c.reply(set).Stat.Version)
+	assert.Equal(t, model.ErrBadVersion, c.reply(bad).Err)
+	assert.Equal(t, model.ErrOK, c.reply(del).Err)
+	assert.Less(t, c.reply(create).Zxid, c.reply(set).Zxid)
+}
+
+func TestServer_WatchFiresOnAnotherServerBeforeTheReadShowsTheChange(t *testing.T) {
+	e := newEnsemble(t, 2, 3)
+	a := e.client(100, 2000)
+	b := e.client(101, 2000)
+	leader := e.waitServing(5 * node.Second)
+	follower := node.ID(1)
+	if follower == leader {
+		follower = 2
+	}
+	e.do(100, func(c *rawClient) { c.connect(leader) }, 50*ms)
+	e.do(101, func(c *rawClient) { c.connect(follower) }, 50*ms)
+	require.True(t, a.connected && b.connected)
+	e.do(101, func(c *rawClient) { c.request(&wire.Request{Op: model.OpExists, Path: "/w", Watch: true}) }, 50*ms)
+	require.Equal(t, model.ErrNoNode, b.replies[0].Err)
+	e.do(100, func(c *rawClient) {
+		c.request(&wire.Request{Op: model.OpCreate, Write: model.Create{Path: "/w", ACL: model.OpenACLUnsafe, Mode: model.ModePersistent}})
+	}, 100*ms)
+	require.Equal(t, model.ErrOK, a.replies[0].Err)
+	require.Len(t, b.events, 1)
+	assert.Equal(t, model.EventNodeCreated, b.events[0].Type)
+	assert.Equal(t, "/w", b.events[0].Path)
+	// The watch is one-shot.
+	e.do(100, func(c *rawClient) {
+		c.request(&wire.Request{Op: model.OpSetData, Write: model.SetData{Path: "/w", Data: []byte("v"), Version: -1}})
+	}, 100*ms)
+	assert.Len(t, b.events, 1)
+}
+
+func TestServer_SyncMakesTheFollowerAtLeastAsFreshAsTheLeader(t *testing.T) {
+	e := newEnsemble(t, 3, 3)
+	a := e.client(100, 2000)
+	b := e.client(101, 2000)
+	leader := e.waitServing(5 * node.Second)
+	follower := node.ID(1)
+	if follower == leader {
+		follower = 2
+	}
+	e.do(100, func(c *rawClient) { c.connect(leader) }, 50*ms)
+	e.do(101, func(c *rawClient) { c.connect(follower) }, 50*ms)
+	e.do(100, func(c *rawClient) {
+		c.request(&wire.Request{Op: model.OpCreate, Write: model.Create{Path: "/s", Data: []byte("1"), ACL: model.OpenACLUnsafe, Mode: model.ModePersistent}})
+	}, 0)
+	// Run just until the leader replied, then sync+read on the follower.
+	for a.reply(1) == nil {
+		e.w.RunFor(ms / 10)
+	}
+	var get int32
+	e.do(101, func(c *rawClient) {
+		c.request(&wire.Request{Op: model.OpSync, Path: "/s"})
+		get = c.request(&wire.Request{Op: model.OpGetData, Path: "/s"})
+	}, 50*ms)
+	require.NotNil(t, b.reply(get))
+	assert.Equal(t, model.ErrOK, b.reply(get).Err)
+	assert.Equal(t, "1", string(b.reply(get).Data))
+	assert.GreaterOrEqual(t, b.reply(get).Zxid, a.reply(1).Zxid)
+}
+
+func TestServer_SessionExpiryDeletesEphemeralAndFiresWatch(t *testing.T) {
+	e := newEnsemble(t, 4, 3)
+	a := e.client(100, 600)
+	b := e.client(101, 2000)
+	leader := e.waitServing(5 * node.Second)
+	other := node.ID(1)
+	if other == leader {
+		other = 2
+	}
+	e.do(100, func(c *rawClient) { c.connect(other) }, 50*ms)
+	e.do(101, func(c *rawClient) { c.connect(leader) }, 50*ms)
+	e.do(100, func(c *rawClient) {
+		c.request(&wire.Request{Op: model.OpCreate, Write: model.Create{Path: "/master", Data: []byte("a"), ACL: model.OpenACLUnsafe, Mode: model.ModeEphemeral}})
+	}, 50*ms)
+	require.Equal(t, model.ErrOK, a.replies[0].Err)
+	e.do(101, func(c *rawClient) { c.request(&wire.Request{Op: model.OpExists, Path: "/master", Watch: true}) }, 50*ms)
+	require.Equal(t, model.ErrOK, b.replies[0].Err)
+	assert.Equal(t, a.session, b.replies[0].Stat.EphemeralOwner)
+	a.silent = true
+	e.w.RunFor(2 * node.Second)
+	require.Len(t, b.events, 1)
+	assert.Equal(t, model.EventNodeDeleted, b.events[0].Type)
+	_, ok := e.server(leader).Tree().Exists("/master")
+	assert.False(t, ok)
+	require.NotNil(t, a.closed, "the expired session's connection is closed")
+	// Coming back with the expired session is refused.
+	a.silent = false
+	e.do(100, func(c *rawClient) { c.connect(leader) }, 50*ms)
+	assert.True(t, a.expired)
+}
+
+func TestServer_RefusesAClientThatHasSeenMoreThanIt(t *testing.T) {
+	e := newEnsemble(t, 5, 3)
+	a := e.client(100, 2000)
+	e.waitServing(5 * node.Second)
+	e.do(100, func(c *rawClient) {
+		c.lastZxid = model.MakeZxid(99, 1)
+		c.connect(1)
+	}, 50*ms)
+	require.NotNil(t, a.closed)
+	assert.Equal(t, wire.CloseBehind, a.closed.Reason)
+	assert.False(t, a.connected)
+}
+
+func TestServer_ReplicasApplyTheSameTxnsWithTheSameDigests(t *testing.T) {
+	e := newEnsemble(t, 6, 5)
+	leader := e.waitServing(5 * node.Second)
+	var cs []*rawClient
+	for i := 0; i < 5; i++ {
+		cs = append(cs, e.client(node.ID(100+i), 2000))
+		e.do(node.ID(100+i), func(c *rawClient) { c.connect(node.ID(1 + i)) }, 20*ms)
+	}
+	for round := 0; round < 20; round++ {
+		for i := range cs {
+			e.do(node.ID(100+i), func(c *rawClient) {
+				c.request(&wire.Request{Op: model.OpCreate, Write: model.Create{Path: "/q/n-", ACL: model.OpenACLUnsafe, Mode: model.ModePersistentSequential}})
+				c.request(&wire.Request{Op: model.OpCreate, Write: model.Create{Path: "/q", ACL: model.OpenACLUnsafe, Mode: model.ModePersistent}})
+			}, 0)
+		}
+		e.w.RunFor(5 * ms)
+	}
+	e.w.RunFor(500 * ms)
+	ref := e.server(leader).Applied()
+	require.NotEmpty(t, ref)
+	for i := 1; i <= 5; i++ {
+		got := e.server(node.ID(i)).Applied()
+		require.Equal(t, len(ref), len(got), "server %d", i)
+		for j := range ref {
+			require.Equal(t, ref[j], got[j], "server %d txn %d", i, j)
+		}
+	}
+	kids, _, err := e.server(leader).Tree().Children("/q")
+	require.NoError(t, err)
+	// Round 0's sequential creates come before /q exists (NoNode); the
+	// other 19 rounds of 5 clients each create one child.
+	require.Len(t, kids, 95)
+	for i, k := range kids {
+		assert.Equal(t, fmt.Sprintf("n-%010d", i), k)
+	}
+}
