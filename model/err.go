@@ -135,11 +135,3 @@ func (e Err) Known() bool {
 	}
 	return false
 }
-
-// asError turns a code into the error interface: nil for ErrOK.
-func (e Err) asError() error {
-	if e == ErrOK {
-		return nil
-	}
-	return e
-}

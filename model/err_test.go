@@ -58,8 +58,3 @@ func TestErr_MessagesAreKeeperExceptionMessages(t *testing.T) {
 		assert.Equal(t, c.msg, c.err.Error())
 	}
 }
-
-func TestErr_OKIsNilAsError(t *testing.T) {
-	assert.NoError(t, ErrOK.asError())
-	assert.ErrorIs(t, ErrNoNode.asError(), ErrNoNode)
-}

@@ -114,7 +114,7 @@ func (s *refState) stat(path string) Stat {
 }
 
 func (s *refState) ephemerals(session int64) []string {
-	out := []string{}
+	var out []string
 	for _, p := range s.sortedPaths() {
 		if n := s.nodes[p]; n.kind == refEphemeral && n.owner == session {
 			out = append(out, p)
@@ -409,7 +409,7 @@ func (s *refState) apply(hdr TxnHeader, txn Txn) Result {
 	case MultiTxn:
 		r = s.applyMulti(hdr, x)
 	default:
-		r = s.applyOne(hdr, txn, true)
+		r = s.applyOne(hdr, txn)
 	}
 	if hdr.Zxid > s.lastZxid {
 		s.lastZxid = hdr.Zxid
@@ -466,7 +466,7 @@ func (s *refState) applyMulti(hdr TxnHeader, m MultiTxn) Result {
 		default:
 			return fail(i, ErrMarshallingError)
 		}
-		res := scratch.applyOne(hdr, sub, false)
+		res := scratch.applyOne(hdr, sub)
 		if res.Err != ErrOK {
 			return fail(i, res.Err)
 		}
@@ -478,11 +478,8 @@ func (s *refState) applyMulti(hdr TxnHeader, m MultiTxn) Result {
 	return r
 }
 
-// applyOne applies a create, delete, setData, setACL or check; events are
-// returned on the result either way, and topLevel only decides whether a
-// result without events carries nil.
-func (s *refState) applyOne(hdr TxnHeader, txn Txn, topLevel bool) Result {
-	_ = topLevel
+// applyOne applies a create, delete, setData, setACL or check.
+func (s *refState) applyOne(hdr TxnHeader, txn Txn) Result {
 	switch x := txn.(type) {
 	case CreateTxn:
 		failed := Result{Op: x.Op(), Path: x.Path}
@@ -931,7 +928,7 @@ func (h *diffHarness) compareState() {
 	for _, id := range slices.Sorted(mapKeys(r.sessions)) {
 		sessions = append(sessions, Session{ID: id, TimeoutMs: r.sessions[id]})
 	}
-	require.Equal(t, sessions, nilIfEmpty(m.Sessions()))
+	require.Equal(t, sessions, m.Sessions())
 	var owners []int64
 	for _, p := range paths {
 		if n := r.nodes[p]; n.kind == refEphemeral && !slices.Contains(owners, n.owner) {
@@ -939,7 +936,7 @@ func (h *diffHarness) compareState() {
 		}
 	}
 	slices.Sort(owners)
-	require.Equal(t, owners, nilIfEmpty(m.EphemeralOwners()))
+	require.Equal(t, owners, m.EphemeralOwners())
 	for _, id := range append([]int64{0, 1, 2, 3, 4}, owners...) {
 		require.Equal(t, r.ephemerals(id), m.Ephemerals(id))
 	}

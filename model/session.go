@@ -8,9 +8,12 @@ type Session struct {
 	TimeoutMs int32
 }
 
-// Sessions lists the session table sorted by id; the leader's session tracker
-// is rebuilt from it after an election or a restart.
+// Sessions lists the session table sorted by id (nil when empty); the
+// leader's session tracker is rebuilt from it after an election or a restart.
 func (t *Tree) Sessions() []Session {
+	if len(t.sessions) == 0 {
+		return nil
+	}
 	out := make([]Session, 0, len(t.sessions))
 	for id, to := range t.sessions {
 		out = append(out, Session{ID: id, TimeoutMs: to})
@@ -34,10 +37,13 @@ func (t *Tree) SessionTimeoutMs(id int64) (int32, bool) {
 	return to, ok
 }
 
-// Ephemerals lists, sorted, the ephemeral nodes a session owns
-// (getEphemerals, and what closeSession deletes).
+// Ephemerals lists, sorted, the ephemeral nodes a session owns (nil for
+// none): getEphemerals, and what closeSession deletes.
 func (t *Tree) Ephemerals(session int64) []string {
 	set := t.ephemerals[session]
+	if len(set) == 0 {
+		return nil
+	}
 	out := make([]string, 0, len(set))
 	for p := range set {
 		out = append(out, p)
@@ -47,9 +53,12 @@ func (t *Tree) Ephemerals(session int64) []string {
 }
 
 // EphemeralOwners lists, sorted, every session that owns at least one
-// ephemeral node. An owner missing from Sessions is an ephemeral that outlived
-// its session: a bug the session checker looks for.
+// ephemeral node (nil for none). An owner missing from Sessions is an
+// ephemeral that outlived its session: a bug the session checker looks for.
 func (t *Tree) EphemeralOwners() []int64 {
+	if len(t.ephemerals) == 0 {
+		return nil
+	}
 	out := make([]int64, 0, len(t.ephemerals))
 	for id := range t.ephemerals {
 		out = append(out, id)

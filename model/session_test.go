@@ -81,7 +81,7 @@ func TestCloseSession_AlsoDeletesEphemeralsTheTxnDidNotList(t *testing.T) {
 	// txn applies goes too (DataTree.killSession).
 	h := newHarness(t, 1)
 	close := Prepare(h.tree, 1, CloseSession{}, h.nowMs)
-	assert.Equal(t, CloseSessionTxn{Paths: []string{}}, close)
+	assert.Equal(t, CloseSessionTxn{}, close)
 	h.must(1, Create{Path: "/late", ACL: OpenACLUnsafe, Mode: ModeEphemeral})
 	r := h.tree.Apply(h.next(1), close)
 	assert.Equal(t, ErrOK, r.Err)

@@ -104,8 +104,8 @@ func appendString(buf []byte, s string) []byte {
 
 // UnmarshalBinary replaces t with the state a MarshalBinary produced. It
 // checks the checksum, the structure (root first, every parent before its
-// children, valid paths, no duplicates) and the digest, and leaves t
-// untouched on error.
+// children, valid paths, no duplicates, no child under an ephemeral) and the
+// digest, and leaves t untouched on error.
 func (t *Tree) UnmarshalBinary(b []byte) error {
 	if len(b) < len(snapshotMagic)+4+4 {
 		return errSnapshot
@@ -158,7 +158,8 @@ func (t *Tree) UnmarshalBinary(b []byte) error {
 			}
 		} else {
 			parent, ok := parentPath(path)
-			if !ok || path == "/" || !validPath(path) || nt.nodes[parent] == nil {
+			if !ok || path == "/" || !validPath(path) || nt.nodes[parent] == nil ||
+				nt.nodes[parent].kind == kindEphemeral {
 				return errSnapshot
 			}
 			nt.nodes[parent].insertChild(baseName(path))
@@ -176,7 +177,7 @@ func (t *Tree) UnmarshalBinary(b []byte) error {
 		nt.sessions[id] = to
 	}
 	digest := r.u64()
-	if !r.ok || len(r.b) != 0 || uint32(len(nt.nodes)) != count {
+	if !r.ok || len(r.b) != 0 || uint32(len(nt.nodes)) != count || nt.nodes["/"] == nil {
 		return errSnapshot
 	}
 	for _, n := range nt.nodes {

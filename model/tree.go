@@ -226,12 +226,12 @@ func (t *Tree) Paths() []string {
 	return out
 }
 
-// CleanupCandidates lists, sorted, the nodes the leader's container sweep
-// should delete at nowMs (ContainerManager.getCandidates): containers with no
-// children that have had at least one (a fresh container is not swept before
-// use), and TTL nodes with no children whose data has not changed for longer
-// than their TTL (nowMs - mtime > ttl). The server turns each into a
-// DeleteContainer request.
+// CleanupCandidates lists, sorted (nil for none), the nodes the leader's
+// container sweep should delete at nowMs (ContainerManager.getCandidates):
+// containers with no children that have had at least one (a fresh container
+// is not swept before use), and TTL nodes with no children whose data has not
+// changed for longer than their TTL (nowMs - mtime > ttl). The server turns
+// each into a DeleteContainer request.
 func (t *Tree) CleanupCandidates(nowMs int64) []string {
 	var out []string
 	for p := range t.containers {

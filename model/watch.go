@@ -68,6 +68,7 @@ type Delivery struct {
 // its own Apply returns. The zero value is ready to use.
 type WatchTable struct {
 	data, child watchManager
+	fired       []WatcherID // scratch for Trigger, reused across calls
 }
 
 // watchMode is a set of WatcherMode bits (WatchStats in ZooKeeper).
@@ -187,7 +188,7 @@ func (wt *WatchTable) Len() int {
 // of the events.
 func (wt *WatchTable) Trigger(events []WatchEvent) []Delivery {
 	var out []Delivery
-	var fired []WatcherID
+	fired := wt.fired
 	for _, ev := range events {
 		fired = fired[:0]
 		switch ev.Type {
@@ -203,10 +204,14 @@ func (wt *WatchTable) Trigger(events []WatchEvent) []Delivery {
 		}
 		slices.Sort(fired)
 		fired = slices.Compact(fired)
+		if out == nil && len(fired) > 0 {
+			out = make([]Delivery, 0, len(fired)*len(events))
+		}
 		for _, w := range fired {
 			out = append(out, Delivery{Watcher: w, Event: ev})
 		}
 	}
+	wt.fired = fired[:0]
 	slices.SortStableFunc(out, func(a, b Delivery) int { return cmp.Compare(a.Watcher, b.Watcher) })
 	return out
 }
