@@ -1,0 +1,218 @@
+package nemesis
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"zoosim/node"
+)
+
+func TestRunner_NextAndApplyOrder(t *testing.T) {
+	w := newFake(t, 3, 0)
+	s := Schedule{
+		{At: sec(1), Kind: Pause, Nodes: ids(1), Duration: sec(2)}, // ends at 3s
+		{At: sec(2), Kind: ClockJump, Nodes: ids(2), Jump: sec(1)},
+		{At: sec(3), Kind: Pause, Nodes: ids(1)}, // due when the first pause ends
+		{At: sec(3), Kind: ClockJump, Nodes: ids(3), Jump: sec(1)},
+	}
+	r, err := NewRunner(s, w, testRand(1))
+	require.NoError(t, err)
+	var dues []node.Time
+	for {
+		at, ok := r.Next()
+		if !ok {
+			break
+		}
+		dues = append(dues, at)
+		r.Apply(at)
+	}
+	require.Equal(t, []node.Time{sec(1), sec(2), sec(3)}, dues, "the 3s end and both 3s starts are due together")
+	// At 3s the end comes first, so the second pause is not undone by it.
+	require.Equal(t, []string{"pause 1", "clock 2 +1s 0", "resume 1", "pause 1", "clock 3 +1s 0"}, w.calls)
+	require.True(t, w.paused[1])
+	a := r.Applied()
+	require.Equal(t, []int{0, 1, 2, 3}, []int{a[0].Index, a[1].Index, a[2].Index, a[3].Index})
+	require.Equal(t, sec(3), a[0].End)
+	require.Equal(t, Ongoing, a[2].End)
+}
+
+func TestRunner_ApplyLateAppliesEverythingDueInOrder(t *testing.T) {
+	w := newFake(t, 3, 0)
+	r, err := NewRunner(Schedule{
+		{At: sec(1), Kind: Crash, Nodes: ids(1), Duration: sec(1)},
+		{At: sec(5), Kind: Crash, Nodes: ids(2)},
+		{At: sec(9), Kind: Crash, Nodes: ids(3)},
+	}, w, testRand(1))
+	require.NoError(t, err)
+	r.Apply(sec(1))
+	r.Apply(sec(6)) // the end due at 2s and the crash due at 5s, in that order
+	require.Equal(t, []string{"crash 1", "restart 1", "crash 2"}, w.calls)
+	a := r.Applied()
+	require.Equal(t, sec(6), a[0].End, "recorded when it actually happened")
+	require.Equal(t, sec(6), a[1].Start)
+	at, ok := r.Next()
+	require.True(t, ok)
+	require.Equal(t, sec(9), at)
+}
+
+func TestRunner_TimeGoingBackIsAnInvariantViolation(t *testing.T) {
+	r, err := NewRunner(nil, newFake(t, 1, 0), testRand(1))
+	require.NoError(t, err)
+	r.Apply(sec(2))
+	require.PanicsWithValue(t, "nemesis: invariant violated: time went back from 2s to 1s", func() { r.Apply(sec(1)) })
+}
+
+func TestRunner_RejectsSchedulesThatDoNotFitTheWorld(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Schedule
+		want string
+	}{
+		{"unknown server", Schedule{{Kind: Crash, Nodes: ids(9)}}, "node 9 is not a server or a client"},
+		{"a client in a partition", Schedule{{Kind: PartitionOne, Nodes: ids(4)}}, "node 4 is not a server of this world"},
+		{"a server as the cut client", Schedule{{Kind: ClientCut, Clients: ids(1)}}, "node 1 is not a client"},
+		{"ring too small", Schedule{{Kind: PartitionRing}}, "needs at least 4 servers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewRunner(tt.s, newFake(t, 3, 1), testRand(1))
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestRunner_HealAllRestoresEverything(t *testing.T) {
+	w := newFake(t, 5, 2)
+	w.leader = 1
+	r := run(t, w, Schedule{
+		{At: 0, Kind: PartitionBridge},
+		{At: 0, Kind: ClientCut, Pick: PickAll},
+		{At: 0, Kind: LinkSlow, Pick: PickAll, Latency: sec(1)},
+		{At: 0, Kind: Pause, Nodes: ids(2, 6)},
+		{At: 0, Kind: ClockDrift, Pick: PickAll, DriftPPM: -1000},
+		{At: 0, Kind: DiskSyncLies, Nodes: ids(3)},
+		{At: 0, Kind: Crash, Nodes: ids(4, 7)},
+		{At: 0, Kind: CrashLeader, Duration: sec(100)},
+		{At: sec(50), Kind: CrashAll},
+	}, 1, sec(1))
+	require.NotEmpty(t, w.blocked)
+	r.HealAll(sec(2))
+	w.requirePristine(t)
+	_, ok := r.Next()
+	require.False(t, ok, "the safety phase is over: the crash-all at 50s never happens")
+	r.Apply(sec(100))
+	require.Empty(t, w.down, "nor does the crash's end")
+	a := r.Applied()
+	require.Len(t, a, 9)
+	for _, x := range a {
+		require.NotEqual(t, Ongoing, x.End, x.String())
+		require.LessOrEqual(t, x.End, sec(2), x.String())
+	}
+	last := a[len(a)-1]
+	require.Equal(t, -1, last.Index)
+	require.Equal(t, HealAll, last.Kind)
+	require.Equal(t, "heal every link; resume [2 6]; stop drift of [1 2 3 4 5]; honest syncs on [3]; restart [1 4 7]", last.Description)
+	require.Equal(t, ids(1, 2, 3, 4, 5, 6, 7), last.Nodes)
+}
+
+func TestRunner_HealAllRestartsNodesThatWentDownAnyWay(t *testing.T) {
+	w := newFake(t, 3, 0)
+	w.down[3] = true // crashed before the nemesis started (by the scenario)
+	r, err := NewRunner(nil, w, testRand(1))
+	require.NoError(t, err)
+	r.HealAll(0)
+	w.requirePristine(t)
+}
+
+func TestRunner_HealAllInAScheduleKeepsGoing(t *testing.T) {
+	w := newFake(t, 3, 0)
+	r := run(t, w, Schedule{
+		{At: 0, Kind: CrashAll, Duration: sec(5)},
+		{At: sec(1), Kind: HealAll},
+		{At: sec(2), Kind: Crash, Nodes: ids(1)},
+	}, 1, sec(10))
+	require.Equal(t, map[node.ID]bool{1: true}, w.down, "the crash-all's end at 5s finds nothing to do")
+	require.Equal(t, sec(1), r.Applied()[0].End)
+}
+
+func TestRunner_SameSeedSameRecord(t *testing.T) {
+	opts := SwarmOptions{Duration: sec(60), Quiet: sec(2), Servers: 5, Clients: 3}
+	for seed := uint64(0); seed < 30; seed++ {
+		s, _ := Swarm(testRand(seed), opts)
+		record := func() ([]Applied, []string) {
+			w := newFake(t, 5, 3)
+			w.leader = 2
+			r := run(t, w, s, seed, opts.Duration)
+			r.HealAll(opts.Duration)
+			return r.Applied(), w.calls
+		}
+		a1, c1 := record()
+		a2, c2 := record()
+		require.Equal(t, a1, a2)
+		require.Equal(t, c1, c2)
+	}
+}
+
+func TestRunner_RemovingAFaultDoesNotChangeWhatOthersChoose(t *testing.T) {
+	s := Schedule{
+		{At: sec(1), Kind: ClockJump, Jump: sec(1)},
+		{At: sec(2), Kind: ClockJump, Jump: sec(2)},
+		{At: sec(3), Kind: ClockJump, Jump: sec(2)},
+		{At: sec(3), Kind: ClockJump, Jump: sec(2)}, // identical twins get their own streams
+	}
+	twinsDiffer := 0
+	for seed := uint64(0); seed < 20; seed++ {
+		full := run(t, newFake(t, 9, 0), s, seed, sec(5)).Applied()
+		part := run(t, newFake(t, 9, 0), s.Without(0), seed, sec(5)).Applied()
+		require.Equal(t, full[1:], fixIndex(part, 1), "seed %d", seed)
+		if full[2].Nodes[0] != full[3].Nodes[0] {
+			twinsDiffer++
+		}
+	}
+	require.Greater(t, twinsDiffer, 10, "identical faults draw from different streams")
+}
+
+// fixIndex shifts the Index of records of a schedule with faults removed in
+// front.
+func fixIndex(a []Applied, by int) []Applied {
+	for i := range a {
+		a[i].Index += by
+	}
+	return a
+}
+
+func TestRunner_AnyGeneratedScheduleIsAppliedSensiblyAndHealsCompletely(t *testing.T) {
+	opts := SwarmOptions{Duration: sec(30), Quiet: sec(1), Servers: 5, Clients: 2}
+	rapid.Check(t, func(rt *rapid.T) {
+		s := Gen(opts).Draw(rt, "schedule")
+		w := newFake(rt, opts.Servers, opts.Clients)
+		r, err := NewRunner(s, w, testRand(rapid.Uint64().Draw(rt, "seed")))
+		require.NoError(rt, err)
+		for {
+			at, ok := r.Next()
+			if !ok || at >= opts.Duration {
+				break
+			}
+			w.leader = node.ID(rapid.IntRange(0, opts.Servers).Draw(rt, "leader")) // leaders come and go
+			r.Apply(at)
+			// The fake reports senseless calls (crashing a crashed node,
+			// resuming a running one) as errors; here we also check the
+			// Runner's records against the world.
+			for _, a := range r.Applied() {
+				require.LessOrEqual(rt, a.Start, at)
+				require.True(rt, a.End == Ongoing || a.End >= a.Start, a.String())
+				if a.Skipped {
+					require.Equal(rt, a.Start, a.End)
+				}
+			}
+			require.LessOrEqual(rt, len(w.down), opts.Servers+opts.Clients)
+		}
+		r.HealAll(opts.Duration)
+		w.requirePristine(rt)
+		for _, a := range r.Applied() {
+			require.NotEqual(rt, Ongoing, a.End, a.String())
+		}
+	})
+}

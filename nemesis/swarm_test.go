@@ -1,0 +1,316 @@
+package nemesis
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"zoosim/node"
+)
+
+var swarmOpts = SwarmOptions{Duration: sec(60), Quiet: sec(3), Servers: 5, Clients: 3}
+
+func TestSwarm_SameSeedSameScheduleAndConfig(t *testing.T) {
+	for seed := uint64(0); seed < 100; seed++ {
+		s1, c1 := Swarm(testRand(seed), swarmOpts)
+		s2, c2 := Swarm(testRand(seed), swarmOpts)
+		require.Equal(t, s1, s2, "seed %d", seed)
+		require.Equal(t, c1, c2, "seed %d", seed)
+		require.Equal(t, s1.String(), s2.String())
+	}
+}
+
+func TestSwarm_GoldenSeed(t *testing.T) {
+	// Pins the generator and the Runner's resolution: a change here changes
+	// what every seed means, so it must be deliberate (update the golden
+	// text and say so in the change).
+	opts := SwarmOptions{Duration: sec(40), Quiet: sec(2), Servers: 5, Clients: 2}
+	s, c := Swarm(testRand(42), opts)
+	require.Equal(t, goldenSwarmConfig, c.String())
+	require.Equal(t, goldenSwarmSchedule, s.String())
+	w := newFake(t, 5, 2)
+	w.leader = 3
+	r := run(t, w, s, 42, opts.Duration)
+	r.HealAll(opts.Duration)
+	var applied []string
+	for _, a := range r.Applied() {
+		applied = append(applied, a.String())
+	}
+	require.Equal(t, goldenApplied, strings.Join(applied, "\n"))
+}
+
+const goldenSwarmConfig = "swarm: kinds partition-majority:3 partition-ring:1 crash:2 crash-leader:3 link-lossy:1 " +
+	"link-dup:4 link-reorder:2 disk-corrupt:1 client-cut:2; remedies heal,restart,restart-all,resume,resume-all; " +
+	"a fault every 2s–5s; 90% undo themselves"
+
+const goldenSwarmSchedule = `4.37s client-cut pick=all duration=14.941s
+9.192s link-dup count=3 prob=0.4 duration=13.09s
+13.006s client-cut pick=leader duration=5.765s
+17.542s client-cut duration=5.113s
+20.136s link-dup pick=all prob=0.27 duration=9.883s
+22.777s crash-leader duration=9.947s
+24.95s link-dup pick=follower count=4 prob=0.08 duration=5.993s
+28.551s crash-leader duration=3.37s
+33.283s partition-majority pick=follower duration=12.437s
+37.825s crash count=2 duration=4.342s`
+
+const goldenApplied = `4.37s–19.311s client-cut: cut client 7 from servers [1 2 3 4 5]
+9.192s–22.282s link-dup: links of [1 3 5]: dup 40%
+13.006s–18.771s client-cut: cut client 7 from servers [3]
+17.542s–22.655s client-cut: cut client 6 from servers [2]
+20.136s–30.019s link-dup: links of [1 2 3 4 5]: dup 27%
+22.777s–32.724s crash-leader: crash [3]
+24.95s–30.943s link-dup: links of [1 2 4 5]: dup 8%
+28.551s crash-leader: skipped: leader 3 is not eligible
+33.283s–40s partition-majority: split minority [4 5] | majority [1 2 3]
+37.825s–40s crash: crash [3 4]
+40s heal-all: heal every link; restart [3 4]`
+
+func TestSwarm_DifferentSeedsDiffer(t *testing.T) {
+	seen := map[string]uint64{}
+	configs := map[string]bool{}
+	for seed := uint64(0); seed < 100; seed++ {
+		s, c := Swarm(testRand(seed), swarmOpts)
+		prev, dup := seen[s.String()]
+		require.False(t, dup, "seeds %d and %d drew the same schedule", prev, seed)
+		seen[s.String()] = seed
+		configs[c.String()] = true
+	}
+	require.Len(t, configs, 100, "every seed enables its own mix")
+}
+
+func TestSwarm_EnablesARandomNonEmptySubsetOfTheAllowedKinds(t *testing.T) {
+	enabled := map[Kind]int{}
+	sizes := map[int]bool{}
+	for seed := uint64(0); seed < 300; seed++ {
+		s, c := Swarm(testRand(seed), swarmOpts)
+		require.NotEmpty(t, c.Kinds)
+		require.Len(t, c.Weights, len(c.Kinds))
+		sizes[len(c.Kinds)] = true
+		for i, k := range c.Kinds {
+			require.False(t, k.Remedy(), "remedies are follow-ups, not enabled kinds")
+			require.True(t, c.Weights[i] >= 1 && c.Weights[i] <= 4)
+			enabled[k]++
+		}
+		for _, f := range s {
+			require.True(t, slices.Contains(c.Kinds, f.Kind) || slices.Contains(c.Remedies, f.Kind),
+				"seed %d: %s is neither enabled nor a remedy (%s)", seed, f, c)
+		}
+	}
+	for _, k := range allKinds {
+		if !k.Remedy() {
+			require.Greater(t, enabled[k], 50, "%s is enabled by about half the seeds", k)
+			require.Less(t, enabled[k], 250, "%s is enabled by about half the seeds", k)
+		}
+	}
+	require.Greater(t, len(sizes), 5, "subsets of many sizes")
+}
+
+func TestSwarm_RespectsRestrictedKinds(t *testing.T) {
+	tests := []struct {
+		list     string
+		families []Family
+	}{
+		{"partition", []Family{FamilyPartition}},
+		{"crash,clock", []Family{FamilyCrash, FamilyClock}},
+		{"all,-disk,-link,-crash,-pause,-client,-partition,-heal-all", []Family{FamilyClock}},
+		{"client-cut", []Family{FamilyClient}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.list, func(t *testing.T) {
+			kinds, err := ParseKinds(tt.list)
+			require.NoError(t, err)
+			opts := swarmOpts
+			opts.Kinds = kinds
+			for seed := uint64(0); seed < 100; seed++ {
+				s, c := Swarm(testRand(seed), opts)
+				for _, k := range append(slices.Clone(c.Kinds), c.Remedies...) {
+					require.Contains(t, kinds, k)
+				}
+				for _, f := range s {
+					require.Contains(t, tt.families, f.Kind.Family(), f.String())
+				}
+			}
+		})
+	}
+}
+
+func TestSwarm_NoKindsNoFaults(t *testing.T) {
+	opts := swarmOpts
+	opts.Kinds = []Kind{}
+	s, c := Swarm(testRand(1), opts)
+	require.Empty(t, s)
+	require.Equal(t, "swarm: no faults", c.String())
+	// A world too small for everything allowed: also no faults.
+	opts = SwarmOptions{Duration: sec(10), Servers: 3, Kinds: []Kind{PartitionRing, ClientCut}}
+	s, _ = Swarm(testRand(1), opts)
+	require.Empty(t, s)
+}
+
+func TestSwarm_AlwaysValidForEveryWorldSize(t *testing.T) {
+	for servers := 1; servers <= 7; servers++ {
+		for clients := 0; clients <= 2; clients++ {
+			opts := SwarmOptions{Duration: sec(40), Quiet: sec(2), Servers: servers, Clients: clients}
+			for seed := uint64(0); seed < 60; seed++ {
+				s, c := Swarm(testRand(seed), opts)
+				require.NoError(t, s.Validate(servers, clients), "%d servers %d clients seed %d\n%s", servers, clients, seed, c)
+				for i, f := range s {
+					require.GreaterOrEqual(t, f.At, opts.Quiet)
+					require.Less(t, f.At, opts.Duration)
+					require.Zero(t, f.At%node.Millisecond, "whole milliseconds")
+					if i > 0 {
+						gap := f.At - s[i-1].At
+						require.GreaterOrEqual(t, gap, node.Time(0))
+					}
+				}
+				require.LessOrEqual(t, len(s), opts.maxFaults())
+			}
+		}
+	}
+}
+
+func TestSwarm_FaultsAreSpacedByTheDrawnIntensity(t *testing.T) {
+	for seed := uint64(0); seed < 50; seed++ {
+		s, c := Swarm(testRand(seed), swarmOpts)
+		var starts []node.Time
+		for _, f := range s {
+			if !f.Kind.Remedy() {
+				starts = append(starts, f.At)
+			}
+		}
+		require.NotEmpty(t, starts)
+		require.GreaterOrEqual(t, starts[0]-swarmOpts.Quiet, c.GapMin)
+		for i := 1; i < len(starts); i++ {
+			gap := starts[i] - starts[i-1]
+			require.True(t, gap >= c.GapMin && gap <= c.GapMax, "seed %d: gap %s outside %s", seed, fmtTime(gap), c)
+		}
+	}
+}
+
+func TestSwarm_NeverCrashesMoreServersThanExistAndMostFaultsHeal(t *testing.T) {
+	healing, healable := 0, 0
+	for seed := uint64(0); seed < 200; seed++ {
+		s, _ := Swarm(testRand(seed), swarmOpts)
+		w := newFake(t, swarmOpts.Servers, swarmOpts.Clients)
+		r, err := NewRunner(s, w, testRand(seed))
+		require.NoError(t, err)
+		for {
+			at, ok := r.Next()
+			if !ok || at >= swarmOpts.Duration {
+				break
+			}
+			w.leader = w.servers[int(seed+uint64(at/node.Second))%len(w.servers)]
+			r.Apply(at)
+			down := 0
+			for _, id := range w.servers {
+				if w.down[id] {
+					down++
+				}
+			}
+			require.LessOrEqual(t, down, swarmOpts.Servers)
+		}
+		for _, f := range s {
+			switch f.Kind {
+			case Crash, Pause:
+				if f.Pick != PickClient {
+					require.LessOrEqual(t, f.count(), (swarmOpts.Servers-1)/2, "a minority at a time: %s", f)
+				}
+			}
+			if specs[f.Kind].heals {
+				healable++
+				if f.Duration > 0 {
+					healing++
+				}
+			}
+		}
+		r.HealAll(swarmOpts.Duration)
+		w.requirePristine(t)
+	}
+	require.Greater(t, healing*100/healable, 55, "most faults that can heal themselves do")
+}
+
+func TestSwarm_ConfigPrintsWhatTheSeedChose(t *testing.T) {
+	c := SwarmConfig{Kinds: []Kind{PartitionHalves, Crash}, Weights: []int{3, 1}, Remedies: []Kind{Heal, Restart},
+		GapMin: sec(1), GapMax: sec(3), SelfHealPercent: 75}
+	require.Equal(t, "swarm: kinds partition-halves:3 crash:1; remedies heal,restart; a fault every 1s–3s; 75% undo themselves", c.String())
+}
+
+func TestSwarm_InvalidOptionsPanic(t *testing.T) {
+	require.PanicsWithValue(t, "nemesis: invalid SwarmOptions: 0 servers and 0 clients",
+		func() { Swarm(testRand(1), SwarmOptions{Duration: sec(1)}) })
+	require.Panics(t, func() { Swarm(testRand(1), SwarmOptions{Duration: sec(1), Quiet: sec(1), Servers: 3}) })
+	require.Panics(t, func() { Swarm(testRand(1), SwarmOptions{Duration: sec(1), Servers: 3, Kinds: []Kind{"nope"}}) })
+}
+
+func TestParseKinds(t *testing.T) {
+	tests := []struct {
+		list string
+		want []Kind
+		err  string
+	}{
+		{"crash", []Kind{Crash, CrashLeader, CrashAll, Restart, RestartAll}, ""},
+		{"clock, link-slow", []Kind{ClockJump, ClockDrift, LinkSlow}, ""},
+		{"link-slow,clock", []Kind{ClockJump, ClockDrift, LinkSlow}, ""},
+		{"pause,pause", []Kind{Pause, Resume, ResumeAll}, ""},
+		{"crash,-crash-leader,-crash-all", []Kind{Crash, Restart, RestartAll}, ""},
+		{"disk,client", []Kind{DiskSyncLies, DiskCorrupt, ClientCut}, ""},
+		{"partition,-heal,-partition-ring", []Kind{PartitionLeader, PartitionOne, PartitionMajority, PartitionHalves, PartitionBridge, PartitionOneWay}, ""},
+		{"all", allKinds, ""},
+		{"all,none,heal", []Kind{Heal}, ""},
+		{"none", []Kind{}, ""},
+		{"partitions", nil, `unknown fault kind or family "partitions"`},
+		{"crash,", nil, `unknown fault kind or family ""`},
+		{"  ", nil, "empty fault list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.list, func(t *testing.T) {
+			got, err := ParseKinds(tt.list)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestKinds_EveryKindHasAFamilyAndASpec(t *testing.T) {
+	require.Len(t, specs, len(allKinds))
+	members := 0
+	for _, f := range allFamilies {
+		members += len(f.Members())
+	}
+	require.Equal(t, len(allKinds)-1, members, "every kind but heal-all is in exactly one family")
+	for _, k := range allKinds {
+		require.True(t, k.Valid())
+		sp := specs[k]
+		require.GreaterOrEqual(t, sp.minServers, 1, k)
+		require.NotZero(t, sp.nodes, k)
+		require.NotZero(t, sp.param, k)
+	}
+	require.False(t, Kind("nope").Valid())
+}
+
+func TestGen_AlwaysValidAndWithinOptions(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		servers := rapid.IntRange(1, 7).Draw(rt, "servers")
+		clients := rapid.IntRange(0, 3).Draw(rt, "clients")
+		quiet := node.Time(rapid.IntRange(0, 5000).Draw(rt, "quiet ms")) * node.Millisecond
+		kinds := rapid.SliceOfDistinct(rapid.SampledFrom(allKinds), func(k Kind) Kind { return k }).Draw(rt, "kinds")
+		opts := SwarmOptions{Duration: quiet + sec(30), Quiet: quiet, Servers: servers, Clients: clients, Kinds: kinds}
+		s := Gen(opts).Draw(rt, "schedule")
+		require.NoError(rt, s.Validate(servers, clients))
+		require.LessOrEqual(rt, len(s), opts.maxFaults())
+		for _, f := range s {
+			require.Contains(rt, kinds, f.Kind)
+			require.GreaterOrEqual(rt, f.At, opts.Quiet)
+			require.Less(rt, f.At, opts.Duration)
+		}
+		_, err := NewRunner(s, newFake(rt, servers, clients), testRand(1))
+		require.NoError(rt, err)
+	})
+}
