@@ -125,6 +125,17 @@ type Machine interface {
 	Advance()
 }
 
+// SyncObserver is implemented by cores that need to know when their data
+// is durable, not only when the driver has started to make it so. A driver
+// that reports syncs sets Env.ReportsSyncs and calls Synced with the number
+// of Readies carrying Sync (counted from the core's start, in order) whose
+// writes are now on stable storage. Cores that do not implement it may
+// treat Advance as durable; the driver still holds their messages until
+// the sync completes.
+type SyncObserver interface {
+	Synced(now Time, count uint64)
+}
+
 // Record is one record read back from a disk.
 type Record struct {
 	Data []byte
@@ -150,6 +161,9 @@ type Env struct {
 	Storage Storage    // the durable state that survived
 	Rand    *rand.Rand // the node's own random stream; the only randomness it may use
 	Restart int        // 0 for the first start, then 1, 2, ... after each crash
+	// ReportsSyncs: the driver calls SyncObserver.Synced when syncs
+	// complete.
+	ReportsSyncs bool
 }
 
 // Factory builds a core from its environment.

@@ -108,6 +108,7 @@ var ErrEpochExhausted = errors.New("quorum: zxid counter exhausted in this epoch
 // sync, so nobody outside sees an effect of an entry before it is durable).
 type Engine interface {
 	node.Machine
+	node.SyncObserver
 	// Owns reports whether a message body belongs to the engine (the server
 	// routes every peer message the engine owns to Step).
 	Owns(body any) bool

@@ -158,7 +158,9 @@ type Stats struct {
 	RequestsRejectedOverload int64
 }
 
-// AppliedTxn is one committed txn as this server applied it.
+// AppliedTxn is one committed txn as this server applied it; a record
+// with a nil Txn marks a snapshot the server restored (its zxid and the
+// digest of the restored tree).
 type AppliedTxn struct {
 	Zxid    model.Zxid
 	Session int64
@@ -189,7 +191,6 @@ func New(cfg Config, env node.Env) (*Server, error) {
 		return nil, err
 	}
 	s.eng = eng
-	s.afterEngine()
 	return s, nil
 }
 
@@ -215,7 +216,8 @@ func (s *Server) Stats() Stats { return s.stats }
 func (s *Server) Serving() bool { return s.serving }
 
 // RecordApplied makes the server keep every txn it applies (for the
-// harness's agreement checks).
+// harness's agreement checks). Call it before the first Step, Tick or
+// Ready.
 func (s *Server) RecordApplied() { s.record = true }
 
 // Applied returns the txns applied since RecordApplied.
@@ -283,6 +285,13 @@ func (s *Server) Ready() node.Ready {
 	return s.rd
 }
 
+// Synced passes the driver's sync reports to the engine.
+func (s *Server) Synced(now node.Time, count uint64) {
+	s.advanceClock(now)
+	s.eng.Synced(now, count)
+	s.afterEngine()
+}
+
 // Advance tells the server and its engine the driver did the last Ready.
 func (s *Server) Advance() {
 	clear(s.out)
@@ -300,6 +309,11 @@ func (s *Server) afterEngine() {
 		}
 		if s.tree.LastZxid() != a.Restore.Zxid {
 			panic(fmt.Sprintf("server %d: invariant violated: snapshot says %v, tree says %v", s.id, a.Restore.Zxid, s.tree.LastZxid()))
+		}
+		if s.record {
+			// A restore jumps over txns: record where it landed (Txn nil),
+			// so that agreement checks can compare the digest there.
+			s.applied = append(s.applied, AppliedTxn{Zxid: a.Restore.Zxid, Digest: s.tree.Digest()})
 		}
 	}
 	for _, e := range a.Committed {

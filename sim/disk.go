@@ -225,12 +225,30 @@ func (w *World) onSyncDone(n *nodeState, inc uint32) {
 		w.tracer(TraceEvent{Time: w.now, Kind: TraceSyncDone, Node: n.id, N: int64(n.syncMark), M: int64(b2u(lied))})
 	}
 	if !n.paused {
-		// A paused process cannot send; it releases on Resume.
+		// A paused process cannot send or learn anything; it does both on
+		// Resume.
 		w.flushOutbox(n)
 	}
 	if n.syncsRequested > n.syncsDone {
 		w.startSync(n)
 	}
+	if !n.paused {
+		w.notifySynced(n)
+	}
+}
+
+// notifySynced tells a core that observes syncs how many of its sync
+// requests are now durable, and performs what it then wants.
+func (w *World) notifySynced(n *nodeState) {
+	o, ok := n.m.(node.SyncObserver)
+	if !ok || n.syncsDone <= n.syncsNotified {
+		return
+	}
+	n.syncsNotified = n.syncsDone
+	w.inMachine = true
+	o.Synced(n.clock.local(w.now), n.syncsDone)
+	w.inMachine = false
+	w.drain(n)
 }
 
 // flushOutbox sends, in order, the held messages whose syncs have completed.

@@ -132,6 +132,7 @@ type nodeState struct {
 	syncsRequested uint64
 	syncsDone      uint64
 	syncCovers     uint64 // syncsRequested when the running sync started
+	syncsNotified  uint64 // syncsDone last reported to a SyncObserver core
 	syncMark       uint64 // disk op number the running sync makes durable
 	syncing        bool
 
@@ -281,8 +282,9 @@ func (w *World) build(n *nodeState) {
 		Storage: n.disk.snapshot(),
 		// Built directly rather than through Stream: each incarnation is
 		// used once, so there is nothing to share or keep.
-		Rand:    NewStream(w.cfg.Seed, name),
-		Restart: n.restarts,
+		Rand:         NewStream(w.cfg.Seed, name),
+		Restart:      n.restarts,
+		ReportsSyncs: true,
 	}
 	w.inMachine = true
 	m := n.factory(env)
@@ -394,7 +396,7 @@ func (w *World) Crash(id node.ID) bool {
 	clear(n.outbox)
 	n.outbox, n.outHead = n.outbox[:0], 0
 	n.syncing = false
-	n.syncsRequested, n.syncsDone, n.syncCovers, n.syncMark = 0, 0, 0, 0
+	n.syncsRequested, n.syncsDone, n.syncCovers, n.syncMark, n.syncsNotified = 0, 0, 0, 0, 0
 	lost := n.disk.crash(w.cfg.CrashLoss, n.diskRand)
 	w.stats.LostOps += uint64(lost)
 	w.stats.Crashes++
@@ -464,6 +466,7 @@ func (w *World) Resume(id node.ID) bool {
 		w.tracer(TraceEvent{Time: w.now, Kind: TraceResume, Node: id, N: int64(held)})
 	}
 	w.flushOutbox(n)
+	w.notifySynced(n)
 	// Invariant: n.inbox does not grow while we walk it, because only a
 	// paused node's inbox grows and n is no longer paused.
 	for i := 0; i < len(n.inbox); i++ {

@@ -3,6 +3,7 @@ package zab
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"zoosim/model"
@@ -118,15 +119,27 @@ func recoverStorage(st node.Storage) recovered {
 	// the whole log: the leader will send this server a full snapshot.
 	dropAll := r.damaged && r.snap == nil && st.Read(fileSnapshot) != nil
 
+	var logs []string
+	for _, f := range st.Files() {
+		if strings.HasPrefix(f, logPrefix) {
+			logs = append(logs, f)
+		}
+	}
 	var last model.Zxid
 	cut := false
-	for _, f := range st.Files() {
-		if !strings.HasPrefix(f, logPrefix) {
-			continue
-		}
+	for li, f := range logs {
 		if cut || dropAll {
 			r.repair = append(r.repair, node.DiskOp{Kind: node.Remove, File: f})
 			continue
+		}
+		// A segment whose successor starts at or before the snapshot's
+		// zxid + 1 holds only txns the snapshot already has: it is kept
+		// only for diffs, and damage in it loses nothing.
+		if li+1 < len(logs) && r.snap != nil {
+			if next, err := strconv.ParseUint(strings.TrimPrefix(logs[li+1], logPrefix), 16, 64); err == nil && model.Zxid(next) <= base+1 {
+				r.repair = append(r.repair, node.DiskOp{Kind: node.Remove, File: f})
+				continue
+			}
 		}
 		seg := segment{name: f}
 		for i, rec := range st.Read(f) {

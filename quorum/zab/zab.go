@@ -155,10 +155,15 @@ type Zab struct {
 	applied   model.Zxid
 	committed model.Zxid
 
-	// durable* are what the last completed Ready made durable: the leader
-	// counts its own ack only for txns it has synced.
+	// durable* are what the disk holds for sure: the leader counts its own
+	// ack only for txns it has synced, and establishes its epoch only once
+	// its current epoch is on disk. With a driver that reports syncs they
+	// move when Synced says so; otherwise at Advance.
 	durableLogged       model.Zxid
 	durableCurrentEpoch uint32
+	reportsSyncs        bool
+	syncsAsked          uint64
+	awaitingSync        []durablePoint
 
 	role   quorum.Role
 	leader node.ID
@@ -193,6 +198,13 @@ type Zab struct {
 	pending bool // rd holds work
 }
 
+// durablePoint is what will be durable once sync request seq completes.
+type durablePoint struct {
+	seq          uint64
+	logged       model.Zxid
+	currentEpoch uint32
+}
+
 var _ quorum.Engine = (*Zab)(nil)
 
 // New builds the engine from what survived on the node's disk. The first
@@ -209,7 +221,7 @@ func New(cfg Config, env node.Env) (*Zab, error) {
 	if env.Rand == nil {
 		return nil, fmt.Errorf("zab: no random stream")
 	}
-	z := &Zab{cfg: cfg, id: env.ID, rnd: env.Rand, now: env.Now}
+	z := &Zab{cfg: cfg, id: env.ID, rnd: env.Rand, now: env.Now, reportsSyncs: env.ReportsSyncs}
 	for _, id := range voters.IDs() {
 		if id != env.ID {
 			z.peers = append(z.peers, id)
@@ -235,6 +247,7 @@ func New(cfg Config, env node.Env) (*Zab, error) {
 	z.log = r.entries
 	z.segs = r.segs
 	z.rollSegment = true
+	// What the disk gave back is durable (the repairs only cut it back).
 	z.durableLogged = z.lastLogged()
 	z.durableCurrentEpoch = z.currentEpoch
 	z.pending = true
@@ -272,6 +285,23 @@ func (z *Zab) Ready() node.Ready {
 	return z.rd
 }
 
+// Synced records that the first count sync requests are durable.
+func (z *Zab) Synced(now node.Time, count uint64) {
+	if now > z.now {
+		z.now = now
+	}
+	i := 0
+	for ; i < len(z.awaitingSync) && z.awaitingSync[i].seq <= count; i++ {
+		p := z.awaitingSync[i]
+		// A truncation can make the log shorter than a point recorded
+		// earlier; durable never exceeds what the log holds.
+		z.durableLogged = min(p.logged, z.lastLogged())
+		z.durableCurrentEpoch = p.currentEpoch
+	}
+	z.awaitingSync = append(z.awaitingSync[:0], z.awaitingSync[i:]...)
+	z.progress()
+}
+
 // TakeApply hands over what the server must apply.
 func (z *Zab) TakeApply() quorum.Apply {
 	a := z.apply
@@ -284,12 +314,18 @@ func (z *Zab) TakeApply() quorum.Apply {
 // Advance records that the driver did the last Ready: what it wrote is
 // durable, what it applied is applied.
 func (z *Zab) Advance() {
+	synced := z.rd.Sync
 	z.rd.Disk = z.rd.Disk[:0]
 	z.rd.Messages = z.rd.Messages[:0]
 	z.rd.Sync = false
 	z.pending = false
-	z.durableLogged = z.lastLogged()
-	z.durableCurrentEpoch = z.currentEpoch
+	if !z.reportsSyncs {
+		z.durableLogged = z.lastLogged()
+		z.durableCurrentEpoch = z.currentEpoch
+	} else if synced {
+		z.syncsAsked++
+		z.awaitingSync = append(z.awaitingSync, durablePoint{seq: z.syncsAsked, logged: z.lastLogged(), currentEpoch: z.currentEpoch})
+	}
 	// Snapshot first: everything handed over so far has been applied, and
 	// nothing new is pending yet.
 	z.maybeSnapshot()
