@@ -136,7 +136,14 @@ func (z *Zab) stepFollower(m *Msg) {
 			return
 		}
 		z.fphase = fUpToDate
-		z.abstain = false
+		if z.abstain {
+			// The leader's history is now on this disk (acked before this
+			// UPTODATE could be sent): the damage is repaired.
+			z.abstain = false
+			z.rd.Disk = append(z.rd.Disk, node.DiskOp{Kind: node.Remove, File: fileDamaged})
+			z.rd.Sync = true
+			z.pending = true
+		}
 		if m.Zxid > z.committed {
 			z.committed = m.Zxid
 		}

@@ -25,7 +25,11 @@ const (
 	fileAcceptedEpoch = "acceptedEpoch"
 	fileCurrentEpoch  = "currentEpoch"
 	fileSnapshot      = "snapshot"
-	logPrefix         = "log."
+	// fileDamaged marks a disk that lost records: it is written with the
+	// repairs and removed only once a leader has synced the server again,
+	// so that a crash in between cannot make the loss look clean.
+	fileDamaged = "damaged"
+	logPrefix   = "log."
 )
 
 func segmentName(first model.Zxid) string { return fmt.Sprintf("%s%016x", logPrefix, uint64(first)) }
@@ -91,6 +95,9 @@ func recoverStorage(st node.Storage) recovered {
 			return 0
 		}
 		return binary.BigEndian.Uint32(rec.Data)
+	}
+	if st.Read(fileDamaged) != nil {
+		damage("an earlier start found this disk damaged and no leader has synced it since")
 	}
 	r.acceptedEpoch = readEpoch(fileAcceptedEpoch)
 	r.currentEpoch = readEpoch(fileCurrentEpoch)
@@ -165,6 +172,10 @@ func recoverStorage(st node.Storage) recovered {
 		} else {
 			r.repair = append(r.repair, node.DiskOp{Kind: node.Remove, File: f})
 		}
+	}
+	if r.damaged {
+		// Before any repair: the marker must be on disk whenever the cut is.
+		r.repair = append([]node.DiskOp{{Kind: node.Replace, File: fileDamaged, Data: []byte(r.reason)}}, r.repair...)
 	}
 	return r
 }

@@ -320,3 +320,32 @@ func TestZab_LeaderFailoverTime(t *testing.T) {
 	}
 	t.Logf("leader crash to first commit by a new leader over %d seeds: %s", seeds, summarize(times))
 }
+
+func TestZab_DamageSurvivesACrashBeforeTheResync(t *testing.T) {
+	c := newCluster(t, 9, 3, quorum.NewMajority(3), nil)
+	c.proposeEvery = 10 * node.Millisecond
+	require.True(t, c.runUntil(5*sec, c.allUpToDate))
+	c.w.RunFor(sec)
+	victim := node.ID(1)
+	if c.leader() == victim {
+		victim = 2
+	}
+	c.w.Crash(victim)
+	require.True(t, c.w.CorruptRecord(victim, segmentName(model.MakeZxid(1, 1)), 3))
+	c.w.Isolate(victim) // no leader can resync it
+	c.w.Restart(victim)
+	require.True(t, c.reps[victim].z.Abstaining())
+	c.w.RunFor(500 * node.Millisecond) // the repair (log cut) is now on disk
+	c.w.Crash(victim)
+	c.w.Restart(victim)
+	require.True(t, c.reps[victim].z.Abstaining(), "the log looks clean after the repair, but the server still lost records")
+	c.w.Heal()
+	require.True(t, c.runUntil(10*sec, c.allUpToDate))
+	require.False(t, c.reps[victim].z.Abstaining())
+	c.w.Crash(victim)
+	c.w.Restart(victim)
+	require.False(t, c.reps[victim].z.Abstaining(), "after a resync the damage marker is gone")
+	c.proposing = false
+	c.w.RunFor(sec)
+	c.checkAgreement(t)
+}
