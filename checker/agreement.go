@@ -1,0 +1,235 @@
+package checker
+
+import (
+	"bytes"
+	"fmt"
+
+	"zoosim/model"
+)
+
+// The agreement and durability checker looks at what the servers applied
+// (white box):
+//
+//   - one common sequence: at every zxid, every server that applied a txn
+//     applied the same one (same session, cxid, time, contents) and reached
+//     the same state (digest), and every recorded digest equals the digest
+//     of the replayed merged sequence at that zxid (so a server that
+//     skipped or altered a txn is caught even where no other server
+//     recorded that zxid);
+//   - durability: every acknowledged write is in the sequence at the zxid
+//     its reply carried, in its session, as the txn its op asked for;
+//   - and its reply is what that txn did when applied: the same error, the
+//     same created path and Stat.
+//
+// It reports divergence whatever the quorum configuration: with quorums
+// that do not intersect (History.QuorumSafe false) divergence is the
+// expected finding of the experiment, and still a violation.
+
+func (r *run) agreement() Result {
+	h := r.h
+	seq := r.committed()
+	vs := append([]violation(nil), seq.conflicts...)
+	ack := map[model.Zxid][]int{}
+	acked := 0
+	for i := range h.Ops {
+		if op := &h.Ops[i]; acknowledgedWrite(op) {
+			ack[op.Zxid] = append(ack[op.Zxid], i)
+			acked++
+		}
+	}
+	if len(seq.txns) == 0 {
+		if acked == 0 {
+			return Result{Verdict: VerdictOK, Explanation: "no applied txns and no acknowledged writes"}
+		}
+		return Result{Verdict: VerdictInconclusive,
+			Explanation: fmt.Sprintf("the history records no applied txns, so %d acknowledged writes cannot be located", acked)}
+	}
+
+	rp := newReplay(seq.txns)
+	digestOK := true
+	checkRestores := func(z model.Zxid) {
+		for _, rs := range seq.restores[z] {
+			if rs.digest != rp.tree.Digest() {
+				vs = append(vs, violation{key: [2]int64{int64(z), 5},
+					explanation: fmt.Sprintf("server %d restored a snapshot at zxid %s whose state differs from the committed sequence's at that zxid (digest %#x, replay %#x)",
+						rs.server, z, rs.digest, rp.tree.Digest()),
+					txns: []model.Zxid{z}})
+			}
+		}
+	}
+	checkRestores(0)
+	restoresChecked := len(seq.restores[0])
+	for !rp.done() {
+		idx := rp.next
+		t, res := rp.step()
+		checkRestores(t.Zxid)
+		restoresChecked += len(seq.restores[t.Zxid])
+		if digestOK && t.Digest != 0 && rp.tree.Digest() != t.Digest {
+			// After the first mismatch every later digest may differ too;
+			// the first one is the finding.
+			digestOK = false
+			vs = append(vs, violation{key: [2]int64{int64(t.Zxid), 2},
+				explanation: fmt.Sprintf("server %d's state after zxid %s differs from the replay of the committed sequence (digest %#x, replay %#x): it skipped, reordered or altered a txn",
+					seq.digestServer[idx], t.Zxid, t.Digest, rp.tree.Digest()),
+				txns:    []model.Zxid{t.Zxid},
+				details: describeTxn(t) + "\n"})
+		}
+		for _, i := range ack[t.Zxid] {
+			if v, bad := ackMismatch(&h.Ops[i], t, res); bad {
+				vs = append(vs, v)
+			}
+		}
+		delete(ack, t.Zxid)
+	}
+	for _, z := range sortedKeys(ack) {
+		for _, i := range ack[z] {
+			op := &h.Ops[i]
+			vs = append(vs, violation{key: [2]int64{int64(z), 3},
+				explanation: fmt.Sprintf("acknowledged write op %d (%s %s, zxid %s) is in no server's applied sequence: the write was lost",
+					i, op.Kind, op.Path, z),
+				ops: []int{i}, txns: []model.Zxid{z}, details: describeOp(op) + "\n"})
+		}
+	}
+	// A restore at a zxid no server applied cannot be placed; say so.
+	unplaced := 0
+	for _, rs := range seq.restores {
+		unplaced += len(rs)
+	}
+	unplaced -= restoresChecked
+	servers := 0
+	for _, a := range h.Applied {
+		if len(a) > 0 {
+			servers++
+		}
+	}
+	res := verdictOf(vs, fmt.Sprintf("%d servers agree on %d txns; %d acknowledged writes are in the sequence as acknowledged",
+		servers, len(seq.txns), acked))
+	if unplaced > 0 {
+		res.Details += fmt.Sprintf("%d snapshot restore(s) at zxids no server recorded applying were not compared\n", unplaced)
+	}
+	if res.Verdict == VerdictViolation && !h.QuorumSafe {
+		res.Details += "the quorum configuration does not guarantee intersection (QuorumSafe is false)\n"
+	}
+	return res
+}
+
+// ackMismatch compares an acknowledged write with the committed txn at its
+// zxid and with what applying that txn did.
+func ackMismatch(op *Op, t *Txn, res model.Result) (violation, bool) {
+	why := ""
+	switch {
+	case t.Session != op.Session:
+		why = fmt.Sprintf("the txn at its zxid belongs to session %#x, not to the op's session %#x", t.Session, op.Session)
+	default:
+		why = txnMismatch(op, t.Txn)
+		if why == "" {
+			why = resultMismatch(op, res)
+		}
+	}
+	if why == "" {
+		return violation{}, false
+	}
+	return violation{key: [2]int64{int64(t.Zxid), 4},
+		explanation: fmt.Sprintf("acknowledged write op %d (%s %s, zxid %s) does not match the committed txn at that zxid: %s",
+			op.ID, op.Kind, op.Path, t.Zxid, why),
+		ops: []int{op.ID}, txns: []model.Zxid{t.Zxid},
+		details: describeOp(op) + "\n" + describeTxn(t) + "\n"}, true
+}
+
+// txnMismatch checks that the txn is what the op asked for.
+func txnMismatch(op *Op, txn model.Txn) string {
+	if _, isErr := txn.(model.ErrorTxn); isErr {
+		if op.Err == model.ErrOK {
+			return "the op succeeded but the txn is an error txn"
+		}
+		return ""
+	}
+	if op.Kind == OpMulti {
+		m, ok := txn.(model.MultiTxn)
+		if !ok {
+			return fmt.Sprintf("the txn is a %s, not a multi", txnSummary(txn))
+		}
+		if len(m.Txns) != len(op.Multi) {
+			return fmt.Sprintf("the multi has %d ops, the txn %d", len(op.Multi), len(m.Txns))
+		}
+		for i, s := range op.Multi {
+			if _, isErr := m.Txns[i].(model.ErrorTxn); isErr {
+				continue
+			}
+			if why := changeMismatch(s.Kind, s.Path, s.Data, s.Mode, m.Txns[i]); why != "" {
+				return fmt.Sprintf("op %d of the multi: %s", i, why)
+			}
+		}
+		return ""
+	}
+	return changeMismatch(op.Kind, op.Path, op.Data, op.Mode, txn)
+}
+
+func changeMismatch(kind OpKind, path string, data []byte, mode model.CreateMode, txn model.Txn) string {
+	ok := false
+	switch x := txn.(type) {
+	case model.CreateTxn:
+		ok = kind == OpCreate && x.Mode == mode && bytes.Equal(x.Data, data) &&
+			(x.Path == path || mode.IsSequential() && len(x.Path) == len(path)+10 && x.Path[:len(path)] == path)
+	case model.DeleteTxn:
+		ok = kind == OpDelete && x.Path == path
+	case model.SetDataTxn:
+		ok = kind == OpSetData && x.Path == path && bytes.Equal(x.Data, data)
+	case model.CheckVersionTxn:
+		ok = kind == OpCheck && x.Path == path
+	}
+	if ok {
+		return ""
+	}
+	return fmt.Sprintf("the op was %s %s, the txn is %s", kind, path, txnSummary(txn))
+}
+
+// resultMismatch compares the reply with the replayed result.
+func resultMismatch(op *Op, res model.Result) string {
+	if op.Err != res.Err {
+		return fmt.Sprintf("the reply says %s, the txn applied with %s", errName(op.Err), errName(res.Err))
+	}
+	if op.Kind == OpMulti {
+		if len(res.Multi) != len(op.Multi) {
+			return ""
+		}
+		subErrs := false
+		for _, s := range op.Multi {
+			subErrs = subErrs || s.Err != model.ErrOK
+		}
+		for i, s := range op.Multi {
+			sr := res.Multi[i]
+			if op.Err != model.ErrOK {
+				if subErrs && s.Err != sr.Err {
+					return fmt.Sprintf("op %d of the multi: the reply says %s, the txn %s", i, errName(s.Err), errName(sr.Err))
+				}
+				continue
+			}
+			if why := changeResultMismatch(s.Kind, s.CreatedPath, s.Stat, sr); why != "" {
+				return fmt.Sprintf("op %d of the multi: %s", i, why)
+			}
+		}
+		return ""
+	}
+	if op.Err != model.ErrOK {
+		return ""
+	}
+	return changeResultMismatch(op.Kind, op.CreatedPath, op.Stat, res)
+}
+
+func changeResultMismatch(kind OpKind, created string, st model.Stat, res model.Result) string {
+	switch kind {
+	case OpCreate:
+		if created != res.Path {
+			return fmt.Sprintf("the reply names %s, the txn created %s", created, res.Path)
+		}
+		if st != (model.Stat{}) && st != res.Stat {
+			return statDiff(res.Stat, st)
+		}
+	case OpSetData:
+		if st != res.Stat {
+			return statDiff(res.Stat, st)
+		}
+	}
+	return ""
+}

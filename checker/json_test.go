@@ -1,0 +1,91 @@
+package checker
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"zoosim/model"
+)
+
+func TestJSON_RoundTripsAHistory(t *testing.T) {
+	cfg := defaultGenConfig()
+	cfg.ops, cfg.unknownPermille = 600, 50
+	h := generate(rand.New(rand.NewPCG(5, 6)), cfg)
+	// Every kind of txn, a nil one among them.
+	h.Applied[1] = append(h.Applied[1],
+		Txn{Zxid: model.MakeZxid(2, 1), Session: 9, Txn: model.SetACLTxn{Path: "/a", ACL: model.OpenACLUnsafe, Version: 1}},
+		Txn{Zxid: model.MakeZxid(2, 2), Session: 9, Txn: model.DeleteTxn{Path: "/a"}},
+		Txn{Zxid: model.MakeZxid(2, 3), Session: 9, Txn: model.CheckVersionTxn{Path: "/a", Version: 2}},
+		Txn{Zxid: model.MakeZxid(2, 4), Session: 9, Txn: model.MultiTxn{Txns: []model.Txn{
+			model.CreateTxn{Path: "/m", Data: []byte{}, ACL: model.OpenACLUnsafe, Mode: model.ModeEphemeralSequential, ParentCVersion: 3},
+			model.ErrorTxn{Err: model.ErrRuntimeInconsistency}}}},
+		Txn{Zxid: model.MakeZxid(2, 5), Session: 9, Txn: model.CloseSessionTxn{Paths: []string{"/e"}}},
+		Txn{Zxid: model.MakeZxid(2, 6), Session: 9, Txn: nil},
+	)
+	h.Faults = []Fault{{Start: ms(1), End: Infinity, Kind: "partition", Description: "{1} | {2,3}"}}
+	h.Claims = []RecipeClaim{{Recipe: "master", Client: 3, Session: 4, FromZxid: 5}}
+	unknown := 0
+	for _, op := range h.Ops {
+		if op.Return == Infinity {
+			unknown++
+		}
+	}
+	require.NotZero(t, unknown, "the history should have ops returning at Infinity")
+
+	var buf bytes.Buffer
+	require.NoError(t, WriteJSON(&buf, h))
+	back, err := ReadJSON(&buf)
+	require.NoError(t, err)
+	require.Equal(t, h, back)
+	assert.Equal(t, Check(h, Options{}).String(), Check(back, Options{}).String())
+}
+
+func TestJSON_BadInputGivesAClearError(t *testing.T) {
+	good := func() string {
+		b := newBuilder(t, 1)
+		b.write(1, 1, create("/a", "x"), ms(1), ms(2))
+		var buf bytes.Buffer
+		require.NoError(t, WriteJSON(&buf, b.h))
+		return buf.String()
+	}()
+	_, err := ReadJSON(strings.NewReader(good))
+	require.NoError(t, err)
+
+	cases := []struct{ name, input, want string }{
+		{"not JSON", "hello", "invalid character"},
+		{"empty", "", "EOF"},
+		{"other format", `{"format":"x","version":1,"history":{}}`, `format is "x"`},
+		{"newer version", `{"format":"zoosim-history","version":2,"history":{}}`, "version 2"},
+		{"no history", `{"format":"zoosim-history","version":1}`, `no "history"`},
+		{"unknown field", strings.Replace(good, `"Servers"`, `"Servrs"`, 1), "unknown field"},
+		{"unknown txn type", strings.Replace(good, `"type":"create"`, `"type":"rename"`, 1), `unknown txn type "rename"`},
+		{"txn body of the wrong shape", strings.Replace(good, `"type":"createSession","body":{"TimeoutMs":10000}`, `"type":"createSession","body":{"Path":"/x"}`, 1), "createSession txn"},
+		{"trailing data", good + "{}", "trailing data"},
+		{"op ID is not its index", strings.Replace(good, `"ID":0`, `"ID":7`, 1), "op at index 0 has ID 7"},
+		{"return before call", strings.Replace(good, `"Return":2000000`, `"Return":5`, 1), "before its call"},
+	}
+	withMulti := func() string {
+		b := newBuilder(t, 1)
+		b.write(1, 1, Op{Kind: OpMulti, Multi: []SubOp{{Kind: OpCreate, Path: "/m"}}}, ms(1), ms(2))
+		var buf bytes.Buffer
+		require.NoError(t, WriteJSON(&buf, b.h))
+		return buf.String()
+	}()
+	cases = append(cases, struct{ name, input, want string }{"a multi inside a multi",
+		strings.Replace(withMulti, `"txns":[{"type":"create"`, `"txns":[{"type":"multi","txns":[]},{"type":"create"`, 1),
+		"a multi inside a multi"})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.NotEqual(t, good, c.input, "the case must change the input")
+			_, err := ReadJSON(strings.NewReader(c.input))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "checker: reading history")
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+}

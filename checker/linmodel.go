@@ -1,0 +1,637 @@
+package checker
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"zoosim/model"
+)
+
+// The porcupine model of ZooKeeper's tree API.
+//
+// A state is the part of the tree one partition touches: its znodes, sorted
+// by path, each with what a client can observe of it without knowing zxids
+// or clocks: data, data version, the parent's child-creation counter (the
+// sequential suffix) and the number of children, whether it is ephemeral.
+// Zxid-valued Stat fields (czxid, mzxid, pzxid) and times are left to the
+// zxid checkers, which replay the committed log; the model checks version,
+// dataLength, numChildren, cversion (= 2*creations - numChildren, as
+// DataNode.copyStat reports it) and ephemeralOwner == 0 for persistent
+// nodes, plus the created path of every create.
+//
+// States are immutable: Step copies the node slice before changing it, and
+// the state's hash is computed once. A porcupine state is a set of such
+// states (an op whose outcome is unknown forks the set into "applied" and
+// "not applied"), kept sorted and without duplicates so that Equal and Hash
+// are cheap.
+
+// dataSig stands for a node's data: its length and a 64-bit hash (nil and
+// empty data are the same, as a client cannot tell them apart reliably).
+type dataSig struct {
+	hash uint64
+	n    int32
+}
+
+func sigOf(b []byte) dataSig {
+	h := uint64(fnvOffset64)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime64
+	}
+	return dataSig{hash: h, n: int32(len(b))}
+}
+
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
+func hashString(s string) uint64 {
+	h := uint64(fnvOffset64)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime64
+	}
+	return mix64(h)
+}
+
+// mix64 is splitmix64's finalizer.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+func fold(h, v uint64) uint64 { return mix64(h ^ mix64(v+0x9e3779b97f4a7c15)) }
+
+type znode struct {
+	path        string
+	pathHash    uint64
+	data        dataSig
+	version     int32
+	creations   int32 // child creations: the next sequential suffix
+	numChildren int32
+	ephemeral   bool
+}
+
+func (n *znode) hash() uint64 {
+	h := fold(n.pathHash, n.data.hash)
+	h = fold(h, uint64(uint32(n.data.n))<<32|uint64(uint32(n.version)))
+	h = fold(h, uint64(uint32(n.creations))<<32|uint64(uint32(n.numChildren)))
+	if n.ephemeral {
+		h = fold(h, 1)
+	}
+	return h
+}
+
+type zstate struct {
+	nodes []znode // sorted by path
+	hash  uint64  // wrapping sum of the nodes' hashes
+}
+
+func newZState(nodes []znode) *zstate {
+	s := &zstate{nodes: nodes}
+	for i := range nodes {
+		s.hash += nodes[i].hash()
+	}
+	return s
+}
+
+func (s *zstate) equal(o *zstate) bool {
+	return s == o || s.hash == o.hash && slices.Equal(s.nodes, o.nodes)
+}
+
+func findNode(nodes []znode, path string) (int, bool) {
+	return slices.BinarySearchFunc(nodes, path, func(n znode, p string) int { return strings.Compare(n.path, p) })
+}
+
+// stateSet is the porcupine state: the possible trees, sorted by hash.
+type stateSet []*zstate
+
+func (ss stateSet) hash() uint64 {
+	h := uint64(len(ss))
+	for _, s := range ss {
+		h = fold(h, s.hash)
+	}
+	return h
+}
+
+func (ss stateSet) equal(o stateSet) bool {
+	if len(ss) != len(o) {
+		return false
+	}
+	for i := range ss {
+		if !ss[i].equal(o[i]) {
+			// Equal hashes may sit in another order: fall back to a search.
+			for _, a := range ss {
+				if !slices.ContainsFunc(o, a.equal) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return true
+}
+
+// normalize sorts by hash and drops duplicates.
+func (ss stateSet) normalize() stateSet {
+	if len(ss) < 2 {
+		return ss
+	}
+	slices.SortFunc(ss, func(a, b *zstate) int {
+		switch {
+		case a.hash < b.hash:
+			return -1
+		case a.hash > b.hash:
+			return 1
+		}
+		return 0
+	})
+	out := ss[:1]
+	for _, s := range ss[1:] {
+		dup := false
+		for j := len(out) - 1; j >= 0 && out[j].hash == s.hash; j-- {
+			if out[j].equal(s) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// linSub is one change (a single write, or one op of a multi) with its
+// recorded result.
+type linSub struct {
+	kind    OpKind
+	path    string
+	data    dataSig
+	version int32
+	mode    model.CreateMode
+
+	err         model.Err
+	createdPath string
+	stat        model.Stat
+	statValid   bool
+}
+
+// linOp is an op as the model sees it: input and recorded output together
+// (porcupine gets the same pointer as Input and Output).
+type linOp struct {
+	op      *Op
+	part    int   // partition index
+	call    int64 // may be earlier than op.Call (a sync before the read)
+	ret     int64
+	lane    int
+	unknown bool
+
+	kind OpKind
+	path string
+	subs []linSub // writes: one per op (or per op of a multi)
+
+	// Recorded results.
+	err         model.Err
+	stat        model.Stat
+	statValid   bool
+	result      dataSig  // getData
+	children    []string // getChildren, sorted
+	subErrsKnow bool     // a failed multi recorded its per-op errors
+}
+
+// linModel holds what every step needs to know of the whole history.
+type linModel struct {
+	// trackRoot: some op observes the root's children (getChildren("/") or
+	// a sequential create directly under "/"), so every top-level create
+	// and delete is in the root's partition and the root's child counters
+	// are exact. Otherwise they are not kept, and not checked.
+	trackRoot bool
+}
+
+func (m *linModel) tracked(path string) bool { return path != "/" || m.trackRoot }
+
+// initState is the tree every history starts from: the root and the
+// /zookeeper node (whose own subtree ops never reach the model).
+func (m *linModel) initState() *zstate {
+	return newZState([]znode{
+		{path: "/", pathHash: hashString("/"), data: sigOf(nil), numChildren: 1},
+		{path: "/zookeeper", pathHash: hashString("/zookeeper"), data: sigOf(nil), numChildren: 2},
+	})
+}
+
+// maxForkedStates bounds a state set. Forking an op of unknown outcome into
+// "applied" and "not applied" lets porcupine place it once, but k such ops
+// pending together could make 2^k states; past the bound an unknown op is
+// only applied where porcupine places it. Both are exact: "not applied" is
+// also reached by placing the op after every other op (it returns at
+// Infinity), so the bound trades memory for search, never correctness.
+const maxForkedStates = 8
+
+// step is the porcupine step over state sets.
+func (m *linModel) step(state any, in any) (bool, any) {
+	ss := state.(stateSet)
+	op := in.(*linOp)
+	next := make(stateSet, 0, len(ss)+1)
+	fork := len(ss) < maxForkedStates
+	for _, s := range ss {
+		if op.unknown {
+			if fork {
+				next = append(next, s)
+			}
+			if n := m.exec(s, op, false); n != nil {
+				next = append(next, n)
+			}
+			continue
+		}
+		if n := m.exec(s, op, true); n != nil {
+			next = append(next, n)
+		}
+	}
+	if len(next) == 0 {
+		return false, ss
+	}
+	return true, next.normalize()
+}
+
+// exec runs op on s. With check, it returns nil when the op's recorded
+// result is not what s predicts; without, it returns the state after the
+// op (s itself when the op fails or only reads).
+func (m *linModel) exec(s *zstate, op *linOp, check bool) *zstate {
+	switch op.kind {
+	case OpGetData, OpExists, OpGetChildren:
+		if !check || m.read(s, op) {
+			return s
+		}
+		return nil
+	}
+	w := slices.Clone(s.nodes)
+	failAt, failErr := -1, model.ErrOK
+	// What each op of a multi returned, compared once all of them applied
+	// (a failed multi returns no paths or stats).
+	var after []subAfter
+	if check {
+		after = make([]subAfter, len(op.subs))
+	}
+	for i := range op.subs {
+		sub := &op.subs[i]
+		var err model.Err
+		var created string
+		w, err, created = m.write(w, sub)
+		if err != model.ErrOK {
+			failAt, failErr = i, err
+			break
+		}
+		if check {
+			after[i] = subAfterOf(w, sub, created)
+		}
+	}
+	if failAt >= 0 {
+		if check && !m.failureMatches(op, failAt, failErr) {
+			return nil
+		}
+		return s
+	}
+	if check {
+		if op.err != model.ErrOK {
+			return nil
+		}
+		for i := range op.subs {
+			if !m.subMatches(&op.subs[i], &after[i]) {
+				return nil
+			}
+		}
+	}
+	return newZState(w)
+}
+
+// subAfter is what one successful change returned: the created path and the
+// node as the change left it (for its Stat).
+type subAfter struct {
+	created string
+	node    znode
+	hasNode bool
+}
+
+func subAfterOf(w []znode, sub *linSub, created string) subAfter {
+	a := subAfter{created: created}
+	path := sub.path
+	if sub.kind == OpCreate {
+		path = created
+	}
+	if sub.kind == OpCreate || sub.kind == OpSetData {
+		if i, ok := findNode(w, path); ok {
+			a.node, a.hasNode = w[i], true
+		}
+	}
+	return a
+}
+
+// failureMatches compares a failed write with its record: the op's error,
+// and for a multi that recorded them, every op's error (ops before the
+// failing one ok, the failing one its error, the ones after it
+// RuntimeInconsistency).
+func (m *linModel) failureMatches(op *linOp, failAt int, failErr model.Err) bool {
+	if op.err != failErr {
+		return false
+	}
+	if op.kind != OpMulti || !op.subErrsKnow {
+		return true
+	}
+	for i := range op.subs {
+		want := model.ErrOK
+		switch {
+		case i == failAt:
+			want = failErr
+		case i > failAt:
+			want = model.ErrRuntimeInconsistency
+		}
+		if op.subs[i].err != want {
+			return false
+		}
+	}
+	return true
+}
+
+// subMatches compares a successful change with its record.
+func (m *linModel) subMatches(sub *linSub, a *subAfter) bool {
+	if sub.err != model.ErrOK {
+		return false
+	}
+	if sub.kind == OpCreate && sub.createdPath != a.created {
+		return false
+	}
+	if sub.statValid && a.hasNode {
+		return m.statMatches(&a.node, sub.stat)
+	}
+	return true
+}
+
+// statMatches compares the Stat fields the model knows.
+func (m *linModel) statMatches(n *znode, st model.Stat) bool {
+	if st.Version != n.version || st.DataLength != n.data.n {
+		return false
+	}
+	if !n.ephemeral && st.EphemeralOwner != 0 {
+		return false
+	}
+	if m.tracked(n.path) && (st.NumChildren != n.numChildren || st.Cversion != 2*n.creations-n.numChildren) {
+		return false
+	}
+	return true
+}
+
+// read checks a read's recorded result against s.
+func (m *linModel) read(s *zstate, op *linOp) bool {
+	if op.kind == OpExists && model.ValidatePath(op.path) != nil {
+		return op.err == model.ErrBadArguments
+	}
+	i, ok := findNode(s.nodes, op.path)
+	if !ok {
+		return op.err == model.ErrNoNode
+	}
+	if op.err != model.ErrOK {
+		return false
+	}
+	n := &s.nodes[i]
+	switch op.kind {
+	case OpGetData:
+		if op.result != n.data {
+			return false
+		}
+	case OpGetChildren:
+		if !slices.Equal(op.children, childrenOf(s.nodes, n.path)) {
+			return false
+		}
+		if !op.statValid {
+			return true
+		}
+	}
+	return m.statMatches(n, op.stat)
+}
+
+func childrenOf(nodes []znode, parent string) []string {
+	prefix := parent + "/"
+	if parent == "/" {
+		prefix = "/"
+	}
+	var out []string
+	i, _ := findNode(nodes, prefix)
+	for ; i < len(nodes) && strings.HasPrefix(nodes[i].path, prefix); i++ {
+		rest := nodes[i].path[len(prefix):]
+		if rest != "" && !strings.Contains(rest, "/") {
+			out = append(out, rest)
+		}
+	}
+	return out // sorted, since nodes are
+}
+
+// write applies one change to w (owned by the caller) with
+// PrepRequestProcessor's checks in ZooKeeper's order, and returns the new
+// slice, the error, and for a create the created path.
+func (m *linModel) write(w []znode, sub *linSub) ([]znode, model.Err, string) {
+	switch sub.kind {
+	case OpCreate:
+		return m.create(w, sub)
+	case OpDelete:
+		return m.delete(w, sub)
+	case OpSetData, OpCheck:
+		if model.ValidatePath(sub.path) != nil {
+			return w, model.ErrBadArguments, ""
+		}
+		i, ok := findNode(w, sub.path)
+		if !ok {
+			return w, model.ErrNoNode, ""
+		}
+		if sub.version != -1 && sub.version != w[i].version {
+			return w, model.ErrBadVersion, ""
+		}
+		if sub.kind == OpSetData {
+			w[i].version++
+			w[i].data = sub.data
+		}
+		return w, model.ErrOK, ""
+	}
+	// Anything else inside a multi makes ZooKeeper refuse the whole request.
+	return w, model.ErrMarshallingError, ""
+}
+
+func (m *linModel) create(w []znode, sub *linSub) ([]znode, model.Err, string) {
+	if !sub.mode.Valid() || sub.mode.IsTTL() {
+		return w, model.ErrBadArguments, "" // a TTL mode needs a TTL, which ops do not carry
+	}
+	parent, ok := parentOf(sub.path)
+	if !ok || strings.IndexByte(sub.path, 0) >= 0 {
+		return w, model.ErrBadArguments, ""
+	}
+	pi, ok := findNode(w, parent)
+	if !ok {
+		return w, model.ErrNoNode, ""
+	}
+	path := sub.path
+	if sub.mode.IsSequential() {
+		path += formatSequence(w[pi].creations)
+	}
+	if model.ValidatePath(path) != nil {
+		return w, model.ErrBadArguments, ""
+	}
+	i, exists := findNode(w, path)
+	if exists {
+		return w, model.ErrNodeExists, ""
+	}
+	if w[pi].ephemeral {
+		return w, model.ErrNoChildrenForEphemerals, ""
+	}
+	if m.tracked(parent) {
+		w[pi].creations++
+		w[pi].numChildren++
+	}
+	w = slices.Insert(w, i, znode{path: path, pathHash: hashString(path), data: sub.data,
+		ephemeral: sub.mode.IsEphemeral()})
+	return w, model.ErrOK, path
+}
+
+func (m *linModel) delete(w []znode, sub *linSub) ([]znode, model.Err, string) {
+	parent, ok := parentOf(sub.path)
+	if !ok || strings.IndexByte(sub.path, 0) >= 0 || isSpecialPath(sub.path) {
+		return w, model.ErrBadArguments, ""
+	}
+	pi, ok := findNode(w, parent)
+	if !ok {
+		return w, model.ErrNoNode, ""
+	}
+	i, ok := findNode(w, sub.path)
+	if !ok {
+		return w, model.ErrNoNode, ""
+	}
+	if sub.version != -1 && sub.version != w[i].version {
+		return w, model.ErrBadVersion, ""
+	}
+	if w[i].numChildren > 0 {
+		return w, model.ErrNotEmpty, ""
+	}
+	if m.tracked(parent) {
+		w[pi].numChildren--
+	}
+	return slices.Delete(w, i, i+1), model.ErrOK, ""
+}
+
+// parentOf is ZooKeeper's parent of a path (everything before the last
+// '/', the root for a top-level path); ok is false without a '/'.
+func parentOf(path string) (string, bool) {
+	i := strings.LastIndexByte(path, '/')
+	switch {
+	case i < 0:
+		return "", false
+	case i == 0:
+		return "/", true
+	}
+	return path[:i], true
+}
+
+func isSpecialPath(path string) bool {
+	switch path {
+	case "/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config":
+		return true
+	}
+	return false
+}
+
+// inZooKeeperSubtree reports ZooKeeper's own nodes, which the model leaves
+// out.
+func inZooKeeperSubtree(path string) bool {
+	return path == "/zookeeper" || strings.HasPrefix(path, "/zookeeper/")
+}
+
+// formatSequence is Java's String.format("%010d", n).
+func formatSequence(n int32) string {
+	if n < 0 {
+		return fmt.Sprintf("-%09d", -int64(n))
+	}
+	return fmt.Sprintf("%010d", n)
+}
+
+// describe is porcupine's DescribeOperation.
+func (op *linOp) describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%d ", op.op.ID)
+	switch op.kind {
+	case OpMulti:
+		b.WriteString("multi[")
+		for i, s := range op.subs {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(describeLinSub(&s))
+		}
+		b.WriteString("]")
+	case OpGetData, OpExists, OpGetChildren:
+		fmt.Fprintf(&b, "%s(%s)", op.kind, op.path)
+	default:
+		b.WriteString(describeLinSub(&op.subs[0]))
+	}
+	if op.unknown {
+		b.WriteString(" -> ?")
+		return b.String()
+	}
+	fmt.Fprintf(&b, " -> %s", errName(op.err))
+	if op.err != model.ErrOK {
+		return b.String()
+	}
+	switch op.kind {
+	case OpCreate:
+		fmt.Fprintf(&b, " %s", op.subs[0].createdPath)
+	case OpSetData:
+		fmt.Fprintf(&b, " v%d", op.subs[0].stat.Version)
+	case OpGetData:
+		fmt.Fprintf(&b, " %q v%d", clip(op.op.ResultData), op.stat.Version)
+	case OpExists:
+		fmt.Fprintf(&b, " v%d", op.stat.Version)
+	case OpGetChildren:
+		fmt.Fprintf(&b, " %v", op.children)
+	}
+	return b.String()
+}
+
+func describeLinSub(s *linSub) string {
+	switch s.kind {
+	case OpCreate:
+		return fmt.Sprintf("create(%s,%s)", s.path, s.mode)
+	case OpDelete:
+		return fmt.Sprintf("delete(%s,v%d)", s.path, s.version)
+	case OpSetData:
+		return fmt.Sprintf("setData(%s,%d bytes,v%d)", s.path, s.data.n, s.version)
+	case OpCheck:
+		return fmt.Sprintf("check(%s,v%d)", s.path, s.version)
+	}
+	return s.kind.String()
+}
+
+// describeState is porcupine's DescribeState.
+func describeState(state any) string {
+	ss := state.(stateSet)
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		var b strings.Builder
+		for j, n := range s.nodes {
+			if n.path == "/" || inZooKeeperSubtree(n.path) {
+				continue
+			}
+			if j > 0 {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "%s(v%d,%dB,c%d)", n.path, n.version, n.data.n, n.creations)
+		}
+		parts[i] = b.String()
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "one of {" + strings.Join(parts, " | ") + "}"
+}

@@ -1,0 +1,175 @@
+package checker
+
+import (
+	"fmt"
+	"slices"
+
+	"zoosim/model"
+	"zoosim/node"
+)
+
+// The zxid order checker holds the service to what ZooKeeper promises about
+// zxids, from the clients' replies alone:
+//
+//   - every acknowledged write has a zxid of its own;
+//   - real time agrees with zxid order: if op A returned before op B was
+//     called, A is ordered before B. For two writes that means
+//     zxid(A) < zxid(B). A linearizable read sits just after the write
+//     whose zxid it returned, so a write that returned before the read was
+//     called has zxid <= the read's, and a write called after the read
+//     returned has a greater zxid;
+//   - the zxids a session observes in its replies never decrease, in the
+//     order the replies arrived, across reconnects too.
+
+// linearizableCalls returns, for each op, the call time the linearizable
+// checks use: a read that directly follows an ok sync of the same client
+// and session starts when the sync started.
+func linearizableCalls(h *History) []node.Time {
+	calls := make([]node.Time, len(h.Ops))
+	lastOf := map[clientSession]int{}
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		calls[i] = op.Call
+		cs := clientSession{op.Client, op.Session}
+		if prev, ok := lastOf[cs]; ok && isRead(op.Kind) {
+			if p := &h.Ops[prev]; p.Kind == OpSync && answered(p) && p.Err == model.ErrOK && p.Call < op.Call {
+				calls[i] = p.Call
+			}
+		}
+		lastOf[cs] = i
+	}
+	return calls
+}
+
+// linearizableRead reports a read whose zxid places it in real time.
+func linearizableRead(op *Op) bool {
+	return isRead(op.Kind) && op.Linearizable && classify(op) == outcomeDone &&
+		(op.Err == model.ErrOK || op.Err == model.ErrNoNode) && op.Zxid > 0
+}
+
+func (r *run) zxidOrder() Result {
+	h := r.h
+	var vs []violation
+
+	// Each acknowledged write has its own zxid.
+	firstAt := map[model.Zxid]int{}
+	writes := 0
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if !acknowledgedWrite(op) {
+			continue
+		}
+		writes++
+		j, dup := firstAt[op.Zxid]
+		if !dup {
+			firstAt[op.Zxid] = i
+			continue
+		}
+		vs = append(vs, violation{key: [2]int64{int64(i), 0},
+			explanation: fmt.Sprintf("acknowledged writes op %d and op %d both got zxid %s: every write must have its own zxid",
+				j, i, op.Zxid),
+			ops: []int{j, i}, txns: []model.Zxid{op.Zxid},
+			details: describeOp(&h.Ops[j]) + "\n" + describeOp(op) + "\n"})
+	}
+
+	vs = append(vs, realTimeViolations(h)...)
+	vs = append(vs, sessionZxidViolations(h)...)
+	return verdictOf(vs, fmt.Sprintf("%d acknowledged writes with distinct zxids in real-time order; session zxids never decrease", writes))
+}
+
+// realTimeViolations sweeps the ops in call order, keeping the greatest
+// position among the ops that returned before the current call.
+func realTimeViolations(h *History) []violation {
+	calls := linearizableCalls(h)
+	// pos orders a write at its zxid and a read just after it.
+	type point struct {
+		id   int
+		zxid model.Zxid
+		read bool
+	}
+	var pts []point
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		switch {
+		case acknowledgedWrite(op):
+			pts = append(pts, point{id: i, zxid: op.Zxid})
+		case linearizableRead(op):
+			pts = append(pts, point{id: i, zxid: op.Zxid, read: true})
+		}
+	}
+	less := func(a, b point) bool { // a strictly before b
+		return a.zxid < b.zxid || a.zxid == b.zxid && !a.read && b.read
+	}
+	byCall := slices.Clone(pts)
+	slices.SortStableFunc(byCall, func(a, b point) int { return cmpInt64(int64(calls[a.id]), int64(calls[b.id])) })
+	byReturn := slices.Clone(pts)
+	slices.SortStableFunc(byReturn, func(a, b point) int {
+		return cmpInt64(int64(h.Ops[a.id].Return), int64(h.Ops[b.id].Return))
+	})
+	var vs []violation
+	best, have, j := point{}, false, 0
+	for _, b := range byCall {
+		for j < len(byReturn) && h.Ops[byReturn[j].id].Return < calls[b.id] {
+			if a := byReturn[j]; !have || less(best, a) {
+				best, have = a, true
+			}
+			j++
+		}
+		if !have || !less(b, best) {
+			continue
+		}
+		a, opA, opB := best, &h.Ops[best.id], &h.Ops[b.id]
+		var why string
+		switch {
+		case !a.read && !b.read:
+			why = fmt.Sprintf("write op %d returned at %s, before write op %d was called at %s, yet its zxid %s is not below %s",
+				a.id, fmtTime(opA.Return), b.id, fmtTime(calls[b.id]), a.zxid, b.zxid)
+		case !a.read:
+			why = fmt.Sprintf("linearizable read op %d was called at %s, after write op %d returned at %s, but read at zxid %s < %s: it missed the write",
+				b.id, fmtTime(calls[b.id]), a.id, fmtTime(opA.Return), b.zxid, a.zxid)
+		case !b.read:
+			why = fmt.Sprintf("write op %d was called at %s, after linearizable read op %d returned at %s, yet the read saw zxid %s and the write got %s",
+				b.id, fmtTime(calls[b.id]), a.id, fmtTime(opA.Return), a.zxid, b.zxid)
+		default:
+			why = fmt.Sprintf("linearizable read op %d was called at %s, after linearizable read op %d returned at %s, but read an older zxid (%s < %s)",
+				b.id, fmtTime(calls[b.id]), a.id, fmtTime(opA.Return), b.zxid, a.zxid)
+		}
+		vs = append(vs, violation{key: [2]int64{int64(b.id), 1}, explanation: why,
+			ops:     []int{a.id, b.id},
+			details: describeOp(opA) + "\n" + describeOp(opB) + "\n"})
+	}
+	return vs
+}
+
+// sessionZxidViolations checks that each session's reply zxids, in reply
+// order (FIFO, ties by call order), never decrease.
+func sessionZxidViolations(h *History) []violation {
+	bySession := map[int64][]int{}
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if op.Session != 0 && answered(op) && op.Zxid > 0 {
+			bySession[op.Session] = append(bySession[op.Session], i)
+		}
+	}
+	var vs []violation
+	for _, s := range sortedKeys(bySession) {
+		ids := bySession[s]
+		slices.SortStableFunc(ids, func(a, b int) int { return cmpInt64(int64(h.Ops[a].Return), int64(h.Ops[b].Return)) })
+		top := -1
+		for _, i := range ids {
+			op := &h.Ops[i]
+			if top >= 0 && op.Zxid < h.Ops[top].Zxid {
+				vs = append(vs, violation{key: [2]int64{int64(i), 2},
+					explanation: fmt.Sprintf("session %#x saw zxid %s (op %d, server %d) after it had seen %s (op %d, server %d): a session's zxids must never go back",
+						s, op.Zxid, i, op.Server, h.Ops[top].Zxid, top, h.Ops[top].Server),
+					ops:     []int{top, i},
+					details: describeOp(&h.Ops[top]) + "\n" + describeOp(op) + "\n"})
+				continue
+			}
+			if top < 0 || op.Zxid > h.Ops[top].Zxid {
+				top = i
+			}
+		}
+	}
+	return vs
+}
