@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"zoosim/checker"
+	"zoosim/nemesis"
+	"zoosim/scenarios"
+	"zoosim/sim"
+)
+
+const runAbout = `
+Run one scenario for one seed in the simulated world and judge its history.
+A run is a pure function of its scenario, seed and overrides: the last line
+printed, "repro: zoosim run ...", replays it exactly (the same trace hash).
+Without --seed a seed is drawn at random and printed.
+
+The report shows the run's parameters, the swarm nemesis's configuration
+and every fault it applied, a line of figures (ops, faults, events, virtual
+and wall milliseconds, trace hash), then each checker's verdict; a violation
+comes with its explanation and the ops it involves:
+
+  #id c<client> s<session> kind path [args] -> result zxid=... call=...ms ret=...ms srv=<server>
+
+--schedule replays an exact fault schedule (JSON, as shrink writes it)
+instead of the swarm nemesis, and --max-ops stops each client after that
+many operations; both go into the repro line.
+
+With --json, one object on stdout:
+  {"scenario","seed","engine","servers","quorum","verdict","checks","ops",
+   "faults","virtual_ms","wall_ms","trace_hash","repro"}
+verdict and every value of checks (a map from checker name) are "ok",
+"violation" or "inconclusive"; trace_hash is the 64-bit trace hash as 16
+lowercase hex digits (a string: JSON numbers cannot hold 64 bits exactly).
+
+Exit status: 0 no violation (inconclusive included, and said), 1 a
+violation, 2 bad usage or bad input.`
+
+// runFlags are the flags of run (and of repro, which parses a repro line
+// with them).
+type runFlags struct {
+	fs           *flagSet
+	scenario     string
+	seed         seedFlag
+	ov           *overrideFlags
+	asJSON       bool
+	tracePath    string
+	historyPath  string
+	schedulePath string
+	maxOps       int
+}
+
+func newRunFlags(name, synopsis, about string) *runFlags {
+	rf := &runFlags{fs: newFlagSet(name, synopsis, about)}
+	fs := rf.fs
+	fs.StringVar(&rf.scenario, "scenario", "", "the `NAME` of the scenario to run (see zoosim list)")
+	fs.Var(&rf.seed, "seed", "the `N` to seed the world with (default: a random seed, printed)")
+	rf.ov = addOverrideFlags(fs)
+	fs.BoolVar(&rf.asJSON, "json", false, "print one JSON object on stdout")
+	fs.StringVar(&rf.tracePath, "trace", "", "write the world's readable trace, one event a line, to `FILE`")
+	fs.StringVar(&rf.historyPath, "save-history", "", "save the run's history as JSON to `FILE` (for zoosim check)")
+	fs.StringVar(&rf.schedulePath, "schedule", "", "replay the fault schedule in `FILE` (JSON) instead of the swarm nemesis")
+	fs.IntVar(&rf.maxOps, "max-ops", 0, "stop each client after `N` operations (0: no limit)")
+	return rf
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	rf := newRunFlags("run", "zoosim run --scenario NAME [--seed N] [flags]", runAbout)
+	pos, code, ok := parseFlags(rf.fs, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageErr(stderr, rf.fs, "unexpected argument %q", pos[0])
+	}
+	return rf.execute(stdout, stderr)
+}
+
+// execute runs the scenario the flags name and prints the report.
+func (rf *runFlags) execute(stdout, stderr io.Writer) int {
+	fs := rf.fs
+	if rf.scenario == "" {
+		return usageErr(stderr, fs, "--scenario is required (see zoosim list)")
+	}
+	if rf.maxOps < 0 {
+		return usageErr(stderr, fs, "--max-ops must not be negative")
+	}
+	sc, err := scenarios.Lookup(rf.scenario)
+	if err != nil {
+		return inputErr(stderr, fs, err)
+	}
+	if sc, err = sc.Apply(rf.ov.overrides()); err != nil {
+		return inputErr(stderr, fs, err)
+	}
+	opt, err := rf.ov.options()
+	if err != nil {
+		return inputErr(stderr, fs, err)
+	}
+	opt.MaxOpsPerClient = rf.maxOps
+	if rf.schedulePath != "" {
+		sched, err := readSchedule(rf.schedulePath, sc)
+		if err != nil {
+			return inputErr(stderr, fs, err)
+		}
+		opt.Schedule = &sched
+	}
+	if !rf.seed.set {
+		rf.seed.seed, rf.seed.set = rand.Uint64(), true
+		fmt.Fprintf(stderr, "%s: no --seed given: drew seed %d\n", fs.Name(), rf.seed.seed)
+	}
+
+	// Open the output files before the run, so that a bad path fails fast
+	// and never hides the run's verdict afterwards.
+	var trace *bufio.Writer
+	var traceFile, historyFile *os.File
+	if rf.tracePath != "" {
+		if traceFile, err = os.Create(rf.tracePath); err != nil {
+			return inputErr(stderr, fs, err)
+		}
+		defer traceFile.Close()
+		trace = bufio.NewWriterSize(traceFile, 1<<20)
+		opt.Trace = sim.TraceWriter(trace)
+	}
+	if rf.historyPath != "" {
+		if historyFile, err = os.Create(rf.historyPath); err != nil {
+			return inputErr(stderr, fs, err)
+		}
+		defer historyFile.Close()
+	}
+
+	res, err := scenarios.Run(sc, rf.seed.seed, opt)
+	if err != nil {
+		return inputErr(stderr, fs, err)
+	}
+	code := exitFor(res.Verdict)
+	if trace != nil {
+		if err := trace.Flush(); err != nil {
+			fmt.Fprintf(stderr, "%s: writing the trace: %v\n", fs.Name(), err)
+			code = max(code, exitUsage)
+		}
+	}
+	if historyFile != nil {
+		if err := saveHistory(historyFile, res.History); err != nil {
+			fmt.Fprintf(stderr, "%s: saving the history: %v\n", fs.Name(), err)
+			code = max(code, exitUsage)
+		}
+	}
+
+	repro := rf.repro(res)
+	if rf.asJSON {
+		if err := writeJSON(stdout, runJSONOf(res, repro)); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			return exitUsage
+		}
+		return code
+	}
+	printRun(stdout, sc, res, rf.schedulePath, repro)
+	if rf.historyPath != "" && res.History != nil {
+		fmt.Fprintf(stdout, "history saved to %s (zoosim check %s)\n", rf.historyPath, shellQuote(rf.historyPath))
+	}
+	return code
+}
+
+// repro is the run's repro line with what the harness's line cannot know:
+// the schedule file and the op budget.
+func (rf *runFlags) repro(res *scenarios.Result) string {
+	line := res.Repro
+	if rf.schedulePath != "" {
+		line += " --schedule " + shellQuote(rf.schedulePath)
+	}
+	if rf.maxOps > 0 {
+		line += fmt.Sprintf(" --max-ops %d", rf.maxOps)
+	}
+	return line
+}
+
+func readSchedule(path string, sc scenarios.Scenario) (nemesis.Schedule, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var sched nemesis.Schedule
+	if err := json.Unmarshal(b, &sched); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := sched.Validate(sc.Servers, sc.Clients); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return sched, nil
+}
+
+func saveHistory(f *os.File, h *checker.History) error {
+	if h == nil {
+		return fmt.Errorf("the run recorded no history (it stopped at a broken invariant); %s is empty", f.Name())
+	}
+	w := bufio.NewWriter(f)
+	if err := checker.WriteJSON(w, h); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// runJSON is run's --json object.
+type runJSON struct {
+	Scenario  string                     `json:"scenario"`
+	Seed      uint64                     `json:"seed"`
+	Engine    string                     `json:"engine"`
+	Servers   int                        `json:"servers"`
+	Quorum    string                     `json:"quorum"`
+	Verdict   checker.Verdict            `json:"verdict"`
+	Checks    map[string]checker.Verdict `json:"checks"`
+	Ops       int                        `json:"ops"`
+	Faults    int                        `json:"faults"`
+	VirtualMs int64                      `json:"virtual_ms"`
+	WallMs    int64                      `json:"wall_ms"`
+	TraceHash string                     `json:"trace_hash"`
+	Repro     string                     `json:"repro"`
+}
+
+func runJSONOf(res *scenarios.Result, repro string) runJSON {
+	checks := map[string]checker.Verdict{}
+	for k, v := range res.Checks {
+		checks[k] = v
+	}
+	return runJSON{Scenario: res.Scenario, Seed: res.Seed, Engine: res.Engine, Servers: res.Servers,
+		Quorum: res.Quorum, Verdict: res.Verdict, Checks: checks, Ops: res.Ops, Faults: res.Faults,
+		VirtualMs: res.VirtualMs, WallMs: res.WallMs, TraceHash: hashText(res.TraceHash), Repro: repro}
+}
+
+// printRun prints a run for people: parameters, nemesis, figures, checks,
+// verdict, repro line.
+func printRun(w io.Writer, sc scenarios.Scenario, res *scenarios.Result, schedulePath, repro string) {
+	fmt.Fprintf(w, "scenario %s, seed %d\n", res.Scenario, res.Seed)
+	quorum := res.Quorum
+	if !res.QuorumSafe && res.History != nil {
+		quorum += " (UNSAFE: quorums need not intersect)"
+	}
+	fmt.Fprintf(w, "  engine %s, %s, quorum %s, read mode %s, %s, session timeout %s\n",
+		res.Engine, plural(res.Servers, "server"), quorum, sc.ReadMode, plural(sc.Clients, "client"), time.Duration(sc.SessionTimeout))
+	fmt.Fprintf(w, "  duration %s, liveness bound %s, workload %s\n",
+		time.Duration(sc.Duration), time.Duration(sc.LivenessBound), workloadText(sc.Workload))
+	switch {
+	case schedulePath != "":
+		fmt.Fprintf(w, "nemesis: the schedule in %s (%d faults)\n", schedulePath, len(res.Schedule))
+	case res.Swarm != "":
+		fmt.Fprintf(w, "nemesis: %s\n", res.Swarm)
+	case len(sc.Nemesis.Kinds) == 0:
+		fmt.Fprintln(w, "nemesis: none")
+	}
+	if len(res.Applied) > 0 {
+		fmt.Fprintf(w, "faults applied (%d):\n", len(res.Applied))
+		for i, a := range res.Applied {
+			if i == maxAppliedShown {
+				fmt.Fprintf(w, "  ... and %d more\n", len(res.Applied)-maxAppliedShown)
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", a)
+		}
+	}
+	fmt.Fprintf(w, "ops %d  faults %d  events %d  virtual %dms  wall %dms  trace %s\n",
+		res.Ops, res.Faults, res.Events, res.VirtualMs, res.WallMs, hashText(res.TraceHash))
+	if res.History == nil {
+		fmt.Fprintln(w, "the run stopped at a broken invariant: it recorded no history and no figures")
+	} else {
+		fmt.Fprintf(w, "writes acknowledged %.1f%%", 100*res.WriteAvailability)
+		if slices.ContainsFunc(res.Applied, func(a nemesis.Applied) bool { return a.End > a.Start }) {
+			fmt.Fprintf(w, " (during faults %.1f%%)", 100*res.DuringFaults)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "checks:")
+	printResults(w, res.Report.Results, res.History)
+	fmt.Fprintln(w, verdictLine(res.Verdict))
+	fmt.Fprintf(w, "repro: %s\n", repro)
+}
+
+func workloadText(wl scenarios.Workload) string {
+	parts := []string{}
+	for _, b := range sortedKeys(behaviourKeys(wl.Mix)) {
+		parts = append(parts, fmt.Sprintf("%s:%d", b, wl.Mix[scenarios.Behaviour(b)]))
+	}
+	return fmt.Sprintf("%s, think %s, %d groups", strings.Join(parts, " "), time.Duration(wl.ThinkTime), wl.Groups)
+}
+
+func behaviourKeys(m map[scenarios.Behaviour]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[string(k)] = v
+	}
+	return out
+}
+
+const reproAbout = `
+Replay a run from its repro line, exactly as a failing run or a CI job
+printed it: the whole line is accepted, with or without a leading "repro:"
+(and anything before it, such as a log prefix) and with the leading
+"zoosim run". The line is parsed like run's arguments and the run is
+printed as run prints it.
+
+Flags given before LINE (--json, --trace, --save-history, --viz,
+--check-timeout, ...) are added to the line's and win over them.
+
+  zoosim repro "repro: zoosim run --scenario standard --seed 42"
+  zoosim repro --trace t.log zoosim run --scenario standard --seed 42
+
+Exit status: as run.`
+
+func cmdRepro(args []string, stdout, stderr io.Writer) int {
+	// Parse repro's own flags (the run flags) up to the line, then the line
+	// with those flags appended, so that the command line wins.
+	front := newRunFlags("repro", "zoosim repro [run flags] LINE", reproAbout)
+	front.fs.SetOutput(stderr)
+	if err := front.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			front.fs.printUsage(stdout)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "run 'zoosim repro --help' for usage\n")
+		return exitUsage
+	}
+	line := front.fs.Args()
+	flagArgs := args[:len(args)-len(line)]
+	if len(line) == 0 {
+		return usageErr(stderr, front.fs, "no repro line given")
+	}
+	runArgs, err := reproArgs(line)
+	if err != nil {
+		return usageErr(stderr, front.fs, "%v", err)
+	}
+	rf := newRunFlags("repro", front.fs.synopsis, reproAbout)
+	pos, code, ok := parseFlags(rf.fs, append(runArgs, flagArgs...), stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageErr(stderr, rf.fs, "unexpected word %q in the repro line", pos[0])
+	}
+	if !rf.seed.set {
+		return usageErr(stderr, rf.fs, "the repro line has no --seed")
+	}
+	return rf.execute(stdout, stderr)
+}
+
+// reproArgs finds run's arguments in a repro line given as one or more
+// words: after "zoosim run" (zoosim may be a path), or after "repro:".
+func reproArgs(line []string) ([]string, error) {
+	var words []string
+	for _, a := range line {
+		if !strings.ContainsAny(a, " \t\r\n") {
+			words = append(words, a)
+			continue
+		}
+		ws, err := splitWords(a)
+		if err != nil {
+			return nil, fmt.Errorf("the repro line: %v", err)
+		}
+		words = append(words, ws...)
+	}
+	for i, w := range words {
+		if w == "run" && (i == 0 || filepath.Base(words[i-1]) == "zoosim") {
+			return words[i+1:], nil
+		}
+		if i > 0 && filepath.Base(words[i-1]) == "zoosim" {
+			return nil, fmt.Errorf("only run lines can be replayed, not %q", "zoosim "+w)
+		}
+	}
+	// No "zoosim run": accept "[... repro:] --scenario S --seed N ...".
+	for i := len(words) - 1; i >= 0; i-- {
+		if strings.HasSuffix(words[i], "repro:") {
+			words = words[i+1:]
+			break
+		}
+	}
+	if len(words) == 0 || !strings.HasPrefix(words[0], "-") {
+		return nil, fmt.Errorf("no \"zoosim run ...\" in the repro line %q", strings.Join(line, " "))
+	}
+	return words, nil
+}

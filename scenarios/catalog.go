@@ -1,0 +1,183 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"zoosim/node"
+	"zoosim/server"
+)
+
+const sec = node.Second
+
+// base is the standard shape the catalogue varies.
+func base(name, desc string) Scenario {
+	return Scenario{
+		Name: name, Description: desc,
+		Servers: 5, Quorum: "majority", Engine: "zab", ReadMode: server.ReadLocal,
+		Clients: 10, SessionTimeout: 1500 * node.Millisecond,
+		Workload: Workload{Mix: map[Behaviour]int{Registers: 6, CAS: 1, Queue: 1, Ephemerals: 1, Watchers: 1}, ThinkTime: 60 * node.Millisecond, Groups: 4},
+		Duration: 60 * sec, LivenessBound: 10 * sec,
+	}
+}
+
+var allFaults = []string{"partition", "crash", "pause", "clock", "link", "disk-corrupt", "client"}
+
+func with(s Scenario, f func(*Scenario)) Scenario { f(&s); return s }
+
+// Catalog is every named scenario.
+var Catalog = []Scenario{
+	with(base("standard", "5 servers, majority, 10 clients of every workload, 60 s, swarm nemesis over every fault kind"), func(s *Scenario) {
+		s.Workload.Mix = map[Behaviour]int{Registers: 5, CAS: 1, Queue: 1, Ephemerals: 1, Watchers: 1, Master: 1, Lock: 1}
+		s.Nemesis.Kinds = allFaults
+	}),
+	with(base("master-failover", "the seed's master election: clients race for an ephemeral /master while the master's session is cut off, its server crashes, the leader is partitioned"), func(s *Scenario) {
+		s.Servers, s.Clients = 3, 6
+		s.Workload.Mix = map[Behaviour]int{Master: 4, Registers: 2}
+		s.Nemesis.Kinds = []string{"client", "crash", "partition-leader", "pause"}
+		s.Duration = 40 * sec
+	}),
+	with(base("session-expiry", "ephemeral nodes of sessions cut off from every server must vanish, and watchers must see them go"), func(s *Scenario) {
+		s.Servers, s.Clients = 3, 8
+		s.SessionTimeout = 800 * node.Millisecond
+		s.Workload.Mix = map[Behaviour]int{Ephemerals: 4, Watchers: 2, Registers: 2}
+		s.Nemesis.Kinds = []string{"client", "pause"}
+		s.Duration = 30 * sec
+	}),
+	with(base("watch-churn", "watches set and fired under partitions and crashes: one-shot, right type, before the new data"), func(s *Scenario) {
+		s.Workload.Mix = map[Behaviour]int{Watchers: 5, Registers: 5}
+		s.Nemesis.Kinds = []string{"partition", "crash"}
+		s.Duration = 30 * sec
+	}),
+	with(base("config-cas", "the seed's /config story: two writers update by version; a stale version fails with BadVersion"), func(s *Scenario) {
+		s.Servers, s.Clients = 3, 2
+		s.Workload.Mix = map[Behaviour]int{CAS: 1}
+		s.Workload.ThinkTime = 20 * node.Millisecond
+		s.Nemesis.Kinds = []string{"partition", "crash"}
+		s.Duration = 30 * sec
+	}),
+	with(base("sequential-queue", "producers create persistent-sequential items, consumers take the lowest: names are unique and ordered"), func(s *Scenario) {
+		s.Workload.Mix = map[Behaviour]int{Queue: 1}
+		s.Nemesis.Kinds = []string{"partition", "crash", "link"}
+		s.Duration = 30 * sec
+	}),
+	with(base("quorum-loss", "crash a majority (and everything): no write may be acknowledged without a quorum; service returns after restart"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"crash-all", "restart-all", "crash", "restart"}
+		s.Duration = 40 * sec
+	}),
+	with(base("partition-leader", "isolate the leader again and again"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"partition-leader", "heal"}
+		s.Duration = 30 * sec
+	}),
+	with(base("partition-majority", "majority/minority splits and random halves"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"partition-majority", "partition-halves", "heal"}
+		s.Duration = 30 * sec
+	}),
+	with(base("partition-bridge", "a bridge server sees both halves, the halves do not see each other"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"partition-bridge", "heal"}
+		s.Duration = 30 * sec
+	}),
+	with(base("partition-ring", "every server talks only to its two neighbours"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"partition-ring", "heal"}
+		s.Duration = 30 * sec
+	}),
+	with(base("partition-oneway", "one-way cuts: a server hears but is not heard"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"partition-oneway", "heal"}
+		s.Duration = 30 * sec
+	}),
+	with(base("crash-storm", "servers crash and restart in quick succession, losing unsynced writes"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"crash", "crash-leader", "restart", "restart-all"}
+		s.Duration = 40 * sec
+	}),
+	with(base("clock-skew", "clock jumps and drift on servers and clients"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"clock"}
+		s.Duration = 30 * sec
+	}),
+	with(base("disk-faults", "records corrupted on disk, caught by checksums: a damaged server resyncs and never serves stale state"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"disk-corrupt", "crash", "restart"}
+		s.Duration = 30 * sec
+	}),
+	with(base("pauses", "long GC-like pauses of servers and clients"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"pause"}
+		s.Duration = 30 * sec
+	}),
+	with(base("lossy-links", "lossy, slow, duplicating and reordering links"), func(s *Scenario) {
+		s.Nemesis.Kinds = []string{"link"}
+		s.Duration = 30 * sec
+	}),
+	with(base("standalone", "ZooKeeper's standalone mode: one server, crashes and restarts"), func(s *Scenario) {
+		s.Servers, s.Clients = 1, 5
+		s.Nemesis.Kinds = []string{"crash", "restart", "pause", "client"}
+		s.Duration = 30 * sec
+	}),
+	with(base("linearizable-reads", "every read commits a barrier through the leader: reads are linearizable too"), func(s *Scenario) {
+		s.ReadMode = server.ReadLinearizable
+		s.Servers = 3
+		s.Nemesis.Kinds = []string{"partition", "crash", "clock"}
+		s.Duration = 30 * sec
+	}),
+	with(base("locks", "the lock recipe with ephemeral-sequential nodes: no two holders overlap"), func(s *Scenario) {
+		s.Servers, s.Clients = 3, 6
+		s.Workload.Mix = map[Behaviour]int{Lock: 5, Registers: 1}
+		s.Nemesis.Kinds = []string{"client", "crash", "partition"}
+		s.Duration = 40 * sec
+	}),
+	with(base("quorum-2-of-5", "UNSAFE on purpose: 5 servers commit with 2 acks; a partition that cuts the two off loses acknowledged writes"), func(s *Scenario) {
+		s.Quorum = "2"
+		s.Workload.Mix = map[Behaviour]int{Registers: 1}
+		s.Nemesis.Kinds = []string{"partition-majority", "partition-halves", "crash-leader", "heal"}
+		s.Duration = 30 * sec
+	}),
+}
+
+// Suite is a named list of scenarios with a default seed count.
+type Suite struct {
+	Name      string
+	Scenarios []string
+	Seeds     int
+	// Duration, when set, overrides every scenario's safety phase.
+	Duration node.Time
+}
+
+// Suites are the ways to run the catalogue.
+var Suites = []Suite{
+	{Name: "smoke", Seeds: 2, Duration: 10 * sec, Scenarios: []string{"standard", "master-failover", "session-expiry", "standalone"}},
+	{Name: "ci", Seeds: 8, Scenarios: safeNames()},
+	{Name: "nightly", Seeds: 200, Duration: 120 * sec, Scenarios: safeNames()},
+	{Name: "unsafe", Seeds: 50, Scenarios: []string{"quorum-2-of-5"}},
+}
+
+func safeNames() []string {
+	var out []string
+	for _, s := range Catalog {
+		if s.Name != "quorum-2-of-5" {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// Lookup finds a scenario by name.
+func Lookup(name string) (Scenario, error) {
+	for _, s := range Catalog {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	names := make([]string, len(Catalog))
+	for i, s := range Catalog {
+		names[i] = s.Name
+	}
+	sort.Strings(names)
+	return Scenario{}, fmt.Errorf("unknown scenario %q (known: %v)", name, names)
+}
+
+// LookupSuite finds a suite by name.
+func LookupSuite(name string) (Suite, error) {
+	i := slices.IndexFunc(Suites, func(s Suite) bool { return s.Name == name })
+	if i < 0 {
+		return Suite{}, fmt.Errorf("unknown suite %q (known: smoke, ci, nightly, unsafe)", name)
+	}
+	return Suites[i], nil
+}

@@ -1,0 +1,488 @@
+package scenarios
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"zoosim/checker"
+	"zoosim/model"
+	"zoosim/nemesis"
+	"zoosim/node"
+	"zoosim/quorum"
+	"zoosim/quorum/zab"
+	"zoosim/server"
+	"zoosim/sim"
+)
+
+// Options tune how a run is judged and reported (not what it does).
+type Options struct {
+	// CheckTimeout bounds porcupine's search (wall time): past it the
+	// linearizability verdict is "inconclusive".
+	CheckTimeout time.Duration
+	// VisualizeDir: when set, a failing linearizability check writes
+	// porcupine's HTML visualization there.
+	VisualizeDir string
+	// Trace, when set, receives the readable trace of the world.
+	Trace func(sim.TraceEvent)
+	// Schedule replaces the swarm nemesis with this exact schedule (for
+	// repro and shrinking).
+	Schedule *nemesis.Schedule
+	// MaxOpsPerClient stops each client after this many operations
+	// (shrinking); 0 means no limit.
+	MaxOpsPerClient int
+}
+
+// Result is one run's outcome.
+type Result struct {
+	Scenario   string
+	Seed       uint64
+	Engine     string
+	Servers    int
+	Quorum     string
+	QuorumSafe bool
+	Verdict    checker.Verdict
+	Checks     map[string]checker.Verdict
+	Report     checker.Report
+	Ops        int
+	Faults     int
+	Events     uint64
+	VirtualMs  int64
+	WallMs     int64
+	TraceHash  uint64
+	Repro      string
+	Swarm      string // the swarm nemesis's drawn configuration
+	Schedule   nemesis.Schedule
+	Applied    []nemesis.Applied
+	History    *checker.History
+	// WriteAvailability is the share of write attempts acknowledged; over
+	// the fault windows only in DuringFaults.
+	WriteAvailability, DuringFaults float64
+	WriteLatencies                  []node.Time
+}
+
+// runState is what the nodes of one run share.
+type runState struct {
+	sc        Scenario
+	opt       Options
+	world     *sim.World
+	serverIDs []node.ID
+	clientIDs []node.ID
+	rec       *recorder
+	servers   map[node.ID]*server.Server
+	// applied keeps the white-box txn records of crashed incarnations.
+	applied map[node.ID][][]server.AppliedTxn
+	nodes   map[node.ID]*clientNode
+}
+
+const firstClientID = 101
+
+// Run plays scenario sc for one seed and judges it. A panic inside the
+// service (a broken invariant) is a failing run: its verdict is a
+// violation of the "invariant" check, reproducible from the seed.
+func Run(sc Scenario, seed uint64, opt Options) (res *Result, err error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	wallStart := time.Now() // wall time is measured around the simulation, never inside it
+	var rs *runState
+	var runner *nemesis.Runner
+	defer func() {
+		if p := recover(); p != nil {
+			res = &Result{Scenario: sc.Name, Seed: seed, Engine: sc.Engine, Servers: sc.Servers, Quorum: sc.Quorum,
+				Verdict: checker.VerdictViolation, Checks: map[string]checker.Verdict{"invariant": checker.VerdictViolation},
+				Report: checker.Report{Verdict: checker.VerdictViolation, Results: []checker.Result{{Checker: "invariant",
+					Verdict: checker.VerdictViolation, Explanation: fmt.Sprint(p)}}},
+				Repro: reproLine(sc, seed), WallMs: time.Since(wallStart).Milliseconds()}
+			if rs != nil {
+				res.TraceHash, res.Events = rs.world.TraceHash(), rs.world.Stats().Events
+				res.VirtualMs = int64(rs.world.Now() / node.Millisecond)
+			}
+			if runner != nil {
+				res.Applied = runner.Applied()
+				res.Faults = len(res.Applied)
+			}
+			err = nil
+		}
+	}()
+	return run(sc, seed, opt, wallStart, &rs, &runner)
+}
+
+func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **runState, runnerOut **nemesis.Runner) (*Result, error) {
+	v, err := quorum.Parse(sc.Quorum, sc.Servers)
+	if err != nil {
+		return nil, err
+	}
+	cfg := sim.DefaultConfig(seed)
+	w := sim.New(cfg)
+	if opt.Trace != nil {
+		w.SetTracer(opt.Trace)
+	}
+	rs := &runState{sc: sc, opt: opt, world: w, rec: &recorder{}, servers: map[node.ID]*server.Server{},
+		applied: map[node.ID][][]server.AppliedTxn{}, nodes: map[node.ID]*clientNode{}}
+	*rsOut = rs
+	for i := 1; i <= sc.Servers; i++ {
+		rs.serverIDs = append(rs.serverIDs, node.ID(i))
+	}
+	for i := 0; i <= sc.Clients; i++ { // the last one is the liveness probe
+		rs.clientIDs = append(rs.clientIDs, node.ID(firstClientID+i))
+	}
+	for _, id := range rs.serverIDs {
+		w.AddNode(id, func(env node.Env) node.Machine {
+			s, err := server.New(server.Config{ReadMode: sc.ReadMode, NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+				return zab.New(zab.DefaultConfig(v, sm), env)
+			}}, env)
+			if err != nil {
+				panic(err)
+			}
+			s.RecordApplied()
+			rs.servers[id] = s
+			return s
+		})
+	}
+	assign := w.Stream("workload/assign")
+	groups := max(sc.Workload.Groups, 1)
+	for i, id := range rs.clientIDs {
+		beh := probe
+		if i < sc.Clients {
+			beh = drawBehaviour(assign, sc.Workload.Mix)
+		}
+		group := i % groups
+		w.AddNode(id, func(env node.Env) node.Machine {
+			n := newClientNode(rs, id, beh, group, env)
+			rs.nodes[id] = n
+			return n
+		})
+	}
+
+	target := &simTarget{rs: rs}
+	var sched nemesis.Schedule
+	var swarmDesc string
+	if opt.Schedule != nil {
+		sched = *opt.Schedule
+	} else if len(sc.Nemesis.Kinds) > 0 {
+		kinds, err := nemesis.ParseKinds(strings.Join(sc.Nemesis.Kinds, ","))
+		if err != nil {
+			return nil, err
+		}
+		quiet := sc.Nemesis.Quiet
+		if quiet == 0 {
+			quiet = 2 * node.Second
+		}
+		// Short runs still get faults: the quiet start is at most a
+		// quarter of the run.
+		quiet = min(quiet, sc.Duration/4)
+		var swarm nemesis.SwarmConfig
+		sched, swarm = nemesis.Swarm(w.Stream("nemesis"), nemesis.SwarmOptions{Duration: sc.Duration, Kinds: kinds,
+			Servers: sc.Servers, Clients: len(rs.clientIDs), Quiet: quiet})
+		swarmDesc = swarm.String()
+	}
+	runner, err := nemesis.NewRunner(sched, target, w.Stream("nemesis/apply"))
+	if err != nil {
+		return nil, err
+	}
+	*runnerOut = runner
+
+	// Safety phase: workload and faults.
+	end := sc.Duration
+	for {
+		next, ok := runner.Next()
+		if !ok || next > end {
+			break
+		}
+		w.Run(next)
+		runner.Apply(w.Now())
+	}
+	w.Run(end)
+
+	// Liveness phase: heal everything, restart every server, and the
+	// ensemble must acknowledge a write within the bound.
+	runner.HealAll(w.Now())
+	rs.rec.healedAt = w.Now()
+	limit := w.Now() + sc.LivenessBound + 5*node.Second
+	for w.Now() < limit && rs.rec.firstAfter == 0 {
+		w.RunFor(50 * node.Millisecond)
+	}
+	// Quiesce: no new operations; outstanding ones finish or time out;
+	// servers catch up.
+	for _, n := range rs.nodes {
+		n.stopped = true
+	}
+	w.RunFor(3 * node.Second)
+
+	h := rs.history(v.Safe(), runner)
+	copt := checker.Options{LinearizabilityTimeout: opt.CheckTimeout, LivenessBound: sc.LivenessBound, Checks: sc.Checks}
+	if !v.Safe() || !isMajority(v) || damagedMajority(runner.Applied(), sc.Servers) {
+		// Liveness is promised only for majority quorums, and only while a
+		// majority of servers kept their disks: a server whose disk lost
+		// records must not vote until a leader has synced it again.
+		copt.Checks = withoutCheck(copt.Checks, "liveness")
+	}
+	if opt.VisualizeDir != "" {
+		copt.VisualizePath = fmt.Sprintf("%s/%s-%d.html", opt.VisualizeDir, sc.Name, seed)
+	}
+	report := checker.Check(h, copt)
+
+	res := &Result{Scenario: sc.Name, Seed: seed, Engine: sc.Engine, Servers: sc.Servers, Quorum: v.String(),
+		QuorumSafe: v.Safe(), Verdict: report.Verdict, Report: report, Checks: map[string]checker.Verdict{},
+		Ops: len(h.Ops), Faults: len(runner.Applied()), Events: w.Stats().Events,
+		VirtualMs: int64(w.Now() / node.Millisecond), TraceHash: w.TraceHash(), Swarm: swarmDesc,
+		Schedule: sched, Applied: runner.Applied(), History: h}
+	for _, r := range report.Results {
+		res.Checks[r.Checker] = r.Verdict
+	}
+	res.Repro = reproLine(sc, seed)
+	res.measure(h)
+	res.WallMs = time.Since(wallStart).Milliseconds()
+	return res, nil
+}
+
+func damagedMajority(applied []nemesis.Applied, servers int) bool {
+	hit := map[node.ID]bool{}
+	for _, a := range applied {
+		if a.Kind == "disk-corrupt" && !a.Skipped {
+			for _, id := range a.Nodes {
+				hit[id] = true
+			}
+		}
+	}
+	return 2*len(hit) >= servers
+}
+
+func isMajority(v quorum.Verifier) bool {
+	_, ok := v.(quorum.Majority)
+	return ok
+}
+
+func withoutCheck(checks []string, name string) []string {
+	if checks == nil {
+		checks = slices.Clone(checker.Names)
+	}
+	return slices.DeleteFunc(slices.Clone(checks), func(c string) bool { return c == name })
+}
+
+func drawBehaviour(r *rand.Rand, mix map[Behaviour]int) Behaviour {
+	total := 0
+	for _, b := range behaviours {
+		total += mix[b]
+	}
+	if total == 0 {
+		return Registers
+	}
+	x := r.IntN(total)
+	for _, b := range behaviours {
+		if x < mix[b] {
+			return b
+		}
+		x -= mix[b]
+	}
+	return Registers
+}
+
+// history assembles the run's history: the recorded operations (dropping
+// those that had no effect), the white-box txn records of every server
+// incarnation, the faults.
+func (rs *runState) history(safe bool, runner *nemesis.Runner) *checker.History {
+	h := rs.rec.h
+	ops := h.Ops[:0:0]
+	for _, op := range h.Ops {
+		if op.Kind == 0 {
+			continue
+		}
+		if op.Return == 0 && !op.Unknown {
+			// Still in flight when the run ended, or its client process
+			// crashed: a write may or may not have taken effect; a read
+			// observed nothing.
+			if !op.Kind.IsWrite() {
+				continue
+			}
+			op.Unknown, op.Return, op.Err = true, checker.Infinity, model.ErrConnectionLoss
+		}
+		op.ID = len(ops)
+		ops = append(ops, op)
+	}
+	h.Ops = ops
+	h.Servers = rs.sc.Servers
+	h.QuorumSafe = safe
+	h.Applied = make([][]checker.Txn, rs.sc.Servers+1)
+	for _, id := range rs.serverIDs {
+		var all []server.AppliedTxn
+		for _, prev := range rs.applied[id] {
+			all = append(all, prev...)
+		}
+		if s := rs.live(id); s != nil {
+			all = append(all, s.Applied()...)
+		}
+		h.Applied[id] = convertApplied(all)
+	}
+	for _, a := range runner.Applied() {
+		if a.Skipped {
+			continue
+		}
+		end := a.End
+		if end == nemesis.Ongoing {
+			end = checker.Infinity
+		}
+		h.Faults = append(h.Faults, checker.Fault{Start: a.Start, End: end, Kind: string(a.Kind), Description: a.Description})
+	}
+	h.HealedAt = rs.rec.healedAt
+	h.FirstWriteAfterHeal = rs.rec.firstAfter
+	h.End = rs.world.Now()
+	return &h
+}
+
+// convertApplied turns a server's records (possibly of several
+// incarnations, each starting where its disk left off) into the checker's.
+// A restarted server re-applies nothing it had applied before its snapshot,
+// but it may re-apply txns after the snapshot that an earlier incarnation
+// applied too: keep the first record of each zxid.
+func convertApplied(all []server.AppliedTxn) []checker.Txn {
+	out := make([]checker.Txn, 0, len(all))
+	var last model.Zxid = -1
+	for _, a := range all {
+		if a.Zxid <= last {
+			continue
+		}
+		last = a.Zxid
+		out = append(out, checker.Txn{Zxid: a.Zxid, Session: a.Session, Cxid: a.Cxid, TimeMs: a.TimeMs, Txn: a.Txn, Digest: a.Digest})
+	}
+	return out
+}
+
+func (rs *runState) live(id node.ID) *server.Server {
+	if !rs.world.Up(id) {
+		return nil
+	}
+	return rs.servers[id]
+}
+
+// measure computes availability and write latency from the history.
+func (r *Result) measure(h *checker.History) {
+	var attempts, acked, fa, fAcked int
+	for _, op := range h.Ops {
+		if !op.Kind.IsWrite() {
+			continue
+		}
+		attempts++
+		ok := !op.Unknown && op.Err == model.ErrOK
+		if ok {
+			acked++
+			r.WriteLatencies = append(r.WriteLatencies, op.Return-op.Call)
+		}
+		for _, f := range h.Faults {
+			if op.Call >= f.Start && op.Call < f.End {
+				fa++
+				if ok {
+					fAcked++
+				}
+				break
+			}
+		}
+	}
+	if attempts > 0 {
+		r.WriteAvailability = float64(acked) / float64(attempts)
+	}
+	if fa > 0 {
+		r.DuringFaults = float64(fAcked) / float64(fa)
+	} else {
+		r.DuringFaults = r.WriteAvailability
+	}
+}
+
+// simTarget lets the nemesis act on the simulated world.
+type simTarget struct {
+	rs *runState
+}
+
+var _ nemesis.Target = (*simTarget)(nil)
+
+func (t *simTarget) Servers() []node.ID { return t.rs.serverIDs }
+func (t *simTarget) Clients() []node.ID { return t.rs.clientIDs }
+
+func (t *simTarget) Leader() node.ID {
+	for _, id := range t.rs.serverIDs {
+		if s := t.rs.live(id); s != nil {
+			if st := s.Engine().Status(); st.Role == quorum.Leading && st.Established {
+				return id
+			}
+		}
+	}
+	return 0
+}
+
+func (t *simTarget) Block(from, to node.ID)   { t.rs.world.Block(from, to) }
+func (t *simTarget) Unblock(from, to node.ID) { t.rs.world.Unblock(from, to) }
+
+func (t *simTarget) Heal() {
+	t.rs.world.Heal()
+	t.rs.world.SetAllLinks(sim.DefaultLinkParams())
+}
+
+func (t *simTarget) Crash(id node.ID) {
+	if s := t.rs.live(id); s != nil {
+		t.rs.applied[id] = append(t.rs.applied[id], s.Applied())
+	}
+	t.rs.world.Crash(id)
+}
+
+func (t *simTarget) Restart(id node.ID) { t.rs.world.Restart(id) }
+func (t *simTarget) Pause(id node.ID)   { t.rs.world.Pause(id) }
+func (t *simTarget) Resume(id node.ID)  { t.rs.world.Resume(id) }
+func (t *simTarget) Up(id node.ID) bool { return t.rs.world.Up(id) }
+
+func (t *simTarget) SetClock(id node.ID, jump node.Time, driftPPM int64) {
+	t.rs.world.SetClock(id, jump, driftPPM)
+}
+
+func (t *simTarget) SetLinkQuality(from, to node.ID, q nemesis.LinkQuality) {
+	p := sim.DefaultLinkParams()
+	p.LossProb, p.DupProb, p.ReorderProb = q.LossProb, q.DupProb, q.ReorderProb
+	p.LatencyMin += q.ExtraLatency
+	p.LatencyMax += q.ExtraLatency
+	t.rs.world.SetLink(from, to, p)
+}
+
+func (t *simTarget) SyncLies(id node.ID, lies bool) { t.rs.world.SetSyncLies(id, lies) }
+
+func (t *simTarget) CorruptRecord(id node.ID) (string, bool) {
+	file, index, ok := t.rs.world.CorruptRandom(id)
+	return fmt.Sprintf("%s#%d", file, index), ok
+}
+
+// reproLine is the command that replays a run exactly: the scenario, the
+// seed, and every setting that differs from the catalogue's.
+func reproLine(sc Scenario, seed uint64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "zoosim run --scenario %s --seed %d", sc.Name, seed)
+	orig, err := Lookup(sc.Name)
+	if err != nil {
+		return b.String()
+	}
+	if sc.Servers != orig.Servers {
+		fmt.Fprintf(&b, " --servers %d", sc.Servers)
+	}
+	if sc.Quorum != orig.Quorum {
+		fmt.Fprintf(&b, " --quorum %s", sc.Quorum)
+	}
+	if sc.Engine != orig.Engine {
+		fmt.Fprintf(&b, " --engine %s", sc.Engine)
+	}
+	if sc.Clients != orig.Clients {
+		fmt.Fprintf(&b, " --clients %d", sc.Clients)
+	}
+	if sc.Duration != orig.Duration {
+		fmt.Fprintf(&b, " --duration %s", time.Duration(sc.Duration))
+	}
+	if sc.ReadMode != orig.ReadMode {
+		fmt.Fprintf(&b, " --read-mode %s", sc.ReadMode)
+	}
+	if !slices.Equal(sc.Nemesis.Kinds, orig.Nemesis.Kinds) {
+		fmt.Fprintf(&b, " --faults %s", strings.Join(sc.Nemesis.Kinds, ","))
+		if len(sc.Nemesis.Kinds) == 0 {
+			b.WriteString("none")
+		}
+	}
+	return b.String()
+}

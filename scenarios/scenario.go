@@ -1,0 +1,174 @@
+// Package scenarios is what zoosim's users run: named, composable,
+// reproducible scenarios (an ensemble, a quorum, an engine, a read mode, a
+// workload, a nemesis, a duration, checks) and suites of them, and the
+// runner that plays one scenario for one seed in the simulated world and
+// judges its history.
+//
+// A run is a pure function of (scenario, seed): the world, the workload,
+// the faults and the checks all draw from named streams of that one seed,
+// so a failing run is reproduced exactly by its repro line.
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"zoosim/node"
+	"zoosim/quorum"
+	"zoosim/server"
+)
+
+// Scenario is one named test of the service.
+type Scenario struct {
+	Name        string
+	Description string
+
+	Servers  int
+	Quorum   string // "majority", a size "2", "flex:E:C", "hier:..."
+	Engine   string // "zab"
+	ReadMode server.ReadMode
+	Clients  int
+	// SessionTimeout is what clients ask for (negotiated into 2..20 ticks).
+	SessionTimeout node.Time
+
+	Workload Workload
+	Nemesis  Nemesis
+
+	// Duration is the safety phase: workload and faults.
+	Duration node.Time
+	// LivenessBound: after the nemesis heals and restarts everything, a
+	// majority-quorum ensemble must acknowledge a write within this.
+	LivenessBound node.Time
+	// Checks restricts the checkers run (nil: all of them).
+	Checks []string
+}
+
+// Workload says what the clients do. Each client gets one behaviour, drawn
+// by weight; ops follow at a think time drawn around ThinkTime.
+type Workload struct {
+	Mix       map[Behaviour]int
+	ThinkTime node.Time
+	// Groups is the number of independent path groups register-like
+	// behaviours spread over (small groups keep linearizability checks
+	// fast).
+	Groups int
+}
+
+// Behaviour is one client's role in a workload.
+type Behaviour string
+
+const (
+	// Registers: setData/getData/CAS/create/delete on a few keys, plain
+	// reads and sync+read.
+	Registers Behaviour = "registers"
+	// CAS: read-modify-write by version on a shared /config, the seed's
+	// example of two writers.
+	CAS Behaviour = "cas"
+	// Queue: producers create sequential nodes, consumers take the lowest.
+	Queue Behaviour = "queue"
+	// Ephemerals: create an ephemeral node, sometimes close the session
+	// and start a new one.
+	Ephemerals Behaviour = "ephemerals"
+	// Watchers: leave watches on register keys and re-arm them on events.
+	Watchers Behaviour = "watchers"
+	// Master: the seed's master election with an ephemeral /master.
+	Master Behaviour = "master"
+	// Lock: the lock recipe with ephemeral-sequential nodes.
+	Lock Behaviour = "lock"
+	// probe is the runner's own extra client: idle until the nemesis heals
+	// everything, then it writes, so that liveness is measured in every
+	// scenario.
+	probe Behaviour = "probe"
+)
+
+var behaviours = []Behaviour{Registers, CAS, Queue, Ephemerals, Watchers, Master, Lock}
+
+// Nemesis says which faults a run suffers.
+type Nemesis struct {
+	// Kinds are the fault kinds (or families) the swarm nemesis may draw
+	// from; empty means none.
+	Kinds []string
+	// Quiet is how long the nemesis waits at the start.
+	Quiet node.Time
+}
+
+// Overrides are command-line changes to a scenario.
+type Overrides struct {
+	Servers  int
+	Quorum   string
+	Engine   string
+	Clients  int
+	Duration node.Time
+	Faults   *[]string // nil: keep the scenario's
+	ReadMode string
+}
+
+// Apply returns the scenario with the overrides applied.
+func (s Scenario) Apply(o Overrides) (Scenario, error) {
+	if o.Servers > 0 {
+		s.Servers = o.Servers
+	}
+	if o.Quorum != "" {
+		s.Quorum = o.Quorum
+	}
+	if o.Engine != "" {
+		s.Engine = o.Engine
+	}
+	if o.Clients > 0 {
+		s.Clients = o.Clients
+	}
+	if o.Duration > 0 {
+		s.Duration = o.Duration
+	}
+	if o.Faults != nil {
+		s.Nemesis.Kinds = slices.Clone(*o.Faults)
+	}
+	switch o.ReadMode {
+	case "":
+	case "local":
+		s.ReadMode = server.ReadLocal
+	case "synced":
+		s.ReadMode = server.ReadSynced
+	case "linearizable":
+		s.ReadMode = server.ReadLinearizable
+	default:
+		return s, fmt.Errorf("unknown read mode %q (local, synced, linearizable)", o.ReadMode)
+	}
+	return s, s.Validate()
+}
+
+// Validate checks a scenario for mistakes a user can make on the command
+// line.
+func (s Scenario) Validate() error {
+	var errs []string
+	if s.Servers < 1 || s.Servers > 15 {
+		errs = append(errs, fmt.Sprintf("servers %d outside 1..15", s.Servers))
+	}
+	if s.Clients < 0 || s.Clients > 200 {
+		errs = append(errs, fmt.Sprintf("clients %d outside 0..200", s.Clients))
+	}
+	if s.Engine != "zab" {
+		errs = append(errs, fmt.Sprintf("engine %q: only zab is available", s.Engine))
+	}
+	if s.Servers >= 1 && s.Servers <= 15 {
+		if _, err := quorum.Parse(s.Quorum, s.Servers); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if s.Duration <= 0 || s.Duration > 3600*node.Second {
+		errs = append(errs, fmt.Sprintf("duration %v outside (0, 1h]", s.Duration))
+	}
+	if s.LivenessBound <= 0 {
+		errs = append(errs, "liveness bound must be positive")
+	}
+	for b := range s.Workload.Mix {
+		if !slices.Contains(behaviours, b) {
+			errs = append(errs, fmt.Sprintf("unknown workload behaviour %q", b))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("scenario %s: %s", s.Name, strings.Join(errs, "; "))
+	}
+	return nil
+}
