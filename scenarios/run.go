@@ -129,10 +129,15 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	for i := 0; i <= sc.Clients; i++ { // the last one is the liveness probe
 		rs.clientIDs = append(rs.clientIDs, node.ID(firstClientID+i))
 	}
+	has := func(b string) bool { return slices.Contains(sc.Bugs, b) }
+	zabBugs := zab.Bugs{AckBeforeSync: has("ack-before-sync"), CommitOneAckShort: has("commit-one-ack-short")}
+	serverBugs := server.Bugs{ServeAheadClient: has("serve-ahead-client"), KeepEphemerals: has("keep-ephemerals")}
 	for _, id := range rs.serverIDs {
 		w.AddNode(id, func(env node.Env) node.Machine {
-			s, err := server.New(server.Config{ReadMode: sc.ReadMode, NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
-				return zab.New(zab.DefaultConfig(v, sm), env)
+			s, err := server.New(server.Config{ReadMode: sc.ReadMode, Bugs: serverBugs, NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+				cfg := zab.DefaultConfig(v, sm)
+				cfg.Bugs = zabBugs
+				return zab.New(cfg, env)
 			}}, env)
 			if err != nil {
 				panic(err)
@@ -192,10 +197,10 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		if !ok || next > end {
 			break
 		}
-		w.Run(next)
+		runTo(w, next)
 		runner.Apply(w.Now())
 	}
-	w.Run(end)
+	runTo(w, end)
 
 	// Liveness phase: heal everything, restart every server, and the
 	// ensemble must acknowledge a write within the bound.
@@ -203,14 +208,14 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	rs.rec.healedAt = w.Now()
 	limit := w.Now() + sc.LivenessBound + 5*node.Second
 	for w.Now() < limit && rs.rec.firstAfter == 0 {
-		w.RunFor(50 * node.Millisecond)
+		runTo(w, w.Now()+50*node.Millisecond)
 	}
 	// Quiesce: no new operations; outstanding ones finish or time out;
 	// servers catch up.
 	for _, n := range rs.nodes {
 		n.stopped = true
 	}
-	w.RunFor(3 * node.Second)
+	runTo(w, w.Now()+3*node.Second)
 
 	h := rs.history(v.Safe(), runner)
 	copt := checker.Options{LinearizabilityTimeout: opt.CheckTimeout, LivenessBound: sc.LivenessBound, Checks: sc.Checks}
@@ -237,6 +242,17 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	res.measure(h)
 	res.WallMs = time.Since(wallStart).Milliseconds()
 	return res, nil
+}
+
+// runTo runs the world until virtual time t. A world with nothing queued
+// (every node down) would otherwise stay at its last event: an empty
+// callback at t makes time pass anyway.
+func runTo(w *sim.World, t node.Time) {
+	if t <= w.Now() {
+		return
+	}
+	w.At(t, func() {})
+	w.Run(t)
 }
 
 func damagedMajority(applied []nemesis.Applied, servers int) bool {
@@ -477,6 +493,9 @@ func reproLine(sc Scenario, seed uint64) string {
 	}
 	if sc.ReadMode != orig.ReadMode {
 		fmt.Fprintf(&b, " --read-mode %s", sc.ReadMode)
+	}
+	if len(sc.Bugs) > 0 {
+		fmt.Fprintf(&b, " --bug %s", strings.Join(sc.Bugs, ","))
 	}
 	if !slices.Equal(sc.Nemesis.Kinds, orig.Nemesis.Kinds) {
 		fmt.Fprintf(&b, " --faults %s", strings.Join(sc.Nemesis.Kinds, ","))

@@ -42,7 +42,13 @@ type Scenario struct {
 	LivenessBound node.Time
 	// Checks restricts the checkers run (nil: all of them).
 	Checks []string
+	// Bugs switches on seeded defects (see BugNames) to prove that the
+	// checkers catch them.
+	Bugs []string
 }
+
+// BugNames are the seeded defects a run can switch on.
+var BugNames = []string{"ack-before-sync", "commit-one-ack-short", "serve-ahead-client", "keep-ephemerals"}
 
 // Workload says what the clients do. Each client gets one behaviour, drawn
 // by weight; ops follow at a think time drawn around ThinkTime.
@@ -102,6 +108,7 @@ type Overrides struct {
 	Duration node.Time
 	Faults   *[]string // nil: keep the scenario's
 	ReadMode string
+	Bugs     []string
 }
 
 // Apply returns the scenario with the overrides applied.
@@ -120,6 +127,9 @@ func (s Scenario) Apply(o Overrides) (Scenario, error) {
 	}
 	if o.Duration > 0 {
 		s.Duration = o.Duration
+	}
+	if o.Bugs != nil {
+		s.Bugs = slices.Clone(o.Bugs)
 	}
 	if o.Faults != nil {
 		s.Nemesis.Kinds = slices.Clone(*o.Faults)
@@ -161,6 +171,11 @@ func (s Scenario) Validate() error {
 	}
 	if s.LivenessBound <= 0 {
 		errs = append(errs, "liveness bound must be positive")
+	}
+	for _, b := range s.Bugs {
+		if !slices.Contains(BugNames, b) {
+			errs = append(errs, fmt.Sprintf("unknown bug %q (known: %s)", b, strings.Join(BugNames, ", ")))
+		}
 	}
 	for b := range s.Workload.Mix {
 		if !slices.Contains(behaviours, b) {

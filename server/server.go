@@ -59,7 +59,11 @@ type Bugs struct {
 	// ServeAheadClient accepts a client whose last zxid is ahead of the
 	// server (ZooKeeper refuses it).
 	ServeAheadClient bool
-	_                struct{}
+	// KeepEphemerals: closing a session leaves its ephemeral nodes behind
+	// (ZOOKEEPER-2355's symptom): every replica recreates them, owned by
+	// the dead session, right after the closeSession.
+	KeepEphemerals bool
+	_              struct{}
 }
 
 // Config is one server's configuration.
@@ -354,11 +358,34 @@ func (s *Server) applyEntry(e quorum.Entry) {
 	if err != nil {
 		panic(fmt.Sprintf("server %d: invariant violated: committed entry %v does not decode: %v", s.id, e.Zxid, err))
 	}
+	var kept []keptNode
+	if _, closing := txn.(model.CloseSessionTxn); closing && s.cfg.Bugs.KeepEphemerals {
+		kept = s.keepEphemerals(h.Session)
+	}
 	res := s.tree.Apply(model.TxnHeader{Session: h.Session, Zxid: e.Zxid, TimeMs: h.TimeMs}, txn)
+	for _, k := range kept {
+		s.tree.Apply(model.TxnHeader{Session: h.Session, Zxid: e.Zxid, TimeMs: h.TimeMs},
+			model.CreateTxn{Path: k.path, Data: k.data, ACL: model.OpenACLUnsafe, Mode: model.ModeEphemeral, ParentCVersion: -1})
+	}
 	if s.tree.LastZxid() != e.Zxid {
 		panic(fmt.Sprintf("server %d: invariant violated: applied %v but tree is at %v", s.id, e.Zxid, s.tree.LastZxid()))
 	}
 	s.afterApply(h, e.Zxid, txn, res)
+}
+
+type keptNode struct {
+	path string
+	data []byte
+}
+
+// keepEphemerals remembers a closing session's ephemerals (seeded bug).
+func (s *Server) keepEphemerals(session int64) []keptNode {
+	var out []keptNode
+	for _, p := range s.tree.Ephemerals(session) {
+		d, _, _ := s.tree.GetData(p)
+		out = append(out, keptNode{path: p, data: d})
+	}
+	return out
 }
 
 func (s *Server) afterApply(h entryHeader, zxid model.Zxid, txn model.Txn, res model.Result) {

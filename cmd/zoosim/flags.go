@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,6 +103,7 @@ func inputErr(stderr io.Writer, fs *flagSet, err error) int {
 
 // overrideFlags are the scenario changes run, suite and shrink share.
 type overrideFlags struct {
+	bugs                    []string
 	servers, clients        int
 	quorum, engine          string
 	readMode                string
@@ -159,6 +161,15 @@ func addOverrideFlags(fs *flagSet) *overrideFlags {
 		}
 		return errors.New("want local, synced or linearizable")
 	})
+	fs.Func("bug", "switch on seeded `BUGS` (comma-separated: "+strings.Join(scenarios.BugNames, ", ")+") to see the checkers catch them", func(s string) error {
+		for b := range strings.SplitSeq(s, ",") {
+			if !slices.Contains(scenarios.BugNames, b) {
+				return fmt.Errorf("unknown bug %q (known: %s)", b, strings.Join(scenarios.BugNames, ", "))
+			}
+			o.bugs = append(o.bugs, b)
+		}
+		return nil
+	})
 	fs.DurationVar(&o.checkTimeout, "check-timeout", 10*time.Second, "wall-clock `TIME` the linearizability check may take before it says inconclusive (0: no limit)")
 	fs.StringVar(&o.visualizeDir, "viz", "", "write porcupine's HTML visualization of a failing linearizability check into `DIR`")
 	return o
@@ -184,7 +195,7 @@ func parseFaults(s string) ([]string, error) {
 
 func (o *overrideFlags) overrides() scenarios.Overrides {
 	return scenarios.Overrides{Servers: o.servers, Quorum: o.quorum, Engine: o.engine, Clients: o.clients,
-		Duration: o.duration, Faults: o.faults, ReadMode: o.readMode}
+		Duration: o.duration, Faults: o.faults, ReadMode: o.readMode, Bugs: o.bugs}
 }
 
 // options are the judging options the flags ask for. The check timeout 0

@@ -154,6 +154,9 @@ func (z *Zab) stepFollower(m *Msg) {
 			return
 		}
 		z.appendLog(quorumEntry(m))
+		if z.cfg.Bugs.AckBeforeSync {
+			z.rd.Sync = false // seeded bug: the ack leaves before the log is durable
+		}
 		z.sendLeader(&Msg{Type: MsgAck, Zxid: m.Zxid})
 
 	case MsgCommit, MsgPing:

@@ -267,6 +267,15 @@ func (z *Zab) commitAcked() {
 				s = s.Add(node.ID(id))
 			}
 		}
+		if z.cfg.Bugs.CommitOneAckShort {
+			// Seeded bug: count one voter that did not ack.
+			for _, p := range z.peers {
+				if !s.Has(p) {
+					s = s.Add(p)
+					break
+				}
+			}
+		}
 		if !z.cfg.Verifier.IsCommitQuorum(s) {
 			break
 		}

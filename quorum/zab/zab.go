@@ -50,6 +50,19 @@ type Config struct {
 	SnapCount int
 	// StateMachine serializes the applied state for snapshots.
 	StateMachine quorum.StateMachine
+	// Bugs are deliberate defects for proving the harness's checkers; the
+	// zero value is correct Zab.
+	Bugs Bugs
+}
+
+// Bugs are seeded defects of the protocol.
+type Bugs struct {
+	// AckBeforeSync: a follower acks a proposal without syncing its log.
+	AckBeforeSync bool
+	// CommitOneAckShort: the leader commits with one ack fewer than a
+	// commit quorum.
+	CommitOneAckShort bool
+	_                 struct{}
 }
 
 // DefaultConfig fills in ZooKeeper-like limits scaled to a 100 ms tick.
