@@ -59,7 +59,6 @@ type linPlan struct {
 	// skipped partitions and their op counts, by reason.
 	skippedParts, skippedOps int
 	skipReasons              map[string]int
-	lanes                    int
 	// unapplied counts the writes of unknown outcome left out because no
 	// committed txn can be theirs.
 	unapplied int
@@ -194,7 +193,6 @@ func planLinearizability(h *History, seq *committedSeq) *linPlan {
 			plan.parts = append(plan.parts, nil)
 			plan.partKeys = append(plan.partKeys, nil)
 		}
-		lop.part = p
 		plan.parts[p] = append(plan.parts[p], porcupine.Operation{
 			ClientId: lop.lane, Input: lop, Call: lop.call, Output: lop, Return: lop.ret, Metadata: lop.op.ID,
 		})
@@ -204,7 +202,6 @@ func planLinearizability(h *History, seq *committedSeq) *linPlan {
 			}
 		}
 	}
-	plan.lanes = nextLane
 	return plan
 }
 
@@ -285,17 +282,25 @@ func unappliedUnknowns(h *History, seq *committedSeq) map[int]bool {
 	if len(seq.txns) == 0 {
 		return out
 	}
-	claimed := map[model.Zxid]bool{}
+	type claim struct {
+		zxid    model.Zxid
+		session int64
+	}
+	claimed := map[claim]bool{}
 	for i := range h.Ops {
 		if op := &h.Ops[i]; acknowledgedWrite(op) {
-			claimed[op.Zxid] = true
+			claimed[claim{op.Zxid, op.Session}] = true
 		}
 	}
-	bySession := map[int64][]int{}
-	for i := range seq.txns {
-		t := &seq.txns[i]
-		if effective(t.Txn) && !claimed[t.Zxid] {
-			bySession[t.Session] = append(bySession[t.Session], i)
+	// Every server's records, not only the merged sequence: where servers
+	// diverged, a txn the merge left out may still be some op's effect.
+	bySession := map[int64][]model.Txn{}
+	for s := range h.Applied {
+		for i := range h.Applied[s] {
+			t := &h.Applied[s][i]
+			if effective(t.Txn) && !claimed[claim{t.Zxid, t.Session}] {
+				bySession[t.Session] = append(bySession[t.Session], t.Txn)
+			}
 		}
 	}
 	for i := range h.Ops {
@@ -308,8 +313,8 @@ func unappliedUnknowns(h *History, seq *committedSeq) map[int]bool {
 			continue
 		}
 		maybe := false
-		for _, j := range bySession[op.Session] {
-			if txnMismatch(op, seq.txns[j].Txn) == "" {
+		for _, txn := range bySession[op.Session] {
+			if txnMismatch(op, txn) == "" {
 				maybe = true
 				break
 			}

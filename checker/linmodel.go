@@ -187,7 +187,6 @@ type linSub struct {
 // (porcupine gets the same pointer as Input and Output).
 type linOp struct {
 	op      *Op
-	part    int   // partition index
 	call    int64 // may be earlier than op.Call (a sync before the read)
 	ret     int64
 	lane    int

@@ -20,8 +20,9 @@ import (
 //   - for a change that really happened after it was set: a committed txn
 //     with a zxid above the registering read's reply zxid, at most the
 //     notice's zxid, whose apply raised that event on that path (a
-//     NodeDataChanged sent on reconnect by setWatches may stand for a
-//     re-creation: ZooKeeper compares mzxid there);
+//     NodeDataChanged or NodeChildrenChanged sent on reconnect by
+//     setWatches may stand for a re-creation: ZooKeeper compares mzxid and
+//     pzxid with the client's last zxid there);
 //   - before the client could read the new data: no read of the session,
 //     after the registering one, returned the state at or after the first
 //     change that triggers the watch before the notice arrived (or at all,
@@ -217,8 +218,11 @@ func (r *run) watches() Result {
 			continue
 		}
 		op := &h.Ops[reg]
+		// setWatches on a reconnect reports a node re-created since the
+		// client's last zxid as changed (its mzxid and pzxid moved).
 		match := func(t model.EventType) bool {
-			return t == w.Type || w.Type == model.EventNodeDataChanged && t == model.EventNodeCreated
+			return t == w.Type || t == model.EventNodeCreated &&
+				(w.Type == model.EventNodeDataChanged || w.Type == model.EventNodeChildrenChanged)
 		}
 		if _, ok := firstAfter(w.Path, op.Zxid, upTo, match); !ok {
 			vs = append(vs, violation{key: [2]int64{int64(reg), 4},

@@ -146,7 +146,7 @@ func TestWatches_AnUnattributedNoticeNeedsAWatch(t *testing.T) {
 }
 
 func TestWatches_UnattributedNoticesUseUpTheWatchesTheyFire(t *testing.T) {
-	b, reg, _, _ := watchHistory(t)
+	b, _, _, _ := watchHistory(t)
 	b.h.Watches[0].Registered = -1
 	// The client sets the watch again after the first change: a second
 	// change fires it once more.
@@ -161,7 +161,6 @@ func TestWatches_UnattributedNoticesUseUpTheWatchesTheyFire(t *testing.T) {
 	requireVerdict(t, VerdictViolation, res)
 	assert.Contains(t, res.Explanation, "fired twice")
 	assert.Equal(t, []int{reg2}, res.Ops)
-	_ = reg
 }
 
 func TestWatches_AWatchSetAfterAChangeIsNotFiredByIt(t *testing.T) {
@@ -169,9 +168,18 @@ func TestWatches_AWatchSetAfterAChangeIsNotFiredByIt(t *testing.T) {
 	// saw it arrive at the same instant: the read's watch is still pending.
 	b, _, _, _ := watchHistory(t)
 	b.h.Watches[0].Registered = -1
-	late := b.read(2, 2, Op{Kind: OpGetData, Path: "/a", Watch: true}, ms(5.2), ms(5.5), -1)
+	b.read(2, 2, Op{Kind: OpGetData, Path: "/a", Watch: true}, ms(5.2), ms(5.5), -1)
 	b.write(1, 1, del("/a", -1), ms(20), ms(21))
 	b.h.Watches = append(b.h.Watches, notice(2, 2, model.EventNodeDeleted, "/a", b.last(), ms(20.5), -1))
 	requireVerdict(t, VerdictOK, CheckWatches(b.h, Options{}))
-	_ = late
+}
+
+func TestWatches_SetWatchesMayReportARecreatedNodeAsChildrenChanged(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, create("/a", "x"), ms(1), ms(2))
+	reg := b.read(2, 2, Op{Kind: OpGetChildren, Path: "/a", Watch: true}, ms(3), ms(4), -1)
+	b.write(1, 1, del("/a", -1), ms(5), ms(6))
+	b.write(1, 1, create("/a", "z"), ms(7), ms(8))
+	b.h.Watches = append(b.h.Watches, notice(2, 2, model.EventNodeChildrenChanged, "/a", b.last(), ms(9), reg))
+	requireVerdict(t, VerdictOK, CheckWatches(b.h, Options{}))
 }

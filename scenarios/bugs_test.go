@@ -20,9 +20,9 @@ func TestSeededBugs_FoundByTheCISuite(t *testing.T) {
 		seed          uint64
 		caughtBy      string
 	}{
-		{"ack-before-sync", "standard", 1, "recipes"},
+		{"ack-before-sync", "standard", 2, "agreement"},
 		{"commit-one-ack-short", "standard", 1, "agreement"},
-		{"serve-ahead-client", "standard", 13, "stale-reads"},
+		{"serve-ahead-client", "sequential-queue", 4, "stale-reads"},
 		{"keep-ephemerals", "standard", 1, "agreement"},
 	} {
 		t.Run(tc.bug, func(t *testing.T) {

@@ -17,7 +17,7 @@ func base(name, desc string) Scenario {
 		Name: name, Description: desc,
 		Servers: 5, Quorum: "majority", Engine: "zab", ReadMode: server.ReadLocal,
 		Clients: 10, SessionTimeout: 1500 * node.Millisecond,
-		Workload: Workload{Mix: map[Behaviour]int{Registers: 6, CAS: 1, Queue: 1, Ephemerals: 1, Watchers: 1}, ThinkTime: 60 * node.Millisecond, Groups: 4},
+		Workload: Workload{Mix: map[Behaviour]int{Registers: 6, CAS: 1, Queue: 1, Ephemerals: 1, Watchers: 1}, ThinkTime: 40 * node.Millisecond, Groups: 4},
 		Duration: 60 * sec, LivenessBound: 10 * sec,
 	}
 }

@@ -440,6 +440,11 @@ func (t *simTarget) Crash(id node.ID) {
 	if s := t.rs.live(id); s != nil {
 		t.rs.applied[id] = append(t.rs.applied[id], s.Applied())
 	}
+	if n := t.rs.nodes[id]; n != nil && t.rs.world.Up(id) {
+		// A crashed client process stops acting on any role it held, even
+		// though its session lives on until it expires.
+		n.endClaim()
+	}
 	t.rs.world.Crash(id)
 }
 
