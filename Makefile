@@ -4,7 +4,18 @@ GO ?= go
 PKGS ?= ./...
 BENCHTIME ?= 1s
 
-.PHONY: all test test-short lint vet fmt bench canary tidy clean
+SUITE ?= ci
+SEEDS ?=
+
+.PHONY: all run build test test-short lint vet fmt bench canary tidy clean
+
+## run: the main job — the default scenario suite (ci), with its summary table
+run:
+	$(GO) run ./cmd/zoosim suite --suite $(SUITE) $(if $(SEEDS),--seeds $(SEEDS))
+
+## build: the zoosim binary in ./zoosim
+build:
+	$(GO) build -o zoosim ./cmd/zoosim
 
 all: lint test
 
@@ -33,7 +44,7 @@ bench:
 
 ## canary: the determinism canary alone (same seed, same trace hash)
 canary:
-	$(GO) test -count=1 -run 'Determinism' -v ./sim/...
+	$(GO) test -count=1 -run 'Determinism|SameSeedSameTraceHash' -v ./sim/... ./scenarios/...
 
 tidy:
 	$(GO) mod tidy
