@@ -371,3 +371,37 @@ func TestServer_ReplicasApplyTheSameTxnsWithTheSameDigests(t *testing.T) {
 		assert.Equal(t, fmt.Sprintf("n-%010d", i), k)
 	}
 }
+
+func TestServer_LeaderRemovesEmptiedContainersAndExpiredTTLNodes(t *testing.T) {
+	e := newEnsemble(t, 7, 3)
+	c := e.client(100, 2000)
+	leader := e.waitServing(5 * node.Second)
+	e.do(100, func(c *rawClient) { c.connect(leader) }, 50*ms)
+	e.do(100, func(c *rawClient) {
+		c.request(&wire.Request{Op: model.OpCreateContainer, Write: model.Create{Path: "/box", ACL: model.OpenACLUnsafe, Mode: model.ModeContainer}})
+		c.request(&wire.Request{Op: model.OpCreate, Write: model.Create{Path: "/box/item", ACL: model.OpenACLUnsafe, Mode: model.ModePersistent}})
+		c.request(&wire.Request{Op: model.OpCreateTTL, Write: model.Create{Path: "/lease", ACL: model.OpenACLUnsafe, Mode: model.ModePersistentWithTTL, TTL: 500}})
+		c.request(&wire.Request{Op: model.OpCreateContainer, Write: model.Create{Path: "/fresh", ACL: model.OpenACLUnsafe, Mode: model.ModeContainer}})
+	}, 100*ms)
+	for i, r := range c.replies {
+		require.Equal(t, model.ErrOK, r.Err, "request %d", i)
+	}
+	tree := func() *model.Tree { return e.server(leader).Tree() }
+	_, ok := tree().Exists("/box")
+	require.True(t, ok)
+	e.do(100, func(c *rawClient) {
+		c.request(&wire.Request{Op: model.OpDelete, Write: model.Delete{Path: "/box/item", Version: -1}})
+	}, 300*ms)
+	_, ok = tree().Exists("/box")
+	assert.False(t, ok, "an emptied container is removed by the leader")
+	_, ok = tree().Exists("/fresh")
+	assert.True(t, ok, "a container that never had a child stays")
+	_, ok = tree().Exists("/lease")
+	assert.True(t, ok, "the TTL has not passed yet")
+	e.w.RunFor(time1s)
+	_, ok = tree().Exists("/lease")
+	assert.False(t, ok, "a TTL node idle longer than its TTL is removed")
+	for i := 1; i <= 3; i++ {
+		assert.Equal(t, tree().Digest(), e.server(node.ID(i)).Tree().Digest(), "server %d", i)
+	}
+}
