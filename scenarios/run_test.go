@@ -94,3 +94,27 @@ func TestCatalog_HasTheSeedsStoriesAndSuites(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSuite_ParallelAndShardsDoNotChangeRuns: worlds share nothing, so
+// running them side by side, or split into shards, replays every run
+// exactly.
+func TestRunSuite_ParallelAndShardsDoNotChangeRuns(t *testing.T) {
+	suite := Suite{Name: "t", Seeds: 2, Duration: 5 * node.Second, Scenarios: []string{"standard", "session-expiry", "standalone"}}
+	one, err := RunSuite(suite, SuiteOptions{Parallel: 1})
+	require.NoError(t, err)
+	two, err := RunSuite(suite, SuiteOptions{Parallel: 2})
+	require.NoError(t, err)
+	require.Len(t, two.Runs, len(one.Runs))
+	byRun := map[string]uint64{}
+	for i := range one.Runs {
+		require.Equal(t, one.Runs[i].TraceHash, two.Runs[i].TraceHash, "%s seed %d", one.Runs[i].Scenario, one.Runs[i].Seed)
+		byRun[one.Runs[i].Repro] = one.Runs[i].TraceHash
+	}
+	for shard := 1; shard <= 2; shard++ {
+		part, err := RunSuite(suite, SuiteOptions{Parallel: 2, Shard: shard, Shards: 2})
+		require.NoError(t, err)
+		for _, r := range part.Runs {
+			require.Equal(t, byRun[r.Repro], r.TraceHash, r.Repro)
+		}
+	}
+}
