@@ -22,7 +22,7 @@ func TestSeededBugs_FoundByTheCISuite(t *testing.T) {
 	}{
 		{"ack-before-sync", "standard", 2, "agreement"},
 		{"commit-one-ack-short", "standard", 1, "agreement"},
-		{"serve-ahead-client", "sequential-queue", 4, "stale-reads"},
+		{"serve-ahead-client", "standard", 24, "stale-reads"},
 		{"keep-ephemerals", "standard", 1, "agreement"},
 	} {
 		t.Run(tc.bug, func(t *testing.T) {

@@ -487,14 +487,16 @@ func (n *clientNode) lastStatVersion(path string) int32 {
 
 func (n *clientNode) queueOp() {
 	q := "/q" + strconv.Itoa(n.group)
-	if n.id%2 == 0 || n.rnd.IntN(3) == 0 {
+	// Producers (even ids) and consumers (odd ids) keep the queue short:
+	// a long queue makes every linearizability step copy a large state.
+	if n.id%2 == 0 && n.rnd.IntN(2) == 0 || n.id%2 == 1 && n.rnd.IntN(6) == 0 {
 		v := n.value()
 		n.start(checker.Op{Kind: checker.OpCreate, Path: q + "/item-", Data: v, Mode: model.ModePersistentSequential},
 			n.c.Create(q+"/item-", v, nil, model.ModePersistentSequential))
 		return
 	}
 	// A consumer: list, then take the lowest it saw.
-	if head := n.lastChildren(q); head != "" && n.rnd.IntN(2) == 0 {
+	if head := n.lastChildren(q); head != "" && n.rnd.IntN(3) != 0 {
 		n.start(checker.Op{Kind: checker.OpDelete, Path: q + "/" + head, Version: -1}, n.c.Delete(q+"/"+head, -1))
 		return
 	}
