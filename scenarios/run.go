@@ -57,8 +57,9 @@ type Result struct {
 	Schedule   nemesis.Schedule
 	Applied    []nemesis.Applied
 	History    *checker.History
-	// WriteAvailability is the share of write attempts acknowledged; over
-	// the fault windows only in DuringFaults.
+	// WriteAvailability is the share of write attempts the ensemble
+	// answered (success or an application error such as BadVersion, as
+	// opposed to no answer); over the fault windows only in DuringFaults.
 	WriteAvailability, DuringFaults float64
 	WriteLatencies                  []node.Time
 }
@@ -382,7 +383,9 @@ func (r *Result) measure(h *checker.History) {
 			continue
 		}
 		attempts++
-		ok := !op.Unknown && op.Err == model.ErrOK
+		// Served: the ensemble answered, with success or an application
+		// error (NodeExists, BadVersion, ... are correct answers too).
+		ok := !op.Unknown && (op.Err == model.ErrOK || op.Err <= model.ErrAPIError)
 		if ok {
 			acked++
 			r.WriteLatencies = append(r.WriteLatencies, op.Return-op.Call)

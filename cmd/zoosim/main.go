@@ -1,8 +1,8 @@
 // Command zoosim runs zoosim's deterministic simulations from the command
 // line: one scenario for one seed (run, repro), a suite of scenarios over
 // many seeds, sharded across machines if need be (suite, merge), the
-// shrinking of a failing run to a minimal one (shrink), and the checkers
-// alone over a saved history (check).
+// shrinking of a failing run to a minimal one (shrink), the checkers
+// alone over a saved history (check), and the quorum experiments (quorum).
 //
 // Every command prints for people by default and, with --json, one JSON
 // object on stdout and nothing else there. The exit status is 0 when no
@@ -50,6 +50,7 @@ func commands() []command {
 		{"merge", "join the JSON results of suite shards into one", cmdMerge},
 		{"shrink", "shrink a failing run to a minimal fault schedule and workload", cmdShrink},
 		{"check", "run the checkers over a saved history", cmdCheck},
+		{"quorum", "compare ensemble sizes and quorums: safety, availability, crash tolerance, latency", cmdQuorum},
 		{"version", "print the version", cmdVersion},
 		{"help", "show help for a command", nil}, // handled by run
 	}
@@ -107,6 +108,7 @@ Examples:
   zoosim merge shard-*.json
   zoosim shrink --scenario quorum-2-of-5 --seed 7
   zoosim check history.json
+  zoosim quorum --servers 3,4,5,7 --quorum majority,2,3 --seeds 200 --html q.html
 
 Exit status: 0 no violation (an inconclusive check is not a violation; the
 output says so), 1 a violation, 2 bad usage or bad input.

@@ -528,3 +528,57 @@ func TestParseShard(t *testing.T) {
 		assert.Equal(t, tt.shards, shards, tt.in)
 	}
 }
+
+// TestQuorum_JSONRowsSkipsInvalidAndReproReplaysTheViolation: the quorum
+// command's --json rows carry the issue's fields, an impossible combination
+// is skipped with a note, and the first violating seed's repro line
+// replays the violation through zoosim repro.
+func TestQuorum_JSONRowsSkipsInvalidAndReproReplaysTheViolation(t *testing.T) {
+	dir := t.TempDir()
+	csvPath, htmlPath := filepath.Join(dir, "q.csv"), filepath.Join(dir, "q.html")
+	stdout, stderr, code := zoosim(t, "quorum", "--servers", "3,5", "--quorum", "2,4", "--seeds", "8", "--probe-seeds", "1",
+		"--duration", "15s", "--parallel", "2", "--quiet", "--json", "--csv", csvPath, "--html", htmlPath)
+	require.Equal(t, exitOK, code, stderr)
+	var out struct {
+		Rows    []map[string]json.RawMessage `json:"rows"`
+		Skipped []map[string]any             `json:"skipped"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &out), stdout)
+	require.Len(t, out.Rows, 3, "3/2, 5/2, 5/4")
+	require.Len(t, out.Skipped, 1, "4 of 3 is skipped")
+	for _, row := range out.Rows {
+		requireKeys(t, row, "servers", "quorum", "safe", "seeds", "violations", "first_violation_seed", "availability",
+			"availability_during_faults", "crash_tolerance", "write_p50_ms", "write_p99_ms", "election_p50_ms",
+			"election_p99_ms", "reads_per_s", "repro")
+	}
+	var repro string
+	for _, row := range out.Rows {
+		if string(row["servers"]) == "5" && string(row["quorum"]) == `"2"` {
+			assert.Equal(t, "false", string(row["safe"]))
+			require.NoError(t, json.Unmarshal(row["repro"], &repro), "5 servers, quorum 2 found no violation in 8 seeds")
+		}
+	}
+	require.NotEmpty(t, repro)
+	_, _, code = zoosim(t, "repro", "--json", repro)
+	assert.Equal(t, exitViolation, code, "zoosim repro %q did not replay the violation", repro)
+
+	csv, err := os.ReadFile(csvPath)
+	require.NoError(t, err)
+	assert.Equal(t, 4, strings.Count(string(csv), "\n"))
+	page, err := os.ReadFile(htmlPath)
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "<svg")
+}
+
+func TestQuorum_UsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"quorum", "--quorum", "majority"},
+		{"quorum", "--servers", "3"},
+		{"quorum", "--servers", "0", "--quorum", "2"},
+		{"quorum", "--servers", "3", "--quorum", "2", "--seeds", "0"},
+	} {
+		_, _, code := zoosim(t, args...)
+		assert.Equal(t, exitUsage, code, "%v", args)
+	}
+	assert.Equal(t, []string{"majority", "hier:1=3,2=1|3=1,4=1", "flex:2:3"}, splitQuorums("majority,hier:1=3,2=1|3=1,4=1,flex:2:3"))
+}

@@ -1,0 +1,436 @@
+// Package experiments owns zoosim's quorum experiments: for every
+// combination of ensemble size and quorum it measures, in the simulated
+// world, what the quorum buys and costs (lost acknowledged writes,
+// availability, crash tolerance, write latency, election time, reads
+// served). Every figure is measured from histories of scenario runs, never
+// worked out from a formula.
+//
+// The package is a layer over package scenarios: it builds scenarios and
+// explicit nemesis schedules, runs them and reads their results. It never
+// judges a history itself (the checkers do); it renders reports (CSV,
+// HTML) to the writers it is given and leaves the terminal to the command.
+package experiments
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"zoosim/checker"
+	"zoosim/model"
+	"zoosim/nemesis"
+	"zoosim/node"
+	"zoosim/quorum"
+	"zoosim/scenarios"
+)
+
+// BaseScenario is the catalogue scenario every experiment varies: registers
+// under partitions and leader crashes, the setting in which a quorum that
+// does not intersect loses acknowledged writes.
+const BaseScenario = "quorum-2-of-5"
+
+// Defaults of a sweep.
+const (
+	DefaultDuration = 20 * node.Second
+	// crashAt is when the crash-k and crash-leader experiments strike: late
+	// enough for the first leader to be established.
+	crashAt = 3 * node.Second
+	// commitBound is how long after the crash a write must be acknowledged
+	// for the ensemble to count as still committing.
+	commitBound = 8 * node.Second
+	// DefaultProbeSeeds is how many seeds the crash-k and crash-leader
+	// experiments run per combination.
+	DefaultProbeSeeds = 3
+)
+
+// Config says which combinations to sweep and how hard.
+type Config struct {
+	Servers []int
+	Quorums []string
+	// Seeds is the number of seeds of the safety experiment per row
+	// (FirstSeed, FirstSeed+1, ...).
+	Seeds     int
+	FirstSeed uint64
+	// ProbeSeeds is the number of seeds of the crash-k and crash-leader
+	// experiments (0: DefaultProbeSeeds).
+	ProbeSeeds int
+	// Faults, when not nil, replaces the base scenario's fault kinds in the
+	// safety experiment.
+	Faults   *[]string
+	Engine   string    // "" keeps the scenario's
+	Duration node.Time // the safety phase of each run (0: DefaultDuration)
+	Parallel int
+	// SafetyOnly skips the crash-k and crash-leader experiments (their
+	// figures are then -1 and NaN): for quick sweeps of safety alone.
+	SafetyOnly bool
+	// Progress is called after each run, one call at a time.
+	Progress func(done, total int)
+}
+
+// Row is one combination's measured figures. Latencies are virtual
+// milliseconds; a figure that could not be measured (no acknowledged write,
+// no election) is NaN.
+type Row struct {
+	Servers int
+	Quorum  string
+	Safe    bool // every election quorum meets every commit quorum
+	Seeds   int
+	// Violations counts the seeds whose history a checker rejected.
+	Violations         int
+	FirstViolationSeed uint64
+	Repro              string // of the first violating seed
+	// Availability is the share of write attempts acknowledged, averaged
+	// over seeds; DuringFaults counts only attempts made while a fault was
+	// active.
+	Availability, AvailabilityDuringFaults float64
+	// CrashTolerance is the largest k such that, with servers N, N-1, ...
+	// crashed for good (k of them), every probe seed still acknowledged a
+	// write; -1 if not even k = 0 commits.
+	CrashTolerance         int
+	WriteP50Ms, WriteP99Ms float64
+	ElectionP50Ms          float64
+	ElectionP99Ms          float64
+	ReadsPerS              float64 // successful reads per virtual second of the safety phase
+	WallMs                 int64
+	_                      struct{}
+}
+
+// Skipped is a combination that cannot be run, with the reason.
+type Skipped struct {
+	Servers int
+	Quorum  string
+	Reason  string
+}
+
+// Report is a whole sweep's outcome.
+type Report struct {
+	Rows    []Row
+	Skipped []Skipped
+	WallMs  int64
+}
+
+// Scenario is the base scenario with the combination applied.
+func Scenario(servers int, q string, cfg Config) (scenarios.Scenario, error) {
+	sc, err := scenarios.Lookup(BaseScenario)
+	if err != nil {
+		return sc, err
+	}
+	d := cfg.Duration
+	if d == 0 {
+		d = DefaultDuration
+	}
+	return sc.Apply(scenarios.Overrides{Servers: servers, Quorum: q, Engine: cfg.Engine, Duration: d, Faults: cfg.Faults})
+}
+
+// task is one run of a sweep; its outcome is folded into a row.
+type task struct {
+	row  int
+	kind taskKind
+	sc   scenarios.Scenario
+	seed uint64
+	opt  scenarios.Options
+	k    int // crash-k: servers crashed
+}
+
+type taskKind int
+
+const (
+	taskSafety taskKind = iota + 1
+	taskCrashK
+	taskElection
+)
+
+// outcome is what a task measured.
+type outcome struct {
+	res       *scenarios.Result
+	err       error
+	committed bool      // crash-k
+	election  node.Time // crash-leader; -1 if not measured
+	readsPerS float64
+}
+
+// Sweep runs every valid combination of cfg.Servers and cfg.Quorums.
+func Sweep(cfg Config) (*Report, error) {
+	start := time.Now()
+	if cfg.Seeds <= 0 {
+		return nil, fmt.Errorf("experiments: %d seeds: want at least one", cfg.Seeds)
+	}
+	if cfg.FirstSeed == 0 {
+		cfg.FirstSeed = 1
+	}
+	if cfg.ProbeSeeds <= 0 {
+		cfg.ProbeSeeds = DefaultProbeSeeds
+	}
+	rep := &Report{}
+	var tasks []task
+	for _, n := range cfg.Servers {
+		for _, q := range cfg.Quorums {
+			v, err := quorum.Parse(q, n)
+			if err != nil {
+				rep.Skipped = append(rep.Skipped, Skipped{Servers: n, Quorum: q, Reason: err.Error()})
+				continue
+			}
+			sc, err := Scenario(n, q, cfg)
+			if err != nil {
+				return nil, err
+			}
+			row := len(rep.Rows)
+			rep.Rows = append(rep.Rows, Row{Servers: n, Quorum: v.String(), Safe: v.Safe(), Seeds: cfg.Seeds})
+			for s := range cfg.Seeds {
+				tasks = append(tasks, task{row: row, kind: taskSafety, sc: sc, seed: cfg.FirstSeed + uint64(s)})
+			}
+			if cfg.SafetyOnly {
+				continue
+			}
+			for k := 0; k < n; k++ {
+				csc, sched := CrashK(sc, crashedServers(n, k))
+				for s := range cfg.ProbeSeeds {
+					tasks = append(tasks, task{row: row, kind: taskCrashK, sc: csc, seed: cfg.FirstSeed + uint64(s),
+						opt: scenarios.Options{Schedule: &sched}, k: k})
+				}
+			}
+			esc, sched := CrashLeader(sc)
+			for s := range cfg.ProbeSeeds {
+				tasks = append(tasks, task{row: row, kind: taskElection, sc: esc, seed: cfg.FirstSeed + uint64(s),
+					opt: scenarios.Options{Schedule: &sched}})
+			}
+		}
+	}
+	outs := runAll(tasks, cfg.Parallel, cfg.Progress)
+	for i := range rep.Rows {
+		if err := fold(&rep.Rows[i], i, tasks, outs); err != nil {
+			return nil, err
+		}
+	}
+	rep.WallMs = time.Since(start).Milliseconds()
+	return rep, nil
+}
+
+// crashedServers are the k servers the crash-k experiment crashes: the
+// highest IDs, so that k and k+1 crash nested sets.
+func crashedServers(n, k int) []node.ID {
+	ids := make([]node.ID, 0, k)
+	for i := range k {
+		ids = append(ids, node.ID(n-i))
+	}
+	return ids
+}
+
+// CrashK is the crash-k experiment's scenario and schedule: no swarm, the
+// given servers crash at crashAt and never restart, and the safety phase
+// ends commitBound later (before the liveness phase restarts them).
+func CrashK(sc scenarios.Scenario, crashed []node.ID) (scenarios.Scenario, nemesis.Schedule) {
+	sc.Nemesis.Kinds = nil
+	sc.Duration = crashAt + commitBound
+	if len(crashed) == 0 {
+		return sc, nemesis.Schedule{}
+	}
+	return sc, nemesis.Schedule{{At: crashAt, Kind: nemesis.Crash, Nodes: slices.Clone(crashed)}}
+}
+
+// CrashLeader is the election experiment's scenario and schedule: the
+// leader crashes once at crashAt and stays down.
+func CrashLeader(sc scenarios.Scenario) (scenarios.Scenario, nemesis.Schedule) {
+	sc.Nemesis.Kinds = nil
+	sc.Duration = crashAt + commitBound
+	return sc, nemesis.Schedule{{At: crashAt, Kind: nemesis.CrashLeader}}
+}
+
+// CrashCommits runs the crash-k experiment of the combination sc with the
+// given servers crashed for good, for seeds firstSeed.., and reports
+// whether every seed still acknowledged a write after the crash.
+func CrashCommits(sc scenarios.Scenario, crashed []node.ID, firstSeed uint64, seeds int) (bool, error) {
+	csc, sched := CrashK(sc, crashed)
+	for s := range seeds {
+		r, err := scenarios.Run(csc, firstSeed+uint64(s), scenarios.Options{Schedule: &sched})
+		if err != nil {
+			return false, err
+		}
+		if !CommitsAfterCrash(r, csc.Duration) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// CrashTolerance measures the largest k such that the combination sc, with
+// servers N, N-1, ... (k of them) crashed for good, still acknowledges a
+// write in every seed; -1 if not even k = 0 does.
+func CrashTolerance(sc scenarios.Scenario, firstSeed uint64, seeds int) (int, error) {
+	tolerance := -1
+	for k := 0; k < sc.Servers; k++ {
+		ok, err := CrashCommits(sc, crashedServers(sc.Servers, k), firstSeed, seeds)
+		if err != nil || !ok {
+			return tolerance, err
+		}
+		tolerance = k
+	}
+	return tolerance, nil
+}
+
+// CommitsAfterCrash reports whether a run acknowledged a write called after
+// crashAt and returned before the safety phase ended.
+func CommitsAfterCrash(r *scenarios.Result, end node.Time) bool {
+	return firstAckAfter(r.History, crashAt, end) >= 0
+}
+
+// firstAckAfter is the earliest return of a write called at or after t and
+// acknowledged by end; -1 if there is none.
+func firstAckAfter(h *checker.History, t, end node.Time) node.Time {
+	if h == nil {
+		return -1
+	}
+	first := node.Time(-1)
+	for _, op := range h.Ops {
+		if !op.Kind.IsWrite() || op.Unknown || op.Err != model.ErrOK || op.Call < t || op.Return > end {
+			continue
+		}
+		if first < 0 || op.Return < first {
+			first = op.Return
+		}
+	}
+	return first
+}
+
+// readsPerSecond counts the reads answered without error during the safety
+// phase, per virtual second.
+func readsPerSecond(h *checker.History, end node.Time) float64 {
+	if h == nil || end <= 0 {
+		return 0
+	}
+	reads := 0
+	for _, op := range h.Ops {
+		if op.Kind.IsWrite() || op.Unknown || op.Err != model.ErrOK || op.Return > end {
+			continue
+		}
+		reads++
+	}
+	return float64(reads) / (float64(end) / float64(node.Second))
+}
+
+func runAll(tasks []task, parallel int, progress func(done, total int)) []outcome {
+	outs := make([]outcome, len(tasks))
+	var mu sync.Mutex
+	next, done := 0, 0
+	var wg sync.WaitGroup
+	for range max(parallel, 1) {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if next >= len(tasks) {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+				outs[i] = runTask(tasks[i])
+				mu.Lock()
+				done++
+				if progress != nil {
+					progress(done, len(tasks))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return outs
+}
+
+func runTask(t task) outcome {
+	r, err := scenarios.Run(t.sc, t.seed, t.opt)
+	if err != nil {
+		return outcome{err: err}
+	}
+	o := outcome{election: -1}
+	switch t.kind {
+	case taskSafety:
+		o.readsPerS = readsPerSecond(r.History, t.sc.Duration)
+	case taskCrashK:
+		o.committed = CommitsAfterCrash(r, t.sc.Duration)
+	case taskElection:
+		if crashed := leaderCrashedAt(r); crashed >= 0 {
+			if first := firstAckAfter(r.History, crashed, t.sc.Duration); first >= 0 {
+				o.election = first - crashed
+			}
+		}
+	}
+	// Keep only what folding needs: histories are large.
+	r.History, r.Report = nil, checker.Report{}
+	o.res = r
+	return o
+}
+
+// leaderCrashedAt is when the crash-leader fault struck; -1 if it was
+// skipped (no established leader at the time).
+func leaderCrashedAt(r *scenarios.Result) node.Time {
+	for _, a := range r.Applied {
+		if a.Kind == nemesis.CrashLeader && !a.Skipped {
+			return a.Start
+		}
+	}
+	return -1
+}
+
+func fold(row *Row, i int, tasks []task, outs []outcome) error {
+	var avail, availFaults, reads float64
+	var writes, elections []node.Time
+	committed := map[int]bool{} // k -> every seed committed
+	for j, t := range tasks {
+		if t.row != i {
+			continue
+		}
+		o := outs[j]
+		if o.err != nil {
+			return fmt.Errorf("experiments: %d servers, quorum %s, seed %d: %w", row.Servers, row.Quorum, t.seed, o.err)
+		}
+		row.WallMs += o.res.WallMs
+		switch t.kind {
+		case taskSafety:
+			if o.res.Verdict == checker.VerdictViolation {
+				row.Violations++
+				if row.Repro == "" || t.seed < row.FirstViolationSeed {
+					row.FirstViolationSeed, row.Repro = t.seed, o.res.Repro
+				}
+			}
+			avail += o.res.WriteAvailability
+			availFaults += o.res.DuringFaults
+			reads += o.readsPerS
+			writes = append(writes, o.res.WriteLatencies...)
+		case taskCrashK:
+			all, seen := committed[t.k]
+			committed[t.k] = (all || !seen) && o.committed
+		case taskElection:
+			if o.election >= 0 {
+				elections = append(elections, o.election)
+			}
+		}
+	}
+	seeds := float64(row.Seeds)
+	row.Availability, row.AvailabilityDuringFaults, row.ReadsPerS = avail/seeds, availFaults/seeds, reads/seeds
+	row.WriteP50Ms, row.WriteP99Ms = Percentile(writes, 50), Percentile(writes, 99)
+	row.ElectionP50Ms, row.ElectionP99Ms = Percentile(elections, 50), Percentile(elections, 99)
+	// Tolerance is the largest k below which every k commits too: a
+	// configuration that stalls at k and recovers at k+1 would be a bug.
+	row.CrashTolerance = -1
+	for k := 0; k < row.Servers && committed[k]; k++ {
+		row.CrashTolerance = k
+	}
+	return nil
+}
+
+// Percentile is the p-th percentile (nearest rank) of ts in virtual
+// milliseconds; NaN for none.
+func Percentile(ts []node.Time, p float64) float64 {
+	if len(ts) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(ts)
+	slices.Sort(s)
+	rank := int(math.Ceil(p/100*float64(len(s)))) - 1
+	rank = min(max(rank, 0), len(s)-1)
+	return float64(s[rank]) / float64(node.Millisecond)
+}
