@@ -92,7 +92,7 @@ type Row struct {
 	WriteP50Ms, WriteP99Ms float64
 	ElectionP50Ms          float64
 	ElectionP99Ms          float64
-	ReadsPerS              float64 // successful reads per virtual second of the safety phase
+	ReadsPerS              float64 // successful reads per virtual second: of the read-capacity probe (servers with a CPU), or of the safety runs with SafetyOnly
 	WallMs                 int64
 	_                      struct{}
 }
@@ -140,6 +140,9 @@ const (
 	taskSafety taskKind = iota + 1
 	taskCrashK
 	taskElection
+	// taskReads runs the read-capacity scenario (servers with a CPU,
+	// read-only clients) with the row's ensemble and quorum.
+	taskReads
 )
 
 // outcome is what a task measured.
@@ -191,6 +194,14 @@ func Sweep(cfg Config) (*Report, error) {
 						opt: scenarios.Options{Schedule: &sched}, k: k})
 				}
 			}
+			rsc, err := scenarios.Lookup("read-capacity")
+			if err != nil {
+				return nil, err
+			}
+			if rsc, err = rsc.Apply(scenarios.Overrides{Servers: n, Quorum: q}); err != nil {
+				return nil, err
+			}
+			tasks = append(tasks, task{row: row, kind: taskReads, sc: rsc, seed: cfg.FirstSeed})
 			esc, sched := CrashLeader(sc)
 			for s := range cfg.ProbeSeeds {
 				tasks = append(tasks, task{row: row, kind: taskElection, sc: esc, seed: cfg.FirstSeed + uint64(s),
@@ -349,6 +360,8 @@ func runTask(t task) outcome {
 	switch t.kind {
 	case taskSafety:
 		o.readsPerS = readsPerSecond(r.History, t.sc.Duration)
+	case taskReads:
+		o.readsPerS = readsPerSecond(r.History, t.sc.Duration)
 	case taskCrashK:
 		o.committed = CommitsAfterCrash(r, t.sc.Duration)
 	case taskElection:
@@ -376,7 +389,8 @@ func leaderCrashedAt(r *scenarios.Result) node.Time {
 }
 
 func fold(row *Row, i int, tasks []task, outs []outcome) error {
-	var avail, availFaults, reads float64
+	var avail, availFaults, reads, probeReads float64
+	readProbes := 0
 	var writes, elections []node.Time
 	committed := map[int]bool{} // k -> every seed committed
 	for j, t := range tasks {
@@ -400,6 +414,9 @@ func fold(row *Row, i int, tasks []task, outs []outcome) error {
 			availFaults += o.res.DuringFaults
 			reads += o.readsPerS
 			writes = append(writes, o.res.WriteLatencies...)
+		case taskReads:
+			probeReads += o.readsPerS
+			readProbes++
 		case taskCrashK:
 			all, seen := committed[t.k]
 			committed[t.k] = (all || !seen) && o.committed
@@ -411,6 +428,11 @@ func fold(row *Row, i int, tasks []task, outs []outcome) error {
 	}
 	seeds := float64(row.Seeds)
 	row.Availability, row.AvailabilityDuringFaults, row.ReadsPerS = avail/seeds, availFaults/seeds, reads/seeds
+	if readProbes > 0 {
+		// The capacity probe loads servers that have a CPU; the safety
+		// runs' reads only follow their clients' pace.
+		row.ReadsPerS = probeReads / float64(readProbes)
+	}
 	row.WriteP50Ms, row.WriteP99Ms = Percentile(writes, 50), Percentile(writes, 99)
 	row.ElectionP50Ms, row.ElectionP99Ms = Percentile(elections, 50), Percentile(elections, 99)
 	// Tolerance is the largest k below which every k commits too: a

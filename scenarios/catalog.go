@@ -123,6 +123,12 @@ var Catalog = []Scenario{
 		s.Nemesis.Kinds = []string{"client", "crash", "partition"}
 		s.Duration = 40 * sec
 	}),
+	with(base("read-capacity", "read-heavy clients load servers whose CPU handles one message per 600 µs: local reads spread over every server, so more servers serve more reads"), func(s *Scenario) {
+		s.Servers, s.Clients = 3, 60
+		s.ServiceTime = 600 * node.Microsecond
+		s.Workload = Workload{Mix: map[Behaviour]int{Readers: 1}, ThinkTime: node.Millisecond, Groups: 4}
+		s.Duration = 10 * sec
+	}),
 	with(base("quorum-2-of-5", "UNSAFE on purpose: 5 servers commit with 2 acks; a partition that cuts the two off loses acknowledged writes"), func(s *Scenario) {
 		s.Quorum = "2"
 		s.Workload.Mix = map[Behaviour]int{Registers: 1}

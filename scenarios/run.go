@@ -148,6 +148,9 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 			return s
 		})
 	}
+	for _, id := range rs.serverIDs {
+		w.SetServiceTime(id, sc.ServiceTime)
+	}
 	assign := w.Stream("workload/assign")
 	groups := max(sc.Workload.Groups, 1)
 	for i, id := range rs.clientIDs {

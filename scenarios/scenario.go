@@ -35,6 +35,10 @@ type Scenario struct {
 	Workload Workload
 	Nemesis  Nemesis
 
+	// ServiceTime gives every server a CPU that handles one message per
+	// ServiceTime (0: free and instant), so that load saturates servers.
+	ServiceTime node.Time
+
 	// Duration is the safety phase: workload and faults.
 	Duration node.Time
 	// LivenessBound: after the nemesis heals and restarts everything, a
@@ -82,13 +86,16 @@ const (
 	Master Behaviour = "master"
 	// Lock: the lock recipe with ephemeral-sequential nodes.
 	Lock Behaviour = "lock"
+	// Readers: once their keys exist, clients that only read (getData back
+	// to back), to load the servers with local reads.
+	Readers Behaviour = "readers"
 	// probe is the runner's own extra client: idle until the nemesis heals
 	// everything, then it writes, so that liveness is measured in every
 	// scenario.
 	probe Behaviour = "probe"
 )
 
-var behaviours = []Behaviour{Registers, CAS, Queue, Ephemerals, Watchers, Master, Lock}
+var behaviours = []Behaviour{Registers, CAS, Queue, Ephemerals, Watchers, Master, Lock, Readers}
 
 // Nemesis says which faults a run suffers.
 type Nemesis struct {

@@ -372,6 +372,15 @@ func (n *clientNode) issue() {
 		n.ephemeralsOp()
 	case Watchers:
 		n.watchersOp()
+	case Readers:
+		k := n.key()
+		if !n.parents[k] {
+			// Make sure the key exists (NodeExists is fine), then mostly read.
+			v := n.value()
+			n.start(checker.Op{Kind: checker.OpCreate, Path: k, Data: v, Mode: model.ModePersistent}, n.c.Create(k, v, nil, model.ModePersistent))
+			return
+		}
+		n.start(checker.Op{Kind: checker.OpGetData, Path: k}, n.c.GetData(k, false))
 	}
 }
 
@@ -387,7 +396,7 @@ func (n *clientNode) groupPath() string { return "/g" + strconv.Itoa(n.group) }
 
 func (n *clientNode) neededParents() []string {
 	switch n.beh {
-	case Registers, Watchers:
+	case Registers, Watchers, Readers:
 		return []string{n.groupPath()}
 	case Queue:
 		return []string{"/q" + strconv.Itoa(n.group)}

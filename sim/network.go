@@ -357,9 +357,68 @@ func (w *World) deliver(ref uint32) {
 		n.inbox = append(n.inbox, m)
 		w.stats.Held++
 		w.traceMsg(TraceHold, 0, m.From, m.To, m.Body, 0)
+	case n.serviceTime > 0:
+		w.serve(n, m)
 	default:
 		w.stepNode(n, m)
 	}
+}
+
+// SetServiceTime gives node id a CPU: it handles one message per d of
+// virtual time, and messages that arrive while it is busy queue (FIFO, at
+// most MaxHeldPerNode; beyond that they are dropped as an overflow). Zero,
+// the default, makes message handling free and instant.
+func (w *World) SetServiceTime(id node.ID, d Time) {
+	if d < 0 {
+		panic(fmt.Sprintf("sim: SetServiceTime: negative service time %d", d))
+	}
+	w.mustNode(id).serviceTime = d
+}
+
+// serve hands m to a node with a CPU now, or queues it until the CPU is
+// free.
+func (w *World) serve(n *nodeState, m node.Message) {
+	if w.now >= n.busyUntil && n.busyHead == len(n.busyQ) {
+		n.busyUntil = w.now + n.serviceTime
+		w.stepNode(n, m)
+		return
+	}
+	if len(n.busyQ)-n.busyHead >= w.cfg.MaxHeldPerNode {
+		w.dropMsg(DropOverflow, m.From, m.To, m.Body)
+		return
+	}
+	n.busyQ = append(n.busyQ, m)
+	w.armService(n)
+}
+
+// armService makes sure a queued message will be served when the CPU is
+// free (never while the node is paused: Resume re-arms it).
+func (w *World) armService(n *nodeState) {
+	if n.serviceArmed || n.busyHead == len(n.busyQ) || n.paused || !n.up {
+		return
+	}
+	n.serviceArmed = true
+	w.push(max(w.now, n.busyUntil), evService, uint32(n.idx), n.incarnation)
+}
+
+func (w *World) onService(n *nodeState, inc uint32) {
+	if !n.up || n.incarnation != inc {
+		w.stats.StaleEvents++
+		return
+	}
+	n.serviceArmed = false
+	if n.paused || n.busyHead == len(n.busyQ) {
+		return
+	}
+	m := n.busyQ[n.busyHead]
+	n.busyQ[n.busyHead] = node.Message{}
+	n.busyHead++
+	if n.busyHead == len(n.busyQ) {
+		n.busyQ, n.busyHead = n.busyQ[:0], 0
+	}
+	n.busyUntil = w.now + n.serviceTime
+	w.stepNode(n, m)
+	w.armService(n)
 }
 
 // stepNode hands m to n's core and performs the resulting Ready.

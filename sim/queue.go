@@ -20,6 +20,9 @@ const (
 	evStart
 	// evAction runs harness callback ref (slot in World.actions).
 	evAction
+	// evService hands node ref (incarnation gen) the next message waiting
+	// for its CPU (see SetServiceTime).
+	evService
 )
 
 const kindBits = 8

@@ -124,6 +124,14 @@ type nodeState struct {
 
 	// inbox holds messages that arrived while paused, in arrival order.
 	inbox []node.Message
+	// A node with a service time handles one message per serviceTime of
+	// its CPU: messages arriving while it is busy wait in busyQ (FIFO,
+	// bounded), and one evService event at a time feeds them in.
+	serviceTime  Time
+	busyUntil    Time
+	busyQ        []node.Message
+	busyHead     int
+	serviceArmed bool
 
 	// The output barrier (see disk.go). Invariant:
 	// syncsDone <= syncCovers <= syncsRequested.
@@ -388,6 +396,11 @@ func (w *World) Crash(id node.ID) bool {
 	for _, m := range n.inbox {
 		w.dropMsg(DropCrashInbox, m.From, m.To, m.Body)
 	}
+	for _, m := range n.busyQ[n.busyHead:] {
+		w.dropMsg(DropCrashInbox, m.From, m.To, m.Body)
+	}
+	clear(n.busyQ)
+	n.busyQ, n.busyHead, n.busyUntil, n.serviceArmed = n.busyQ[:0], 0, 0, false
 	clear(n.inbox)
 	n.inbox = n.inbox[:0]
 	for _, h := range n.outbox[n.outHead:] {
@@ -467,6 +480,7 @@ func (w *World) Resume(id node.ID) bool {
 	}
 	w.flushOutbox(n)
 	w.notifySynced(n)
+	w.armService(n)
 	// Invariant: n.inbox does not grow while we walk it, because only a
 	// paused node's inbox grows and n is no longer paused.
 	for i := 0; i < len(n.inbox); i++ {
@@ -540,6 +554,8 @@ func (w *World) Step() bool {
 		} else {
 			w.stats.StaleEvents++
 		}
+	case evService:
+		w.onService(w.nodes[e.ref], e.gen)
 	case evAction:
 		fn := w.actions[e.ref]
 		w.actions[e.ref] = nil
