@@ -158,24 +158,15 @@ func txnTouches(txn model.Txn, path string) bool {
 // sessionFloorViolations: a read's zxid is at least the greatest zxid its
 // session saw in the replies that arrived before it (FIFO order).
 func sessionFloorViolations(h *History) []violation {
-	bySession := map[int64][]int{}
-	for i := range h.Ops {
-		op := &h.Ops[i]
-		if op.Session != 0 && answered(op) && op.Zxid > 0 {
-			bySession[op.Session] = append(bySession[op.Session], i)
-		}
-	}
 	var vs []violation
-	for _, s := range sortedKeys(bySession) {
-		ids := bySession[s]
-		slices.SortStableFunc(ids, func(a, b int) int { return cmpInt64(int64(h.Ops[a].Return), int64(h.Ops[b].Return)) })
+	for _, ids := range repliesBySession(h) {
 		top := -1
 		for _, i := range ids {
 			op := &h.Ops[i]
 			if top >= 0 && isRead(op.Kind) && classify(op) == outcomeDone && op.Zxid < h.Ops[top].Zxid {
 				vs = append(vs, violation{key: [2]int64{int64(i), 2},
 					explanation: fmt.Sprintf("read op %d of session %#x returned the state at zxid %s, older than zxid %s the session had already seen (op %d)",
-						i, s, op.Zxid, h.Ops[top].Zxid, top),
+						i, op.Session, op.Zxid, h.Ops[top].Zxid, top),
 					ops:     []int{top, i},
 					details: describeOp(&h.Ops[top]) + "\n" + describeOp(op) + "\n"})
 			}

@@ -141,9 +141,10 @@ func realTimeViolations(h *History) []violation {
 	return vs
 }
 
-// sessionZxidViolations checks that each session's reply zxids, in reply
-// order (FIFO, ties by call order), never decrease.
-func sessionZxidViolations(h *History) []violation {
+// repliesBySession groups the answered ops that carry a zxid by session
+// (sessions in increasing order), each group in reply order (FIFO; ties
+// keep call order).
+func repliesBySession(h *History) [][]int {
 	bySession := map[int64][]int{}
 	for i := range h.Ops {
 		op := &h.Ops[i]
@@ -151,17 +152,27 @@ func sessionZxidViolations(h *History) []violation {
 			bySession[op.Session] = append(bySession[op.Session], i)
 		}
 	}
-	var vs []violation
+	out := make([][]int, 0, len(bySession))
 	for _, s := range sortedKeys(bySession) {
 		ids := bySession[s]
 		slices.SortStableFunc(ids, func(a, b int) int { return cmpInt64(int64(h.Ops[a].Return), int64(h.Ops[b].Return)) })
+		out = append(out, ids)
+	}
+	return out
+}
+
+// sessionZxidViolations checks that each session's reply zxids, in reply
+// order (FIFO, ties by call order), never decrease.
+func sessionZxidViolations(h *History) []violation {
+	var vs []violation
+	for _, ids := range repliesBySession(h) {
 		top := -1
 		for _, i := range ids {
 			op := &h.Ops[i]
 			if top >= 0 && op.Zxid < h.Ops[top].Zxid {
 				vs = append(vs, violation{key: [2]int64{int64(i), 2},
 					explanation: fmt.Sprintf("session %#x saw zxid %s (op %d, server %d) after it had seen %s (op %d, server %d): a session's zxids must never go back",
-						s, op.Zxid, i, op.Server, h.Ops[top].Zxid, top, h.Ops[top].Server),
+						op.Session, op.Zxid, i, op.Server, h.Ops[top].Zxid, top, h.Ops[top].Server),
 					ops:     []int{top, i},
 					details: describeOp(&h.Ops[top]) + "\n" + describeOp(op) + "\n"})
 				continue
