@@ -301,18 +301,12 @@ func (p *preparer) removed(path, parentP string, parent prepNode) {
 }
 
 func (p *preparer) setData(r SetData) (Txn, Err) {
-	if err := p.checkSession(); err != ErrOK {
+	if err := p.checkSessionAndPath(r.Path); err != ErrOK {
 		return nil, err
 	}
-	if !validPath(r.Path) {
-		return nil, ErrBadArguments
-	}
-	n, ok := p.get(r.Path)
-	if !ok {
-		return nil, ErrNoNode
-	}
-	if !Permits(n.acl, PermWrite) {
-		return nil, ErrNoAuth
+	n, err := p.existing(r.Path, PermWrite)
+	if err != ErrOK {
+		return nil, err
 	}
 	newVersion, err := checkAndIncVersion(n.version, r.Version)
 	if err != ErrOK {
@@ -326,18 +320,12 @@ func (p *preparer) setData(r SetData) (Txn, Err) {
 }
 
 func (p *preparer) check(r Check) (Txn, Err) {
-	if err := p.checkSession(); err != ErrOK {
+	if err := p.checkSessionAndPath(r.Path); err != ErrOK {
 		return nil, err
 	}
-	if !validPath(r.Path) {
-		return nil, ErrBadArguments
-	}
-	n, ok := p.get(r.Path)
-	if !ok {
-		return nil, ErrNoNode
-	}
-	if !Permits(n.acl, PermRead) {
-		return nil, ErrNoAuth
+	n, err := p.existing(r.Path, PermRead)
+	if err != ErrOK {
+		return nil, err
 	}
 	next, err := checkAndIncVersion(n.version, r.Version)
 	if err != ErrOK {
@@ -347,28 +335,46 @@ func (p *preparer) check(r Check) (Txn, Err) {
 }
 
 func (p *preparer) setACL(r SetACL) (Txn, Err) {
-	if err := p.checkSession(); err != ErrOK {
+	if err := p.checkSessionAndPath(r.Path); err != ErrOK {
 		return nil, err
-	}
-	if !validPath(r.Path) {
-		return nil, ErrBadArguments
 	}
 	acl, err := fixupACL(r.ACL)
 	if err != ErrOK {
 		return nil, err
 	}
-	n, ok := p.get(r.Path)
-	if !ok {
-		return nil, ErrNoNode
-	}
-	if !Permits(n.acl, PermAdmin) {
-		return nil, ErrNoAuth
+	n, err := p.existing(r.Path, PermAdmin)
+	if err != ErrOK {
+		return nil, err
 	}
 	newAversion, err := checkAndIncVersion(n.aversion, r.Version)
 	if err != ErrOK {
 		return nil, err
 	}
 	return SetACLTxn{Path: r.Path, ACL: acl, Version: newAversion}, ErrOK
+}
+
+// checkSessionAndPath is the first two checks of every request on an
+// existing node, in ZooKeeper's order: a live session, then a valid path.
+func (p *preparer) checkSessionAndPath(path string) Err {
+	if err := p.checkSession(); err != ErrOK {
+		return err
+	}
+	if !validPath(path) {
+		return ErrBadArguments
+	}
+	return ErrOK
+}
+
+// existing looks a node up and checks that the ACL grants perm.
+func (p *preparer) existing(path string, perm int32) (prepNode, Err) {
+	n, ok := p.get(path)
+	if !ok {
+		return prepNode{}, ErrNoNode
+	}
+	if !Permits(n.acl, perm) {
+		return prepNode{}, ErrNoAuth
+	}
+	return n, ErrOK
 }
 
 // checkAndIncVersion: -1 matches any version; the next version wraps like a
