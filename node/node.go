@@ -164,6 +164,9 @@ type Env struct {
 	// ReportsSyncs: the driver calls SyncObserver.Synced when syncs
 	// complete.
 	ReportsSyncs bool
+	// Buggify forces rare branches at named points (nil: never; the real
+	// driver always passes nil).
+	Buggify *Buggify
 }
 
 // Factory builds a core from its environment.

@@ -198,7 +198,11 @@ func (w *World) startSync(n *nodeState) {
 	n.syncing = true
 	n.syncCovers = n.syncsRequested
 	n.syncMark = n.disk.written
-	at := w.now + uniform(n.diskRand, w.cfg.SyncLatencyMin, w.cfg.SyncLatencyMax)
+	lo, hi := w.cfg.SyncLatencyMin, w.cfg.SyncLatencyMax
+	if n.syncMax > 0 {
+		lo, hi = n.syncMin, n.syncMax
+	}
+	at := w.now + uniform(n.diskRand, lo, hi)
 	w.stats.Syncs++
 	w.fold(TraceSync, n.id, 0, n.syncMark, uint64(at))
 	if w.tracer != nil {
@@ -224,10 +228,16 @@ func (w *World) onSyncDone(n *nodeState, inc uint32) {
 	if w.tracer != nil {
 		w.tracer(TraceEvent{Time: w.now, Kind: TraceSyncDone, Node: n.id, N: int64(n.syncMark), M: int64(b2u(lied))})
 	}
+	if w.atCrashPoint(n, CrashAfterSync, nil) {
+		return
+	}
 	if !n.paused {
 		// A paused process cannot send or learn anything; it does both on
 		// Resume.
 		w.flushOutbox(n)
+		if !n.up {
+			return // crashed right after sending (CrashOnSend)
+		}
 	}
 	if n.syncsRequested > n.syncsDone {
 		w.startSync(n)
@@ -252,12 +262,16 @@ func (w *World) notifySynced(n *nodeState) {
 }
 
 // flushOutbox sends, in order, the held messages whose syncs have completed.
+// A crash point may crash n on the way; the crash empties the outbox.
 func (w *World) flushOutbox(n *nodeState) {
 	for n.outHead < len(n.outbox) && n.outbox[n.outHead].needSync <= n.syncsDone {
 		m := n.outbox[n.outHead].msg
 		n.outbox[n.outHead] = heldMsg{}
 		n.outHead++
 		w.transmit(n, m)
+		if !n.up {
+			return
+		}
 	}
 	if n.outHead == len(n.outbox) {
 		n.outbox, n.outHead = n.outbox[:0], 0
@@ -283,6 +297,24 @@ func (w *World) writeDisk(n *nodeState, op node.DiskOp) {
 	if n.disk.unsynced() > w.cfg.MaxUnsyncedOps {
 		n.disk.makeDurable(n.disk.durable + 1)
 		w.stats.Writebacks++
+	}
+}
+
+// SetSyncLatency makes node id's syncs take between lo and hi (a slow or
+// overloaded disk); hi = 0 restores the world's latency. It applies to
+// syncs that start from now on.
+func (w *World) SetSyncLatency(id node.ID, lo, hi Time) {
+	if lo < 0 || hi < lo && hi != 0 {
+		panic(fmt.Sprintf("sim: SetSyncLatency: invalid range [%d, %d]", lo, hi))
+	}
+	n := w.mustNode(id)
+	n.syncMin, n.syncMax = lo, hi
+	if hi == 0 {
+		n.syncMin = 0
+	}
+	w.fold(TraceDiskLatency, id, 0, uint64(lo), uint64(hi))
+	if w.tracer != nil {
+		w.tracer(TraceEvent{Time: w.now, Kind: TraceDiskLatency, Node: id, N: int64(lo), M: int64(hi)})
 	}
 }
 

@@ -268,9 +268,19 @@ func (w *World) emit(n *nodeState, m node.Message) {
 	w.transmit(n, m)
 }
 
-// transmit puts a message on the wire: the send-time partition check, loss,
-// the in-flight bound, latency with per-link FIFO, reordering, duplication.
+// transmit puts a message on the wire and then, if the sender has a crash
+// point armed for it, crashes the sender: the message left (it may still
+// be lost on the way), the sender is gone.
 func (w *World) transmit(from *nodeState, m node.Message) {
+	w.send(from, m)
+	if from.crashArmed {
+		w.atCrashPoint(from, CrashOnSend, m.Body)
+	}
+}
+
+// send does transmit's work: the send-time partition check, loss, the
+// in-flight bound, latency with per-link FIFO, reordering, duplication.
+func (w *World) send(from *nodeState, m node.Message) {
 	to := w.lookup(m.To)
 	if to == nil {
 		w.dropMsg(DropUnknownNode, from.id, m.To, m.Body)
@@ -430,6 +440,7 @@ func (w *World) stepNode(n *nodeState, m node.Message) {
 	n.m.Step(now, m)
 	w.inMachine = false
 	w.drain(n)
+	w.atCrashPoint(n, CrashOnReceive, m.Body)
 }
 
 func (w *World) dropMsg(reason DropReason, from, to node.ID, body any) {

@@ -55,6 +55,7 @@ type Stats struct {
 	Corruptions uint64 // records damaged
 
 	Starts, Crashes, Restarts, Pauses, Resumes uint64
+	CrashPoints                                uint64 // crashes at an armed crash point (counted in Crashes too)
 	ClockChanges, Actions                      uint64
 
 	MaxQueueLen int // the longest the event queue has been

@@ -36,6 +36,8 @@ const (
 	TraceLink                           // links changed (N: 1 block, 2 unblock, 3 all params, 4 link params, 5 isolate, 6 heal)
 	TraceCorrupt                        // a durable record was damaged (File, N: index)
 	TraceSyncLies                       // a disk started or stopped lying about syncs (N: 1 lies)
+	TraceCrashArm                       // a crash point was armed (N: its kind, File: the message name)
+	TraceDiskLatency                    // a node's sync latency changed (N: min, M: max)
 )
 
 var traceKindNames = [...]string{
@@ -43,7 +45,7 @@ var traceKindNames = [...]string{
 	TraceHold: "hold", TraceTimer: "timer", TraceDisk: "disk", TraceSync: "sync",
 	TraceSyncDone: "sync-done", TraceStart: "start", TraceCrash: "crash", TraceRestart: "restart",
 	TracePause: "pause", TraceResume: "resume", TraceClock: "clock", TraceAction: "action",
-	TraceLink: "link", TraceCorrupt: "corrupt", TraceSyncLies: "sync-lies",
+	TraceLink: "link", TraceCorrupt: "corrupt", TraceSyncLies: "sync-lies", TraceCrashArm: "crash-arm", TraceDiskLatency: "disk-latency",
 }
 
 func (k TraceKind) String() string {

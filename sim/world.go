@@ -52,6 +52,10 @@ type Config struct {
 	MaxHeldPerNode      int // messages held for a paused node (default 4096)
 	MaxOutboxPerNode    int // messages waiting behind a node's sync (default 1<<16)
 	MaxUnsyncedOps      int // unsynced disk ops per node before the oldest is written back (default 1<<16)
+	// MaxEvents is the world's event budget: once it has processed this
+	// many events it stops (Exhausted reports it) instead of running on;
+	// 0 means no budget.
+	MaxEvents uint64
 
 	_ struct{}
 }
@@ -146,6 +150,13 @@ type nodeState struct {
 
 	disk     disk
 	diskRand *rand.Rand
+	// syncMin and syncMax, when syncMax > 0, replace the world's sync
+	// latency for this node (a slow disk).
+	syncMin, syncMax Time
+
+	// An armed crash point (see crashpoint.go).
+	crashPoint CrashPoint
+	crashArmed bool
 }
 
 // World is the simulated world. It is not safe for concurrent use: it is
@@ -176,6 +187,13 @@ type World struct {
 	// inMachine is set while a core's method runs. A core must not reach
 	// back into the world (it would change state the driver is iterating).
 	inMachine bool
+
+	crashHook func(node.ID)
+	crashRand *rand.Rand
+	buggify   *node.BuggifyPlan
+	// exhausted is set once the world has processed MaxEvents events: it
+	// processes no more.
+	exhausted bool
 }
 
 // New returns an empty world at virtual time 0. It panics if cfg is invalid.
@@ -293,6 +311,7 @@ func (w *World) build(n *nodeState) {
 		Rand:         NewStream(w.cfg.Seed, name),
 		Restart:      n.restarts,
 		ReportsSyncs: true,
+		Buggify:      w.buggify.For(NewStream(w.cfg.Seed, "buggify/"+name)),
 	}
 	w.inMachine = true
 	m := n.factory(env)
@@ -343,14 +362,28 @@ func (w *World) drain(n *nodeState) {
 		w.inMachine = true
 		rd := n.m.Ready()
 		w.inMachine = false
-		for _, op := range rd.Disk {
+		split := len(rd.Disk)
+		if n.crashArmed && n.crashPoint.Kind == CrashBetweenDiskOps && len(rd.Disk) >= 2 {
+			split = w.crashSplit(len(rd.Disk))
+		}
+		for i, op := range rd.Disk {
+			if i == split {
+				w.atCrashPoint(n, CrashBetweenDiskOps, nil)
+				return
+			}
 			w.writeDisk(n, op)
 		}
 		if rd.Sync {
 			w.requestSync(n)
+			if w.atCrashPoint(n, CrashBeforeSync, nil) {
+				return
+			}
 		}
 		for _, m := range rd.Messages {
 			w.emit(n, m)
+			if !n.up {
+				return // crashed right after sending (CrashOnSend)
+			}
 		}
 		w.setWake(n, rd.WakeAt)
 		w.inMachine = true
@@ -387,8 +420,19 @@ func (w *World) Crash(id node.ID) bool {
 	if !n.up {
 		return false
 	}
+	w.crash(n)
+	return true
+}
+
+// crash kills n, which is up (see Crash).
+func (w *World) crash(n *nodeState) {
+	id := n.id
+	if w.crashHook != nil {
+		w.crashHook(id)
+	}
 	n.m = nil
 	n.up, n.paused = false, false
+	n.crashArmed = false
 	n.incarnation++
 	n.cancelTimer()
 	n.wakeAt, n.timerFired = 0, false
@@ -417,7 +461,6 @@ func (w *World) Crash(id node.ID) bool {
 	if w.tracer != nil {
 		w.tracer(TraceEvent{Time: w.now, Kind: TraceCrash, Node: id, N: int64(lost), M: int64(held)})
 	}
-	return true
 }
 
 // Restart rebuilds a crashed node from its factory, with Env.Storage showing
@@ -479,14 +522,20 @@ func (w *World) Resume(id node.ID) bool {
 		w.tracer(TraceEvent{Time: w.now, Kind: TraceResume, Node: id, N: int64(held)})
 	}
 	w.flushOutbox(n)
-	w.notifySynced(n)
+	if n.up {
+		w.notifySynced(n)
+	}
 	w.armService(n)
 	// Invariant: n.inbox does not grow while we walk it, because only a
-	// paused node's inbox grows and n is no longer paused.
-	for i := 0; i < len(n.inbox); i++ {
+	// paused node's inbox grows and n is no longer paused. A crash point
+	// may crash n on the way (which empties the inbox).
+	for i := 0; i < len(n.inbox) && n.up; i++ {
 		m := n.inbox[i]
 		n.inbox[i] = node.Message{}
 		w.stepNode(n, m)
+	}
+	if !n.up {
+		return true
 	}
 	n.inbox = n.inbox[:0]
 	w.drain(n)
@@ -518,7 +567,11 @@ func (w *World) After(d Time, fn func()) { w.At(w.now+d, fn) }
 
 // Step processes the earliest queued event and reports whether there was one.
 func (w *World) Step() bool {
-	if w.q.len() == 0 {
+	if w.q.len() == 0 || w.exhausted {
+		return false
+	}
+	if w.cfg.MaxEvents > 0 && w.stats.Events >= w.cfg.MaxEvents {
+		w.exhausted = true
 		return false
 	}
 	if w.stepping || w.inMachine {
@@ -578,13 +631,23 @@ func (w *World) Step() bool {
 // (time stays at the last event, so Run(math.MaxInt64) means "until idle").
 func (w *World) Run(until Time) {
 	for w.q.len() > 0 && w.q.peek().at <= until {
-		w.Step()
+		if !w.Step() {
+			return // the event budget is spent
+		}
 	}
 	if w.q.len() > 0 && until > w.now {
 		w.now = until
 		w.sameInstant = 0
 	}
 }
+
+// Exhausted reports whether the world spent its event budget
+// (Config.MaxEvents) and stopped.
+func (w *World) Exhausted() bool { return w.exhausted }
+
+// SetBuggify switches on the forced rare branches of plan for every node
+// built from now on (nil: none).
+func (w *World) SetBuggify(plan *node.BuggifyPlan) { w.buggify = plan }
 
 // RunFor runs for d of virtual time from now.
 func (w *World) RunFor(d Time) { w.Run(w.now + d) }
