@@ -17,27 +17,27 @@ import (
 type TraceKind uint8
 
 const (
-	TraceSend      TraceKind = iota + 1 // a message went on the wire (N: arrival time)
-	TraceDuplicate                      // the link made a second copy (N: its arrival time)
-	TraceDeliver                        // a message reached its receiver's core (N: receiver's local time)
-	TraceDrop                           // a message was lost (Reason)
-	TraceHold                           // a message reached a paused receiver and waits for Resume
-	TraceTimer                          // a timer fired (N: local time, M: the WakeAt asked for)
-	TraceDisk                           // a disk op was written (Op, File, N: Truncate's count, M: data length)
-	TraceSync                           // a sync started (N: completion time, M: unsynced ops)
-	TraceSyncDone                       // a sync completed (N: op number made durable, M: 1 if it lied)
-	TraceStart                          // a node was added and built (N: local time)
-	TraceCrash                          // a node crashed (N: unsynced ops lost, M: held messages lost)
-	TraceRestart                        // a node was rebuilt after a crash (N: local time, M: restart count)
-	TracePause                          // a node was paused
-	TraceResume                         // a node was resumed (N: held messages delivered)
-	TraceClock                          // a node's clock changed (N: offset jump, M: drift ppm)
-	TraceAction                         // a harness callback ran
-	TraceLink                           // links changed (N: 1 block, 2 unblock, 3 all params, 4 link params, 5 isolate, 6 heal)
-	TraceCorrupt                        // a durable record was damaged (File, N: index)
-	TraceSyncLies                       // a disk started or stopped lying about syncs (N: 1 lies)
-	TraceCrashArm                       // a crash point was armed (N: its kind, File: the message name)
-	TraceDiskLatency                    // a node's sync latency changed (N: min, M: max)
+	TraceSend        TraceKind = iota + 1 // a message went on the wire (N: arrival time)
+	TraceDuplicate                        // the link made a second copy (N: its arrival time)
+	TraceDeliver                          // a message reached its receiver's core (N: receiver's local time)
+	TraceDrop                             // a message was lost (Reason)
+	TraceHold                             // a message reached a paused receiver and waits for Resume
+	TraceTimer                            // a timer fired (N: local time, M: the WakeAt asked for)
+	TraceDisk                             // a disk op was written (Op, File, N: Truncate's count, M: data length)
+	TraceSync                             // a sync started (N: completion time, M: unsynced ops)
+	TraceSyncDone                         // a sync completed (N: op number made durable, M: 1 if it lied)
+	TraceStart                            // a node was added and built (N: local time)
+	TraceCrash                            // a node crashed (N: unsynced ops lost, M: held messages lost)
+	TraceRestart                          // a node was rebuilt after a crash (N: local time, M: restart count)
+	TracePause                            // a node was paused
+	TraceResume                           // a node was resumed (N: held messages delivered)
+	TraceClock                            // a node's clock changed (N: offset jump, M: drift ppm)
+	TraceAction                           // a harness callback ran
+	TraceLink                             // links changed (N: 1 block, 2 unblock, 3 all params, 4 link params, 5 isolate, 6 heal)
+	TraceCorrupt                          // a durable record was damaged (File, N: index)
+	TraceSyncLies                         // a disk started or stopped lying about syncs (N: 1 lies)
+	TraceCrashArm                         // a crash point was armed (N: its kind, File: the message name)
+	TraceDiskLatency                      // a node's sync latency changed (N: min, M: max)
 )
 
 var traceKindNames = [...]string{
