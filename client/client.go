@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"zoosim/model"
 	"zoosim/node"
@@ -126,6 +127,7 @@ type Stats struct {
 	UnwatchedEvents  int // notifications no local watch matched (dropped)
 	ZxidRegressions  int // replies whose zxid was below the last zxid seen
 	Refused          int // requests Submit failed at once
+	Moves            int // MoveTo calls that moved the client
 }
 
 // maxBuffered bounds results and events waiting for TakeResults and
@@ -336,6 +338,34 @@ func (c *Client) Close() int32 {
 		c.connect()
 	}
 	return xid
+}
+
+// MoveTo makes the client drop its connection and connect to server next,
+// as ZooKeeper's client does when its server list is rebalanced
+// (updateServerList): requests sent on the old connection fail with
+// ErrConnectionLoss, queued ones go to the new server, the session moves
+// with the client. It reports false, doing nothing, if the session is
+// over or closing, server is not in the client's list, or the client is
+// already connected (or connecting) there.
+func (c *Client) MoveTo(server node.ID) bool {
+	idx := slices.Index(c.cfg.Servers, server)
+	if idx < 0 || c.state.Final() || c.closing || c.server == server {
+		return false
+	}
+	n := len(c.cfg.Servers)
+	// lose moves on to the server after serverIdx; the pause at the end of
+	// a round of failures does not apply to a move.
+	c.serverIdx = (idx - 1 + n) % n
+	c.roundEnd = -1
+	if c.state == Connected || c.state == Connecting {
+		c.lose(true)
+	} else {
+		c.backoffUntil = 0
+		c.nextServer()
+	}
+	c.roundEnd = c.serverIdx
+	c.stats.Moves++
+	return true
 }
 
 // Step hands the client one message from a server.

@@ -854,3 +854,33 @@ func BenchmarkClient_RequestRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+func TestClient_MoveToReconnectsThereAndKeepsTheSession(t *testing.T) {
+	e, c := connected(t, Config{SessionTimeout: 3 * node.Second})
+	sid, from := c.SessionID(), c.Server()
+	to := next(from)
+	manual(e)
+	sent := c.Create("/a", nil, nil, model.ModePersistent)
+	e.pump()
+	require.False(t, c.MoveTo(from), "already there")
+	require.False(t, c.MoveTo(99), "not a server of the client")
+	require.True(t, c.MoveTo(to))
+	e.collect()
+	rs, evs := e.take(clientID)
+	assert.Equal(t, []int32{sent}, xidsOf(rs))
+	assert.Equal(t, []model.Err{model.ErrConnectionLoss}, errsOf(rs), "sent on the old connection: outcome unknown")
+	assert.Equal(t, []wire.KeeperState{wire.StateDisconnected}, stateEvents(evs))
+	for _, s := range e.ens.servers {
+		s.auto = true
+	}
+	e.run(node.Second)
+	require.Equal(t, Connected, c.State())
+	assert.Equal(t, to, c.Server())
+	assert.Equal(t, sid, c.SessionID(), "the session moved with the client")
+	assert.Equal(t, 1, c.Stats().Moves)
+
+	c.Close()
+	e.run(node.Second)
+	require.True(t, c.State().Final())
+	require.False(t, c.MoveTo(from), "a final session does not move")
+}

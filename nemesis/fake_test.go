@@ -30,17 +30,24 @@ type fakeTarget struct {
 	drift   map[node.ID]int64
 	lies    map[node.ID]bool
 	records map[node.ID]int // durable records left to corrupt
+	armed   map[node.ID]string
+	lag     map[node.ID]node.Time
+	at      map[node.ID]node.ID // client -> the server it was moved to
 	heals   int
 	calls   []string
 }
 
-var _ Target = (*fakeTarget)(nil)
+var (
+	_ Target           = (*fakeTarget)(nil)
+	_ CrashPointTarget = (*fakeTarget)(nil)
+	_ LagTarget        = (*fakeTarget)(nil)
+)
 
 // newFake returns a world with servers 1..servers and clients after them.
 func newFake(t require.TestingT, servers, clients int) *fakeTarget {
 	f := &fakeTarget{t: t, blocked: map[link]bool{}, quality: map[link]LinkQuality{}, down: map[node.ID]bool{},
 		paused: map[node.ID]bool{}, jump: map[node.ID]node.Time{}, drift: map[node.ID]int64{}, lies: map[node.ID]bool{},
-		records: map[node.ID]int{}}
+		records: map[node.ID]int{}, armed: map[node.ID]string{}, lag: map[node.ID]node.Time{}, at: map[node.ID]node.ID{}}
 	for i := 1; i <= servers; i++ {
 		f.servers = append(f.servers, node.ID(i))
 		f.records[node.ID(i)] = 3
@@ -99,6 +106,7 @@ func (f *fakeTarget) Crash(id node.ID) {
 	}
 	f.down[id] = true
 	delete(f.paused, id)
+	delete(f.armed, id) // a crash clears an armed point, as in the world
 }
 
 func (f *fakeTarget) Restart(id node.ID) {
@@ -239,4 +247,47 @@ func runUntil(r *Runner, until node.Time) {
 		}
 		r.Apply(max(at, r.now))
 	}
+}
+
+func (f *fakeTarget) ArmCrash(id node.ID, point, msg string) {
+	f.log("arm %d %s %s", id, point, msg)
+	if f.down[id] {
+		f.t.Errorf("ArmCrash(%d) of a crashed node", id)
+	}
+	f.armed[id] = point + " " + msg
+}
+
+func (f *fakeTarget) DisarmCrash(id node.ID) bool {
+	f.log("disarm %d", id)
+	_, ok := f.armed[id]
+	delete(f.armed, id)
+	return ok
+}
+
+// fire makes server id's armed crash point fire, as the world would.
+func (f *fakeTarget) fire(id node.ID) {
+	if _, ok := f.armed[id]; !ok {
+		f.t.Errorf("fire(%d) without an armed point", id)
+	}
+	delete(f.armed, id)
+	f.down[id] = true
+	delete(f.paused, id)
+}
+
+func (f *fakeTarget) SetLag(id node.ID, lag node.Time) {
+	f.log("lag %d %s", id, fmtTime(lag))
+	if lag == 0 {
+		delete(f.lag, id)
+		return
+	}
+	f.lag[id] = lag
+}
+
+func (f *fakeTarget) MoveClient(c, s node.ID) bool {
+	f.log("move %d to %d", c, s)
+	if f.at[c] == s {
+		return false
+	}
+	f.at[c] = s
+	return true
 }

@@ -59,8 +59,16 @@ type Fault struct {
 	// Prob is the loss, duplication or reordering probability of a link
 	// fault, in (0, 1].
 	Prob float64
-	// Latency is what a slow link adds to every message.
+	// Latency is what a slow link adds to every message, and how slow a
+	// lagging server is.
 	Latency node.Time
+	// Point is where a crash-point fault crashes its server (one of
+	// CrashPoints), and Msg the message name for on-receive and on-send
+	// ("" matches any message).
+	Point string
+	Msg   string
+	// Move is how many clients a lag fault moves onto its server.
+	Move int
 
 	_ struct{}
 }
@@ -101,6 +109,15 @@ func (f Fault) String() string {
 	}
 	if f.Latency != 0 {
 		b.WriteString(" latency=" + fmtTime(f.Latency))
+	}
+	if f.Point != "" {
+		b.WriteString(" point=" + f.Point)
+	}
+	if f.Msg != "" {
+		b.WriteString(" msg=" + f.Msg)
+	}
+	if f.Move != 0 {
+		b.WriteString(" move=" + strconv.Itoa(f.Move))
 	}
 	if f.Duration != 0 {
 		b.WriteString(" duration=" + fmtTime(f.Duration))
@@ -271,7 +288,10 @@ func (f Fault) checkParam(p param) error {
 		unused("a jump", p != paramJump && f.Jump != 0),
 		unused("a drift", p != paramDrift && f.DriftPPM != 0),
 		unused("a probability", p != paramProb && f.Prob != 0),
-		unused("a latency", p != paramLatency && f.Latency != 0),
+		unused("a latency", p != paramLatency && p != paramLag && f.Latency != 0),
+		unused("a point", p != paramPoint && f.Point != ""),
+		unused("a message name", p != paramPoint && f.Msg != ""),
+		unused("a move", p != paramLag && f.Move != 0),
 	); err != nil {
 		return err
 	}
@@ -292,9 +312,22 @@ func (f Fault) checkParam(p param) error {
 		if !(f.Prob > 0 && f.Prob <= 1) { // also false for NaN
 			return fmt.Errorf("probability %v: want (0, 1]", f.Prob)
 		}
-	case paramLatency:
+	case paramLatency, paramLag:
 		if f.Latency <= 0 || f.Latency > MaxLatency {
 			return fmt.Errorf("latency %s: want (0, %s]", fmtTime(f.Latency), fmtTime(MaxLatency))
+		}
+		if f.Move < 0 || f.Move > MaxCount {
+			return fmt.Errorf("move %d outside [0, %d]", f.Move, MaxCount)
+		}
+	case paramPoint:
+		if !slices.Contains(CrashPoints, f.Point) {
+			return fmt.Errorf("point %q: want one of %s", f.Point, strings.Join(CrashPoints, ", "))
+		}
+		if f.Msg != "" && f.Point != PointOnReceive && f.Point != PointOnSend {
+			return fmt.Errorf("point %s takes no message name", f.Point)
+		}
+		if len(f.Msg) > 64 {
+			return fmt.Errorf("message name of %d bytes, more than 64", len(f.Msg))
 		}
 	}
 	return nil
@@ -316,6 +349,9 @@ func (f Fault) checkFits(servers, clients int) error {
 	}
 	if f.Count > pool {
 		return fmt.Errorf("count %d but only %d to choose from", f.Count, pool)
+	}
+	if f.Move > clients {
+		return fmt.Errorf("move %d clients but the world has %d", f.Move, clients)
 	}
 	n := len(f.Nodes)
 	if n == 0 {
@@ -412,19 +448,22 @@ type faultJSON struct {
 	DriftPPM  int64     `json:"drift_ppm,omitempty"`
 	Prob      float64   `json:"prob,omitempty"`
 	Latency   jsonTime  `json:"latency,omitempty"`
+	Point     string    `json:"point,omitempty"`
+	Msg       string    `json:"msg,omitempty"`
+	Move      int       `json:"move,omitempty"`
 	Duration  jsonTime  `json:"duration,omitempty"`
 }
 
 func (f Fault) toJSON() faultJSON {
 	return faultJSON{At: jsonTime(f.At), Kind: f.Kind, Nodes: f.Nodes, Clients: f.Clients, Pick: f.Pick,
 		Count: f.Count, Direction: f.Direction, Jump: jsonTime(f.Jump), DriftPPM: f.DriftPPM, Prob: f.Prob,
-		Latency: jsonTime(f.Latency), Duration: jsonTime(f.Duration)}
+		Latency: jsonTime(f.Latency), Point: f.Point, Msg: f.Msg, Move: f.Move, Duration: jsonTime(f.Duration)}
 }
 
 func (j faultJSON) fault() Fault {
 	return Fault{At: node.Time(j.At), Kind: j.Kind, Nodes: j.Nodes, Clients: j.Clients, Pick: j.Pick,
 		Count: j.Count, Direction: j.Direction, Jump: node.Time(j.Jump), DriftPPM: j.DriftPPM, Prob: j.Prob,
-		Latency: node.Time(j.Latency), Duration: node.Time(j.Duration)}
+		Latency: node.Time(j.Latency), Point: j.Point, Msg: j.Msg, Move: j.Move, Duration: node.Time(j.Duration)}
 }
 
 // MarshalJSON writes the fault as an object with its non-zero fields.

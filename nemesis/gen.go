@@ -28,7 +28,7 @@ func Gen(opts SwarmOptions) *rapid.Generator[Schedule] {
 			at += ms(1)
 		}
 		k := kinds[d.intn(len(kinds), "kind")]
-		f := drawFault(d, k, opts.Servers, opts.Clients, 75)
+		f := drawFault(d, k, opts, 75)
 		f.At = at
 		return f
 	})

@@ -53,6 +53,33 @@ const (
 	Restart Kind = "restart"
 	// RestartAll restarts every crashed node, servers and clients.
 	RestartAll Kind = "restart-all"
+	// CrashPoint arms a crash at a named protocol point (Point, and Msg for
+	// the message points) on one server: the server crashes the next time
+	// it gets there, not at a random time. The point stays armed until it
+	// fires or Duration passes; at the end a server it crashed restarts.
+	CrashPoint Kind = "crash-point"
+)
+
+// Crash points (Fault.Point): where an armed crash-point fault crashes its
+// server.
+const (
+	PointBetweenDiskOps = "between-disk-ops" // some disk ops of one batch written, the rest not
+	PointBeforeSync     = "before-sync"      // writes issued, their sync not complete
+	PointAfterSync      = "after-sync"       // the sync complete, the messages behind it not sent
+	PointOnReceive      = "on-receive"       // right after handling a message named Msg
+	PointOnSend         = "on-send"          // right after sending a message named Msg
+)
+
+// CrashPoints lists every crash point.
+var CrashPoints = []string{PointBetweenDiskOps, PointBeforeSync, PointAfterSync, PointOnReceive, PointOnSend}
+
+// Lagging servers.
+const (
+	// Lag slows one server (a follower by default): its disk syncs take up
+	// to Latency and every message to and from it takes Latency longer, so
+	// that it trails the leader by many txns; Move clients are moved onto
+	// it when it starts. It ends after Duration (or at a heal).
+	Lag Kind = "lag"
 )
 
 // Pauses: a stopped process or a long garbage-collection pause. A paused
@@ -119,6 +146,7 @@ const (
 	FamilyLink      Family = "link"
 	FamilyDisk      Family = "disk"
 	FamilyClient    Family = "client"
+	FamilyLag       Family = "lag"
 )
 
 // Pick says how a fault that names no nodes chooses them at apply time.
@@ -169,6 +197,8 @@ const (
 	paramDrift
 	paramProb
 	paramLatency
+	paramPoint // Point, and Msg for the message points
+	paramLag   // Latency, and optionally Move
 )
 
 // spec is what the package knows about one kind.
@@ -201,6 +231,7 @@ var (
 	picksCut      = []Pick{PickRandom, PickLeader, PickAll}
 	picksHalves   = []Pick{PickRandom}
 	picksMajority = []Pick{PickRandom, PickLeader, PickFollower}
+	picksLag      = []Pick{PickFollower, PickRandom}
 )
 
 var specs = map[Kind]spec{
@@ -218,6 +249,8 @@ var specs = map[Kind]spec{
 	CrashAll:    {family: FamilyCrash, nodes: nodesNone, heals: true, param: paramNone, minServers: 1},
 	Restart:     {family: FamilyCrash, remedy: true, picks: picksRestart, nodes: nodesSet, clientsOK: true, count: true, param: paramNone, minServers: 1},
 	RestartAll:  {family: FamilyCrash, remedy: true, nodes: nodesNone, param: paramNone, minServers: 1},
+	CrashPoint:  {family: FamilyCrash, picks: picksShape, nodes: nodesOne, heals: true, param: paramPoint, minServers: 1},
+	Lag:         {family: FamilyLag, picks: picksLag, nodes: nodesOne, heals: true, param: paramLag, minServers: 2},
 
 	Pause:     {family: FamilyPause, picks: picksPause, nodes: nodesSet, clientsOK: true, count: true, heals: true, param: paramNone, minServers: 1},
 	Resume:    {family: FamilyPause, remedy: true, picks: picksResume, nodes: nodesSet, clientsOK: true, count: true, param: paramNone, minServers: 1},
@@ -242,7 +275,8 @@ var specs = map[Kind]spec{
 // documentation, used wherever kinds are listed.
 var allKinds = []Kind{
 	PartitionLeader, PartitionOne, PartitionMajority, PartitionHalves, PartitionBridge, PartitionRing, PartitionOneWay, Heal,
-	Crash, CrashLeader, CrashAll, Restart, RestartAll,
+	Crash, CrashLeader, CrashAll, Restart, RestartAll, CrashPoint,
+	Lag,
 	Pause, Resume, ResumeAll,
 	ClockJump, ClockDrift,
 	LinkLossy, LinkSlow, LinkDup, LinkReorder,
@@ -250,7 +284,7 @@ var allKinds = []Kind{
 	ClientCut, HealAll,
 }
 
-var allFamilies = []Family{FamilyPartition, FamilyCrash, FamilyPause, FamilyClock, FamilyLink, FamilyDisk, FamilyClient}
+var allFamilies = []Family{FamilyPartition, FamilyCrash, FamilyLag, FamilyPause, FamilyClock, FamilyLink, FamilyDisk, FamilyClient}
 
 // Kinds returns every kind in canonical order.
 func Kinds() []Kind { return slices.Clone(allKinds) }

@@ -127,6 +127,8 @@ type Runner struct {
 	paused map[node.ID]int // paused by the nemesis -> owner
 	drift  map[node.ID]driftState
 	lies   map[node.ID]int // lying syncs -> owner
+	armed  map[node.ID]int // armed crash points -> owner
+	lags   map[node.ID]int // lagging servers -> owner
 }
 
 // NewRunner returns a Runner that will apply s to t. It checks s against
@@ -178,6 +180,8 @@ func NewRunner(s Schedule, t Target, rnd *rand.Rand) (*Runner, error) {
 		paused:  map[node.ID]int{},
 		drift:   map[node.ID]driftState{},
 		lies:    map[node.ID]int{},
+		armed:   map[node.ID]int{},
+		lags:    map[node.ID]int{},
 	}, nil
 }
 
@@ -526,6 +530,56 @@ func (r *Runner) do(f Fault, idx int, rnd *rand.Rand, now node.Time) outcome {
 		}
 		return outcome{nodes: done, desc: "corrupt " + strings.Join(parts, ", ")}
 
+	case CrashPoint:
+		ct, ok := r.t.(CrashPointTarget)
+		if !ok {
+			return skip("the target cannot crash at a protocol point")
+		}
+		ids, why := r.targets(f, rnd, r.t.Up)
+		if why != "" {
+			return skip(why)
+		}
+		id := ids[0]
+		if owner, ok := r.armed[id]; ok {
+			r.disarm(id, owner, now)
+		}
+		ct.ArmCrash(id, f.Point, f.Msg)
+		r.armed[id] = idx
+		r.owned[idx] = 1
+		where := f.Point
+		if f.Msg != "" {
+			where += " " + f.Msg
+		}
+		return outcome{nodes: ids, desc: fmt.Sprintf("crash %d at %s", id, where), lasting: true}
+
+	case Lag:
+		lt, ok := r.t.(LagTarget)
+		if !ok {
+			return skip("the target cannot slow a server down")
+		}
+		ids, why := r.targets(f, rnd, r.t.Up)
+		if why != "" {
+			return skip(why)
+		}
+		id := ids[0]
+		if owner, ok := r.lags[id]; ok {
+			r.release(owner, now)
+		}
+		lt.SetLag(id, f.Latency)
+		r.lags[id] = idx
+		r.owned[idx] = 1
+		var moved []node.ID
+		for _, c := range shuffled(rnd, slices.Clone(r.clients))[:min(f.Move, len(r.clients))] {
+			if lt.MoveClient(c, id) {
+				moved = append(moved, c)
+			}
+		}
+		desc := fmt.Sprintf("server %d lags by up to %s", id, fmtTime(f.Latency))
+		if len(moved) > 0 {
+			desc += fmt.Sprintf("; clients %s moved onto it", fmtIDs(sortedIDs(moved)))
+		}
+		return outcome{nodes: ids, desc: desc, lasting: true}
+
 	case HealAll:
 		nodes, desc := r.healAll(now)
 		return outcome{nodes: nodes, desc: desc}
@@ -578,6 +632,19 @@ func (r *Runner) finish(idx int, now node.Time) {
 				delete(r.lies, id)
 			}
 		}
+	case CrashPoint:
+		for _, id := range a.Nodes {
+			if owner, ok := r.armed[id]; ok && owner == idx {
+				r.disarm(id, owner, now)
+			}
+		}
+	case Lag:
+		for _, id := range a.Nodes {
+			if owner, ok := r.lags[id]; ok && owner == idx {
+				r.t.(LagTarget).SetLag(id, 0)
+				delete(r.lags, id)
+			}
+		}
 	default:
 		panic(fmt.Sprintf("nemesis: invariant violated: %s has an end", a.Kind))
 	}
@@ -595,6 +662,18 @@ func (r *Runner) release(owner int, now node.Time) {
 	if r.owned[owner] == 0 && r.applied[owner].End == Ongoing {
 		r.applied[owner].End = now
 	}
+}
+
+// disarm ends crash point owner on server id: if it is still armed it is
+// removed; if it fired (the server is down and no crash fault holds it),
+// the server restarts.
+func (r *Runner) disarm(id node.ID, owner int, now node.Time) {
+	delete(r.armed, id)
+	stillArmed := r.t.(CrashPointTarget).DisarmCrash(id)
+	if _, crashed := r.down[id]; !stillArmed && !crashed && !r.t.Up(id) {
+		r.t.Restart(id)
+	}
+	r.release(owner, now)
 }
 
 func (r *Runner) restart(id node.ID, now node.Time) {
@@ -659,7 +738,7 @@ func (r *Runner) healAll(now node.Time) ([]node.ID, string) {
 			touched = append(touched, ids...)
 		}
 	}
-	var resumed, steady, honest, restarted []node.ID
+	var resumed, steady, honest, unlagged, restarted []node.ID
 	for _, id := range r.nodes() { // sorted iteration: map order never leaks
 		if _, ok := r.paused[id]; ok {
 			r.resume(id, now)
@@ -683,6 +762,17 @@ func (r *Runner) healAll(now node.Time) ([]node.ID, string) {
 		}
 	}
 	for _, id := range r.nodes() {
+		if owner, ok := r.armed[id]; ok {
+			r.disarm(id, owner, now)
+		}
+		if owner, ok := r.lags[id]; ok {
+			r.t.(LagTarget).SetLag(id, 0)
+			delete(r.lags, id)
+			r.release(owner, now)
+			unlagged = append(unlagged, id)
+		}
+	}
+	for _, id := range r.nodes() {
 		if !r.t.Up(id) {
 			restarted = append(restarted, id)
 		}
@@ -691,6 +781,7 @@ func (r *Runner) healAll(now node.Time) ([]node.ID, string) {
 	note("resume", resumed)
 	note("stop drift of", steady)
 	note("honest syncs on", honest)
+	note("no more lag on", unlagged)
 	note("restart", restarted)
 	for i := range r.applied {
 		if r.applied[i].End == Ongoing {

@@ -216,3 +216,100 @@ func TestRunner_AnyGeneratedScheduleIsAppliedSensiblyAndHealsCompletely(t *testi
 		}
 	})
 }
+
+func TestRunner_CrashPointArmsAndRestartsWhatItCrashed(t *testing.T) {
+	w := newFake(t, 3, 0)
+	w.leader = 1
+	r, err := NewRunner(Schedule{
+		{At: sec(1), Kind: CrashPoint, Pick: PickLeader, Point: PointOnReceive, Msg: "commit", Duration: sec(5)},
+		{At: sec(2), Kind: CrashPoint, Nodes: ids(2), Point: PointAfterSync, Duration: sec(5)},
+		{At: sec(3), Kind: CrashPoint, Nodes: ids(3), Point: PointBeforeSync, Duration: sec(1)},
+	}, w, testRand(1))
+	require.NoError(t, err)
+	r.Apply(sec(1))
+	require.Equal(t, "on-receive commit", w.armed[1])
+	r.Apply(sec(2))
+	w.fire(1) // the world crashed the leader at its point
+	r.Apply(sec(3))
+	r.Apply(sec(4)) // 3's point ends unfired: disarmed, nothing restarted
+	require.NotContains(t, w.armed, node.ID(3))
+	require.False(t, w.down[3])
+	r.Apply(sec(6)) // 1's point ends: it fired, so 1 restarts
+	require.False(t, w.down[1])
+	r.HealAll(sec(6)) // 2's point is still armed: the heal disarms it
+	require.Empty(t, w.armed)
+	require.Equal(t, []string{"arm 1 on-receive commit", "arm 2 after-sync ", "arm 3 before-sync ", "disarm 3",
+		"disarm 1", "restart 1", "heal", "disarm 2"}, w.calls)
+	for _, a := range r.Applied() {
+		require.NotEqual(t, Ongoing, a.End, a.String())
+	}
+}
+
+func TestRunner_CrashPointOfAServerACrashFaultHoldsDoesNotRestartIt(t *testing.T) {
+	w := newFake(t, 3, 0)
+	r, err := NewRunner(Schedule{
+		{At: sec(1), Kind: CrashPoint, Nodes: ids(2), Point: PointAfterSync, Duration: sec(2)},
+		{At: sec(2), Kind: Crash, Nodes: ids(2)},
+	}, w, testRand(1))
+	require.NoError(t, err)
+	r.Apply(sec(1))
+	r.Apply(sec(2))
+	r.Apply(sec(3))
+	require.True(t, w.down[2], "the crash fault still holds it")
+	require.Equal(t, []string{"arm 2 after-sync ", "crash 2", "disarm 2"}, w.calls)
+}
+
+func TestRunner_LagSlowsAServerMovesClientsAndEnds(t *testing.T) {
+	w := newFake(t, 3, 4)
+	w.leader = 1
+	r, err := NewRunner(Schedule{
+		{At: sec(1), Kind: Lag, Latency: 300 * node.Millisecond, Move: 2, Duration: sec(4)},
+		{At: sec(2), Kind: Lag, Nodes: ids(3), Latency: 100 * node.Millisecond},
+	}, w, testRand(1))
+	require.NoError(t, err)
+	r.Apply(sec(1))
+	require.Len(t, w.lag, 1)
+	var lagging node.ID
+	for id := range w.lag {
+		lagging = id
+	}
+	require.NotEqual(t, node.ID(1), lagging, "a follower lags by default")
+	moved := 0
+	for _, s := range w.at {
+		require.Equal(t, lagging, s)
+		moved++
+	}
+	require.Equal(t, 2, moved)
+	require.Contains(t, r.Applied()[0].Description, "moved onto it")
+	r.Apply(sec(2))
+	r.Apply(sec(5))
+	require.Equal(t, map[node.ID]node.Time{3: 100 * node.Millisecond}, w.lag, "the first ends, the second lasts")
+	r.HealAll(sec(6))
+	require.Empty(t, w.lag)
+}
+
+func TestFault_CrashPointAndLagValidation(t *testing.T) {
+	bad := []Fault{
+		{Kind: CrashPoint},
+		{Kind: CrashPoint, Point: "nowhere"},
+		{Kind: CrashPoint, Point: PointAfterSync, Msg: "commit"},
+		{Kind: CrashPoint, Point: PointOnSend, Latency: 1},
+		{Kind: Lag},
+		{Kind: Lag, Latency: -1},
+		{Kind: Lag, Latency: sec(1), Move: -1},
+		{Kind: Crash, Move: 1},
+		{Kind: Crash, Point: PointOnSend},
+	}
+	for _, f := range bad {
+		require.Error(t, Schedule{f}.Validate(3, 2), f.String())
+	}
+	require.Error(t, Schedule{{Kind: Lag, Latency: sec(1), Move: 3}}.Validate(3, 2), "more clients than the world has")
+	good := Schedule{{Kind: CrashPoint, Point: PointOnSend}, {Kind: CrashPoint, Point: PointOnReceive, Msg: "ack"},
+		{Kind: Lag, Latency: sec(1), Move: 2, Duration: sec(3)}}
+	require.NoError(t, good.Validate(3, 2))
+	b, err := good.MarshalJSON()
+	require.NoError(t, err)
+	var back Schedule
+	require.NoError(t, back.UnmarshalJSON(b))
+	require.Equal(t, good, back)
+}

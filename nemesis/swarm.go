@@ -26,6 +26,10 @@ type SwarmOptions struct {
 	// MaxFaults bounds a schedule's length; 0 means one fault per 500 ms of
 	// the window between Quiet and Duration, at least 1, at most 1000.
 	MaxFaults int
+	// CrashMessages are the message names crash points on receipt or send
+	// may name (the engine's protocol steps); empty: such points match any
+	// message.
+	CrashMessages []string
 
 	_ struct{}
 }
@@ -164,7 +168,7 @@ func Swarm(rnd *rand.Rand, opts SwarmOptions) (Schedule, SwarmConfig) {
 	// Bounded: t grows by at least 500 ms per iteration, and len(s) by one.
 	for t := opts.Quiet + drawGap(); t < opts.Duration && len(s) < limit; t += drawGap() {
 		k := weighted(d, cfg.Kinds, cfg.Weights, total)
-		f := drawFault(d, k, opts.Servers, opts.Clients, cfg.SelfHealPercent)
+		f := drawFault(d, k, opts, cfg.SelfHealPercent)
 		f.At = t
 		s = append(s, f)
 		if f.Duration > 0 || len(s) >= limit {
@@ -250,6 +254,8 @@ func healRange(k Kind) (lo, hi int) {
 		return 200, 10_000 // from a GC hiccup to well past a session timeout
 	case FamilyClock:
 		return 1_000, 30_000
+	case FamilyLag:
+		return 2_000, 20_000
 	}
 	return 1_000, 20_000
 }
@@ -268,7 +274,8 @@ func logUniform(d drawer, lo, hi int, label string) int {
 // drawFault draws one fault of kind k (without its time) for a world of the
 // given size. Everything it chooses is symbolic (picks and counts, never
 // node IDs), so the fault stays valid when others are removed.
-func drawFault(d drawer, k Kind, servers, clients, selfHealPercent int) Fault {
+func drawFault(d drawer, k Kind, opts SwarmOptions, selfHealPercent int) Fault {
+	servers, clients := opts.Servers, opts.Clients
 	sp := specs[k]
 	f := Fault{Kind: k}
 	if sp.picks != nil {
@@ -318,6 +325,18 @@ func drawFault(d drawer, k Kind, servers, clients, selfHealPercent int) Fault {
 		f.Prob = float64(lo+d.intn(hi-lo+1, "prob percent")) / 100
 	case paramLatency:
 		f.Latency = ms(logUniform(d, 5, 2_000, "latency ms"))
+	case paramPoint:
+		f.Point = CrashPoints[d.intn(len(CrashPoints), "point")]
+		if (f.Point == PointOnReceive || f.Point == PointOnSend) && len(opts.CrashMessages) > 0 {
+			f.Msg = opts.CrashMessages[d.intn(len(opts.CrashMessages), "message")]
+		}
+	case paramLag:
+		// Slow enough to trail by many txns, mostly not so slow that the
+		// leader drops the follower (which it may: resync is worth testing).
+		f.Latency = ms(50 + d.intn(751, "lag ms"))
+		if clients > 0 {
+			f.Move = d.intn(clients/2+1, "move")
+		}
 	}
 	if sp.heals && d.intn(100, "self-heal") < selfHealPercent {
 		lo, hi := healRange(k)

@@ -42,32 +42,32 @@ func TestSwarm_GoldenSeed(t *testing.T) {
 	require.Equal(t, goldenApplied, strings.Join(applied, "\n"))
 }
 
-const goldenSwarmConfig = "swarm: kinds partition-majority:3 partition-ring:1 crash:2 crash-leader:3 link-lossy:1 " +
-	"link-dup:4 link-reorder:2 disk-corrupt:1 client-cut:2; remedies heal,restart,restart-all,resume,resume-all; " +
-	"a fault every 2s–5s; 90% undo themselves"
+const goldenSwarmConfig = "swarm: kinds partition-majority:2 partition-ring:3 crash:1 crash-leader:4 clock-jump:2 link-lossy:1 link-slow:2 link-reorder:4 disk-sync-lies:3 disk-corrupt:1; remedies heal,restart,restart-all,resume,resume-all; a fault every 2s–5s; 90% undo themselves"
 
-const goldenSwarmSchedule = `4.37s client-cut pick=all duration=14.941s
-9.192s link-dup count=3 prob=0.4 duration=13.09s
-13.006s client-cut pick=leader duration=5.765s
-17.542s client-cut duration=5.113s
-20.136s link-dup pick=all prob=0.27 duration=9.883s
-22.777s crash-leader duration=9.947s
-24.95s link-dup pick=follower count=4 prob=0.08 duration=5.993s
-28.551s crash-leader duration=3.37s
-33.283s partition-majority pick=follower duration=12.437s
-37.825s crash count=2 duration=4.342s`
+const goldenSwarmSchedule = `4.196s disk-corrupt pick=down count=3
+6.302s clock-jump pick=all jump=-672ms
+11.277s crash-leader duration=3.949s
+15.813s disk-sync-lies count=3 duration=4.764s
+19.928s disk-sync-lies pick=follower count=2 duration=5.063s
+23.098s disk-sync-lies pick=all duration=12.874s
+26.764s link-reorder count=3 prob=0.23 duration=9.554s
+30.489s crash-leader
+34.959s disk-sync-lies duration=6.875s
+38.172s crash-leader duration=2.959s
+39.197s restart`
 
-const goldenApplied = `4.37s–19.311s client-cut: cut client 7 from servers [1 2 3 4 5]
-9.192s–22.282s link-dup: links of [1 3 5]: dup 40%
-13.006s–18.771s client-cut: cut client 7 from servers [3]
-17.542s–22.655s client-cut: cut client 6 from servers [2]
-20.136s–30.019s link-dup: links of [1 2 3 4 5]: dup 27%
-22.777s–32.724s crash-leader: crash [3]
-24.95s–30.943s link-dup: links of [1 2 4 5]: dup 8%
-28.551s crash-leader: skipped: leader 3 is not eligible
-33.283s–40s partition-majority: split minority [4 5] | majority [1 2 3]
-37.825s–40s crash: crash [3 4]
-40s heal-all: heal every link; restart [3 4]`
+const goldenApplied = `4.196s disk-corrupt: skipped: no eligible node for pick "down"
+6.302s clock-jump: clocks of [1 2 3 4 5] jump -672ms
+11.277s–15.226s crash-leader: crash [3]
+15.813s–20.577s disk-sync-lies: syncs of [3 4 5] lie
+19.928s–23.098s disk-sync-lies: syncs of [2 5] lie
+23.098s–35.972s disk-sync-lies: syncs of [1 2 3 4 5] lie
+26.764s–36.318s link-reorder: links of [1 2 5]: reorder 23%
+30.489s–39.197s crash-leader: crash [3]
+34.959s–40s disk-sync-lies: syncs of [5] lie
+38.172s crash-leader: skipped: leader 3 is not eligible
+39.197s restart: restart [3]
+40s heal-all: heal every link; honest syncs on [5]`
 
 func TestSwarm_DifferentSeedsDiffer(t *testing.T) {
 	seen := map[string]uint64{}
@@ -116,7 +116,8 @@ func TestSwarm_RespectsRestrictedKinds(t *testing.T) {
 	}{
 		{"partition", []Family{FamilyPartition}},
 		{"crash,clock", []Family{FamilyCrash, FamilyClock}},
-		{"all,-disk,-link,-crash,-pause,-client,-partition,-heal-all", []Family{FamilyClock}},
+		{"all,-disk,-link,-crash,-pause,-client,-partition,-lag,-heal-all", []Family{FamilyClock}},
+		{"lag", []Family{FamilyLag}},
 		{"client-cut", []Family{FamilyClient}},
 	}
 	for _, tt := range tests {
@@ -251,11 +252,12 @@ func TestParseKinds(t *testing.T) {
 		want []Kind
 		err  string
 	}{
-		{"crash", []Kind{Crash, CrashLeader, CrashAll, Restart, RestartAll}, ""},
+		{"crash", []Kind{Crash, CrashLeader, CrashAll, Restart, RestartAll, CrashPoint}, ""},
 		{"clock, link-slow", []Kind{ClockJump, ClockDrift, LinkSlow}, ""},
 		{"link-slow,clock", []Kind{ClockJump, ClockDrift, LinkSlow}, ""},
 		{"pause,pause", []Kind{Pause, Resume, ResumeAll}, ""},
-		{"crash,-crash-leader,-crash-all", []Kind{Crash, Restart, RestartAll}, ""},
+		{"crash,-crash-leader,-crash-all", []Kind{Crash, Restart, RestartAll, CrashPoint}, ""},
+		{"lag,crash-point", []Kind{CrashPoint, Lag}, ""},
 		{"disk,client", []Kind{DiskSyncLies, DiskCorrupt, ClientCut}, ""},
 		{"partition,-heal,-partition-ring", []Kind{PartitionLeader, PartitionOne, PartitionMajority, PartitionHalves, PartitionBridge, PartitionOneWay}, ""},
 		{"all", allKinds, ""},

@@ -61,6 +61,31 @@ type Target interface {
 	CorruptRecord(id node.ID) (record string, ok bool)
 }
 
+// CrashPointTarget is a Target that can crash a server at a named protocol
+// point (see CrashPoints) instead of at a random time. A Target without it
+// gets crash-point faults reported as skipped.
+type CrashPointTarget interface {
+	// ArmCrash makes server id crash the next time it reaches point (with
+	// msg naming the message for the message points, "" for any).
+	ArmCrash(id node.ID, point, msg string)
+	// DisarmCrash removes the armed point and reports whether it was still
+	// armed (false: it fired, or a crash cleared it).
+	DisarmCrash(id node.ID) bool
+}
+
+// LagTarget is a Target that can slow one server down so that it trails
+// the others, and move clients onto it. A Target without it gets lag
+// faults reported as skipped.
+type LagTarget interface {
+	// SetLag makes server id's disk syncs and every message to and from it
+	// up to lag slower; 0 restores it.
+	SetLag(id node.ID, lag node.Time)
+	// MoveClient makes client c drop its connection and connect to server
+	// s; it reports false if the client could not move (its session is
+	// over, or it is there already).
+	MoveClient(c, s node.ID) bool
+}
+
 // LinkQuality is how much worse than normal a link behaves. The zero value
 // is a normal link.
 type LinkQuality struct {

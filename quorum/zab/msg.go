@@ -181,3 +181,29 @@ func (m *Msg) TraceHash() uint64 {
 	}
 	return h
 }
+
+// MsgName names the message kind for crash points (node.Named): the type,
+// with syncs told apart by mode ("sync/snap") and the NEWLEADER ack
+// ("ack/newleader") apart from proposal acks.
+func (m *Msg) MsgName() string {
+	switch {
+	case m.Type == MsgSync:
+		switch m.Mode {
+		case SyncDiff:
+			return "sync/diff"
+		case SyncTrunc:
+			return "sync/trunc"
+		case SyncSnap:
+			return "sync/snap"
+		}
+	case m.Type == MsgAck && m.NewLeader:
+		return "ack/newleader"
+	}
+	return m.Type.String()
+}
+
+// CrashMessages are the message names worth crashing a server around:
+// every step of discovery and sync, and the broadcast's proposal, ack and
+// commit.
+var CrashMessages = []string{"leaderinfo", "ackepoch", "sync/diff", "sync/trunc", "sync/snap",
+	"ack/newleader", "uptodate", "proposal", "ack", "commit"}
