@@ -76,9 +76,29 @@ type Config struct {
 	// drawn from [BackoffMax/2, BackoffMax]. Zero means
 	// min(DefaultBackoffMax, SessionTimeout/3).
 	BackoffMax node.Time
+	// Buggify forces the client's rare branches (nil: never).
+	Buggify *node.Buggify
+	// Bugs are seeded defects (zero: a correct client).
+	Bugs Bugs
 
 	_ struct{}
 }
+
+// Bugs are seeded defects of the client library.
+type Bugs struct {
+	// ForgetsLastZxid: on reconnect the client sends 0 as the last zxid it
+	// has seen, so a server behind it accepts it.
+	ForgetsLastZxid bool
+	_               struct{}
+}
+
+// BuggifyRebalance is the client's forced rare branch: at a tick, a
+// connected client moves to another server of its list (MoveTo), as
+// clients do when their server list is rebalanced.
+const BuggifyRebalance = "client/rebalance"
+
+// BuggifyPoints are the client's forced rare branches.
+var BuggifyPoints = []string{BuggifyRebalance}
 
 // validate checks c and fills in the defaults.
 func (c *Config) validate(self node.ID) error {
@@ -415,6 +435,10 @@ func (c *Client) Step(now node.Time, m node.Message) {
 func (c *Client) Tick(now node.Time) {
 	c.observeTime(now)
 	c.timers()
+	if c.state == Connected && len(c.cfg.Servers) > 1 && c.cfg.Buggify.Fire(BuggifyRebalance, 10) {
+		to := c.cfg.Servers[c.rnd.IntN(len(c.cfg.Servers))]
+		c.MoveTo(to) // a no-op when it drew its own server
+	}
 }
 
 // observeTime moves the client's clock forward; a clock that reads earlier
@@ -483,9 +507,13 @@ func (c *Client) connect() {
 	c.outSeq, c.inSeq = 0, 0
 	c.lastHeard = c.now
 	c.stats.ConnectAttempts++
+	seen := c.lastZxid
+	if c.cfg.Bugs.ForgetsLastZxid {
+		seen = 0 // seeded bug
+	}
 	c.send(&wire.Connect{
 		Header:       c.header(),
-		LastZxidSeen: c.lastZxid,
+		LastZxidSeen: seen,
 		TimeoutMs:    int32(c.cfg.SessionTimeout.Millis()),
 		SessionID:    c.sessionID,
 		Passwd:       c.passwd,

@@ -74,6 +74,14 @@ func (t *Tree) applyMulti(hdr TxnHeader, m MultiTxn) Result {
 		}
 	}
 	r := Result{Op: OpMulti, Multi: make([]Result, len(m.Txns))}
+	if failAt >= 0 && t.bugs.MultiPartial {
+		// Seeded bug: the ops before the failing one take effect.
+		for _, sub := range m.Txns[:failAt] {
+			if _, isErr := sub.(ErrorTxn); !isErr {
+				t.do(hdr, sub, &r.Events)
+			}
+		}
+	}
 	if failAt >= 0 {
 		for i, sub := range m.Txns {
 			sr := Result{Op: OpError}

@@ -186,7 +186,11 @@ func (p *preparer) create(r Create) (Txn, Err) {
 	}
 	path := r.Path
 	if r.Mode.IsSequential() {
-		path += formatSequence(parent.cversion)
+		if p.t.bugs.SeqFromChildren {
+			path += formatSequence(parent.numChildren) // seeded bug: ZOOKEEPER-1046's reused names
+		} else {
+			path += formatSequence(parent.cversion)
+		}
 	}
 	if !validPath(path) {
 		return nil, ErrBadArguments

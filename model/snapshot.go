@@ -47,12 +47,21 @@ func (t *Tree) MarshalBinary() ([]byte, error) {
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(t.nodes)))
 	buf = t.appendNode(buf, append(make([]byte, 0, 256), '/'))
 	ss := t.Sessions()
+	digest := t.digest
+	if t.bugs.SnapshotDropsSessions {
+		// Seeded bug (ZOOKEEPER-1367's forgotten sessions): the snapshot
+		// is self-consistent, it just lacks the session table.
+		for _, s := range ss {
+			digest -= hashSession(s.ID, s.TimeoutMs)
+		}
+		ss = nil
+	}
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(ss)))
 	for _, s := range ss {
 		buf = binary.BigEndian.AppendUint64(buf, uint64(s.ID))
 		buf = binary.BigEndian.AppendUint32(buf, uint32(s.TimeoutMs))
 	}
-	buf = binary.BigEndian.AppendUint64(buf, t.digest)
+	buf = binary.BigEndian.AppendUint64(buf, digest)
 	buf = binary.BigEndian.AppendUint32(buf, crc32.ChecksumIEEE(buf))
 	return buf, nil
 }
@@ -190,6 +199,7 @@ func (t *Tree) UnmarshalBinary(b []byte) error {
 	if nt.digest != digest {
 		return errors.New("model: tree snapshot digest mismatch")
 	}
+	nt.bugs = t.bugs
 	*t = *nt
 	return nil
 }

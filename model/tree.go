@@ -22,7 +22,31 @@ type Tree struct {
 	// digest is the wrapping sum of every node's hash and every session's
 	// hash. Invariant: digest == t.recomputeDigest().
 	digest uint64
+	// bugs are seeded defects (zero: correct); they are configuration, not
+	// replicated state, and survive Clone and UnmarshalBinary.
+	bugs Bugs
 }
+
+// Bugs are seeded defects of the state machine, each the mechanism of a
+// real ZooKeeper bug (the harness's catalog names which). The zero value is
+// correct.
+type Bugs struct {
+	// SeqFromChildren names sequential nodes after the parent's current
+	// number of children instead of its count of creations, so a name can
+	// come back after a delete.
+	SeqFromChildren bool
+	// MultiPartial applies the ops of a failed multi that come before the
+	// failing one.
+	MultiPartial bool
+	// SnapshotDropsSessions leaves the session table out of snapshots: a
+	// server restored from one forgets every session.
+	SnapshotDropsSessions bool
+	_                     struct{}
+}
+
+// SetBugs switches on seeded defects for this tree and every tree cloned or
+// restored from it.
+func (t *Tree) SetBugs(b Bugs) { t.bugs = b }
 
 // nodeKind says what the owner field of a node means. ZooKeeper packs this
 // into ephemeralOwner (a session id, or a container marker, or a TTL marker
@@ -261,6 +285,7 @@ func (t *Tree) Clone() *Tree {
 		ttls:       make(map[string]struct{}, len(t.ttls)),
 		lastZxid:   t.lastZxid,
 		digest:     t.digest,
+		bugs:       t.bugs,
 	}
 	for p, n := range t.nodes {
 		cp := *n

@@ -18,6 +18,7 @@ type conn struct {
 	sendSeq  uint64
 	recvSeq  uint64
 	lastSeen model.Zxid // the zxid the client said it has seen, at connect
+	replied  model.Zxid // the largest zxid a reply on this connection carried
 
 	// creating: waiting for our createSession txn; revalidating: waiting
 	// for the leader to confirm the session it resumes.
@@ -69,7 +70,10 @@ func (s *Server) sendConn(c *conn, body any) {
 	s.out = append(s.out, node.Message{From: s.id, To: c.client, Body: body})
 }
 
-func (s *Server) reply(c *conn, r *wire.Reply) { s.sendConn(c, r) }
+func (s *Server) reply(c *conn, r *wire.Reply) {
+	c.replied = max(c.replied, r.Zxid)
+	s.sendConn(c, r)
+}
 
 // closeConn drops a connection; with a reason it tells the client.
 func (s *Server) closeConn(c *conn, reason wire.CloseReason) {
@@ -120,7 +124,7 @@ func (s *Server) onConnect(from node.ID, m *wire.Connect) {
 		refuse(wire.CloseBehind)
 		return
 	}
-	if len(s.conns) >= s.cfg.MaxConnections {
+	if len(s.conns) >= s.cfg.MaxConnections || s.bug.Fire(BuggifyRefuseConnect, 100) {
 		refuse(wire.CloseNotServing)
 		return
 	}
@@ -330,6 +334,11 @@ func (s *Server) submitSync(c *conn, p *pending) {
 func (s *Server) read(c *conn, req *wire.Request) *wire.Reply {
 	s.stats.Reads++
 	rp := &wire.Reply{Xid: req.Xid, Zxid: s.tree.LastZxid()}
+	if s.cfg.Bugs.ReadZxidLags {
+		// Seeded bug: the reply carries the zxid this connection last
+		// answered with (or saw at connect), not the state it reads.
+		rp.Zxid = max(c.replied, c.lastSeen)
+	}
 	switch req.Op {
 	case model.OpGetData:
 		data, st, err := s.tree.GetData(req.Path)
@@ -420,7 +429,11 @@ func (s *Server) setWatches(c *conn, req *wire.Request) {
 		s.reply(c, &wire.Reply{Xid: req.Xid, Zxid: s.tree.LastZxid(), Err: model.ErrMarshallingError})
 		return
 	}
-	for _, d := range s.watches.SetWatches(s.tree, w.RelativeZxid, w.Data, w.Exist, w.Child, w.Persistent, w.PersistentRecursive, c.watcher) {
+	rel := w.RelativeZxid
+	if s.cfg.Bugs.SetWatchesIgnoresZxid {
+		rel = s.tree.LastZxid() // seeded bug: as if the client had missed nothing
+	}
+	for _, d := range s.watches.SetWatches(s.tree, rel, w.Data, w.Exist, w.Child, w.Persistent, w.PersistentRecursive, c.watcher) {
 		s.stats.WatchEventsDelivered++
 		s.sendConn(c, &wire.Event{Type: d.Event.Type, State: wire.StateSyncConnected, Path: d.Event.Path, Zxid: s.tree.LastZxid()})
 	}

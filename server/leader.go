@@ -144,6 +144,13 @@ func (s *Server) propose(session int64, cxid int32, req model.Request) {
 	var txn model.Txn = model.ErrorTxn{Err: model.ErrOK} // a read barrier changes nothing
 	if req != nil {
 		txn = model.Prepare(l.spec, session, req, nowMs)
+		if e, ok := txn.(model.ErrorTxn); ok && e.Err == model.ErrSessionExpired && s.cfg.Bugs.CreateAfterClose {
+			if t := l.sessions[session]; t != nil && t.closing {
+				// Seeded bug: judged against the committed tree, where the
+				// closing session is still alive.
+				txn = model.Prepare(s.tree, session, req, nowMs)
+			}
+		}
 	}
 	zxid, err := s.eng.Propose(s.now, encodeEntry(entryHeader{Session: session, Cxid: cxid, TimeMs: nowMs}, txn))
 	if err != nil {

@@ -63,8 +63,36 @@ type Bugs struct {
 	// (ZOOKEEPER-2355's symptom): every replica recreates them, owned by
 	// the dead session, right after the closeSession.
 	KeepEphemerals bool
-	_              struct{}
+	// CreateAfterClose: the leader accepts a request of a session whose
+	// closeSession it has already proposed (ZOOKEEPER-1208's race), judging
+	// it against the committed state where the session still lives.
+	CreateAfterClose bool
+	// ReplyBeforeEvent: a server sends the reply of a write before the watch
+	// notifications the write fired.
+	ReplyBeforeEvent bool
+	// ReadZxidLags: a read's reply carries the zxid of the connection's
+	// last reply instead of the server's last applied zxid, so the client's
+	// last seen zxid lags what it has read.
+	ReadZxidLags bool
+	// SetWatchesIgnoresZxid: a server re-registers a reconnecting client's
+	// watches without firing the changes it missed.
+	SetWatchesIgnoresZxid bool
+	_                     struct{}
 }
+
+// The forced rare branches (node.Buggify points) of the server: legal
+// behaviour a ZooKeeper server shows seldom.
+const (
+	// BuggifyRefuseConnect: the server closes a new client connection (as
+	// one at its connection limit does); the client tries another server.
+	BuggifyRefuseConnect = "server/refuse-connect"
+	// BuggifyDropClient: the server drops a client connection at a tick (a
+	// reset); the client reconnects, here or elsewhere.
+	BuggifyDropClient = "server/drop-client"
+)
+
+// BuggifyPoints are the server's forced rare branches.
+var BuggifyPoints = []string{BuggifyRefuseConnect, BuggifyDropClient}
 
 // Config is one server's configuration.
 type Config struct {
@@ -82,7 +110,9 @@ type Config struct {
 	// MaxQueuedPerConn bounds one connection's outstanding requests.
 	MaxQueuedPerConn int
 	Bugs             Bugs
-	_                struct{}
+	// ModelBugs are seeded defects of the state machine the server runs.
+	ModelBugs model.Bugs
+	_         struct{}
 }
 
 func (c *Config) setDefaults() error {
@@ -118,6 +148,7 @@ type Server struct {
 	cfg Config
 	id  node.ID
 	rnd *rand.Rand
+	bug *node.Buggify
 	now node.Time
 
 	eng     quorum.Engine
@@ -183,13 +214,14 @@ func New(cfg Config, env node.Env) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, id: env.ID, rnd: env.Rand, now: env.Now,
+		cfg: cfg, id: env.ID, rnd: env.Rand, bug: env.Buggify, now: env.Now,
 		tree:      model.NewTree(),
 		byConn:    map[uint64]*conn{},
 		bySession: map[int64]*conn{},
 		byWatcher: map[model.WatcherID]*conn{},
 		touched:   map[int64]bool{},
 	}
+	s.tree.SetBugs(cfg.ModelBugs)
 	eng, err := cfg.NewEngine(s, env)
 	if err != nil {
 		return nil, err
@@ -373,6 +405,19 @@ func (s *Server) applyEntry(e quorum.Entry) {
 	s.afterApply(h, e.Zxid, txn, res)
 }
 
+// fireWatches delivers the notifications an applied txn fired to the
+// connections here that hold the watches.
+func (s *Server) fireWatches(zxid model.Zxid, res model.Result) {
+	if len(res.Events) > 0 {
+		for _, d := range s.watches.Trigger(res.Events) {
+			if c := s.byWatcher[d.Watcher]; c != nil {
+				s.stats.WatchEventsDelivered++
+				s.sendConn(c, &wire.Event{Type: d.Event.Type, State: wire.StateSyncConnected, Path: d.Event.Path, Zxid: zxid})
+			}
+		}
+	}
+}
+
 type keptNode struct {
 	path string
 	data []byte
@@ -393,15 +438,12 @@ func (s *Server) afterApply(h entryHeader, zxid model.Zxid, txn model.Txn, res m
 	if s.record {
 		s.applied = append(s.applied, AppliedTxn{Zxid: zxid, Session: h.Session, Cxid: h.Cxid, TimeMs: h.TimeMs, Txn: txn, Err: res.Err, Digest: s.tree.Digest()})
 	}
-	// Watches first: a client must get the event before any reply that
-	// shows the change.
-	if len(res.Events) > 0 {
-		for _, d := range s.watches.Trigger(res.Events) {
-			if c := s.byWatcher[d.Watcher]; c != nil {
-				s.stats.WatchEventsDelivered++
-				s.sendConn(c, &wire.Event{Type: d.Event.Type, State: wire.StateSyncConnected, Path: d.Event.Path, Zxid: zxid})
-			}
-		}
+	if s.cfg.Bugs.ReplyBeforeEvent {
+		defer s.fireWatches(zxid, res) // seeded bug: after the reply
+	} else {
+		// Watches first: a client must get the event before any reply
+		// that shows the change.
+		s.fireWatches(zxid, res)
 	}
 	switch txn.(type) {
 	case model.CreateSessionTxn:
@@ -526,7 +568,7 @@ func (s *Server) housekeeping() {
 		if c.timeoutMs == 0 {
 			timeout = s.cfg.MaxSessionTimeout
 		}
-		if s.now-c.lastHeard > timeout {
+		if s.now-c.lastHeard > timeout || s.bug.Fire(BuggifyDropClient, 2) {
 			s.closeConn(c, wire.CloseBroken)
 		}
 	}

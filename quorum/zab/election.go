@@ -59,6 +59,8 @@ func (z *Zab) leaveRole() {
 		}
 	}
 	clear(z.learners)
+	z.stash = z.stash[:0] // never logged: gone with the connection
+	z.holdApply = false
 	z.fphase, z.lphase = 0, 0
 	z.conn, z.sendSeq, z.recvSeq = 0, 0, 0
 }
@@ -130,7 +132,7 @@ func (z *Zab) stepVote(from node.ID, m *Msg) {
 			z.round = m.Round
 			clear(z.recv)
 			z.vote = z.initialVote()
-			if adoptable && m.Vote.better(z.vote) {
+			if adoptable && z.beats(m.Vote, z.vote) {
 				z.vote = m.Vote
 			}
 			z.decideAt = 0
@@ -139,7 +141,7 @@ func (z *Zab) stepVote(from node.ID, m *Msg) {
 			z.send(from, z.voteMsg())
 			return
 		default:
-			if adoptable && m.Vote.better(z.vote) {
+			if adoptable && z.beats(m.Vote, z.vote) {
 				z.vote = m.Vote
 				z.decideAt = 0
 				z.broadcastVote()
@@ -179,4 +181,16 @@ func (z *Zab) decide(v Vote) {
 		return
 	}
 	z.becomeFollower(node.ID(v.Leader))
+}
+
+// beats orders votes: FastLeaderElection's total order, or the seeded
+// bug's order that forgets the history (ElectionIgnoresZxid).
+func (z *Zab) beats(a, b Vote) bool {
+	if z.cfg.Bugs.ElectionIgnoresZxid {
+		if a.Epoch != b.Epoch {
+			return a.Epoch > b.Epoch
+		}
+		return a.Leader > b.Leader
+	}
+	return a.better(b)
 }

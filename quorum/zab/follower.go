@@ -112,29 +112,49 @@ func (z *Zab) stepFollower(m *Msg) {
 				z.followerFails()
 				return
 			}
-			z.truncateLog(m.Zxid)
+			if !z.cfg.Bugs.IgnoreTrunc {
+				z.truncateLog(m.Zxid)
+			}
 		case SyncDiff:
 		default:
 			z.followerFails()
 			return
 		}
+		claimed := z.lastLogged()
+		z.stash = z.stash[:0]
 		for _, e := range m.Entries {
-			if e.Zxid > z.lastLogged() {
+			if e.Zxid <= claimed {
+				continue
+			}
+			if z.cfg.Bugs.LogAfterNewLeader {
+				z.stash = append(z.stash, e) // seeded bug: logged after the ack
+			} else {
 				z.appendLog(e)
 			}
+			claimed = e.Zxid
 		}
 		if m.Commit > z.committed {
 			z.committed = m.Commit
 		}
+		if z.cfg.Bugs.SyncCommitsAll {
+			z.committed = z.lastLogged() // seeded bug: its own uncommitted tail too
+		}
 		z.persistCurrentEpoch(z.newEpoch)
+		if z.cfg.Bugs.SnapAckBeforeSync && m.Mode == SyncSnap {
+			z.rd.Sync = false // seeded bug: the NEWLEADER ack leaves before the snapshot is durable
+		}
 		z.fphase = fSynced
-		z.sendLeader(&Msg{Type: MsgAck, NewLeader: true, Epoch: z.newEpoch, Zxid: z.lastLogged()})
+		z.sendLeader(&Msg{Type: MsgAck, NewLeader: true, Epoch: z.newEpoch, Zxid: claimed})
+		if z.bug.Fire(BuggifyDropAfterNewLeader, 200) {
+			z.followerFails()
+		}
 
 	case MsgUpToDate:
 		if z.fphase != fSynced {
 			z.followerFails()
 			return
 		}
+		z.logStash()
 		z.fphase = fUpToDate
 		if z.abstain {
 			// The leader's history is now on this disk (acked before this
@@ -149,6 +169,7 @@ func (z *Zab) stepFollower(m *Msg) {
 		}
 
 	case MsgProposal:
+		z.logStash()
 		if z.fphase < fSynced || m.Zxid <= z.lastLogged() || m.Zxid.Epoch() != z.newEpoch {
 			z.followerFails()
 			return
@@ -156,6 +177,9 @@ func (z *Zab) stepFollower(m *Msg) {
 		z.appendLog(quorumEntry(m))
 		if z.cfg.Bugs.AckBeforeSync {
 			z.rd.Sync = false // seeded bug: the ack leaves before the log is durable
+		}
+		if z.cfg.Bugs.ApplyProposals && z.fphase == fUpToDate {
+			z.committed = max(z.committed, m.Zxid) // seeded bug: applied before it is committed
 		}
 		z.sendLeader(&Msg{Type: MsgAck, Zxid: m.Zxid})
 
@@ -166,6 +190,9 @@ func (z *Zab) stepFollower(m *Msg) {
 		}
 		if m.Zxid > z.committed {
 			z.committed = m.Zxid
+			if m.Type == MsgCommit && z.bug.Fire(BuggifyLateCommit, 200) {
+				z.holdApply = true
+			}
 		}
 		if m.Type == MsgPing {
 			z.sendLeader(&Msg{Type: MsgPong, Zxid: z.lastLogged()})
@@ -187,3 +214,13 @@ func (z *Zab) stepFollower(m *Msg) {
 }
 
 func quorumEntry(m *Msg) quorum.Entry { return quorum.Entry{Zxid: m.Zxid, Data: m.Data} }
+
+// logStash logs the synced txns the LogAfterNewLeader bug held back.
+func (z *Zab) logStash() {
+	for _, e := range z.stash {
+		if e.Zxid > z.lastLogged() {
+			z.appendLog(e)
+		}
+	}
+	z.stash = z.stash[:0]
+}

@@ -84,7 +84,7 @@ func (z *Zab) stepLeader(from node.ID, m *Msg) {
 		// The leader's history as it was elected: (its current epoch then,
 		// its last zxid). A leader never logs anything before it is
 		// established, so lastLogged is still that history.
-		if !l.abstain && z.lphase != lEstablished &&
+		if !l.abstain && z.lphase != lEstablished && !z.cfg.Bugs.ElectionIgnoresZxid &&
 			(l.currentEpoch > z.vote.Epoch || l.currentEpoch == z.vote.Epoch && l.lastZxid > z.lastLogged()) {
 			// A follower has a longer history than the leader: this leader
 			// must not lead (FastLeaderElection should have prevented it,
@@ -168,6 +168,9 @@ func (z *Zab) sendSync(id node.ID, l *learner) {
 			m.Entries = z.log[i:]
 		}
 	}
+	if m.Mode != SyncSnap && (z.cfg.DiffLimit > 0 && len(m.Entries) > z.cfg.DiffLimit || z.bug.Fire(BuggifySyncSnap, 300)) {
+		m.Mode, m.Zxid = SyncSnap, 0
+	}
 	if m.Mode == SyncSnap {
 		s := z.snapshotApplied()
 		m.Snap = &s
@@ -198,6 +201,9 @@ func (z *Zab) leaderProgress() {
 			return
 		}
 		z.newEpoch = maxEpoch + 1
+		if z.cfg.Bugs.EpochReuse && maxEpoch > 0 {
+			z.newEpoch = maxEpoch // seeded bug: an epoch a previous leader may have used
+		}
 		z.persistAcceptedEpoch(z.newEpoch)
 		z.lphase = lEpochWait
 		for id, l := range z.learners {
@@ -335,7 +341,7 @@ func (z *Zab) tickLeading() {
 		if l == nil {
 			continue
 		}
-		if z.now-l.lastHeard > limit {
+		if z.now-l.lastHeard > limit || z.bug.Fire(BuggifyDropLearner, 2) {
 			z.dropLearner(node.ID(id))
 			continue
 		}
@@ -343,7 +349,7 @@ func (z *Zab) tickLeading() {
 			heard = heard.Add(node.ID(id))
 		}
 	}
-	if z.lphase == lEstablished && !z.cfg.Verifier.IsCommitQuorum(heard) {
+	if z.lphase == lEstablished && !z.cfg.Verifier.IsCommitQuorum(heard) && !z.cfg.Bugs.NoStepDown {
 		// ZooKeeper's leader: "not sufficient followers synced, only synced
 		// with sids ..." — it stops leading.
 		z.startLooking()

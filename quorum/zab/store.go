@@ -74,7 +74,11 @@ type recovered struct {
 // recover reads the disk. A corrupt record is never applied: the log is cut
 // at the first bad record (the rest of that segment and every later one is
 // dropped) and the server marks itself damaged.
-func recoverStorage(st node.Storage) recovered {
+//
+// corruptAsEOF is a seeded bug (ZOOKEEPER-1520): a corrupt record is taken
+// for the end of the log, which is cut there without marking the server
+// damaged.
+func recoverStorage(st node.Storage, corruptAsEOF bool) recovered {
 	var r recovered
 	if st == nil {
 		return r
@@ -153,7 +157,9 @@ func recoverStorage(st node.Storage) recovered {
 			zxid, data, ok := decodeEntry(rec.Data)
 			inOrder := len(r.segs) == 0 && seg.count == 0 || zxid > last
 			if rec.Corrupt || !ok || !inOrder {
-				damage(fmt.Sprintf("record %d of %s is corrupt or out of order", i, f))
+				if !corruptAsEOF {
+					damage(fmt.Sprintf("record %d of %s is corrupt or out of order", i, f))
+				}
 				cut = true
 				r.repair = append(r.repair, node.DiskOp{Kind: node.Truncate, File: f, N: i})
 				break

@@ -48,6 +48,13 @@ type Config struct {
 	// SnapCount is the number of committed txns between snapshots; the log
 	// before the previous snapshot is then removed.
 	SnapCount int
+	// SegmentTxns rolls the log to a new segment file every this many
+	// appends (0: only after a snapshot, as ZooKeeper does).
+	SegmentTxns int
+	// DiffLimit makes the leader send a snapshot instead of a DIFF or TRUNC
+	// to a follower that misses more than this many txns (ZooKeeper's
+	// snapSizeFactor; 0: no limit).
+	DiffLimit int
 	// StateMachine serializes the applied state for snapshots.
 	StateMachine quorum.StateMachine
 	// Bugs are deliberate defects for proving the harness's checkers; the
@@ -55,14 +62,44 @@ type Config struct {
 	Bugs Bugs
 }
 
-// Bugs are seeded defects of the protocol.
+// Bugs are seeded defects of the protocol, each the mechanism of a real
+// bug (the harness's catalog names which).
 type Bugs struct {
 	// AckBeforeSync: a follower acks a proposal without syncing its log.
 	AckBeforeSync bool
 	// CommitOneAckShort: the leader commits with one ack fewer than a
 	// commit quorum.
 	CommitOneAckShort bool
-	_                 struct{}
+	// LogAfterNewLeader: a follower acks NEWLEADER (and persists the new
+	// epoch) before it logs the txns the sync brought; it logs them when
+	// UPTODATE or the next proposal arrives.
+	LogAfterNewLeader bool
+	// EpochReuse: a new leader takes the highest accepted epoch it heard as
+	// its epoch instead of one above it.
+	EpochReuse bool
+	// ElectionIgnoresZxid: votes are ordered by (epoch, server id) only, and
+	// a leader does not give way to a follower with a longer history.
+	ElectionIgnoresZxid bool
+	// IgnoreTrunc: a follower told to TRUNC keeps the txns the leader does
+	// not have.
+	IgnoreTrunc bool
+	// SyncCommitsAll: a follower synced by the leader takes everything it
+	// logged as committed, not just up to the leader's commit point.
+	SyncCommitsAll bool
+	// SnapAckBeforeSync: a follower acks NEWLEADER after a SNAP before the
+	// snapshot and the new epoch are synced.
+	SnapAckBeforeSync bool
+	// NoStepDown: a leader that hears from no commit quorum keeps leading.
+	NoStepDown bool
+	// ApplyProposals: a follower applies proposals as it logs them, before
+	// they are committed.
+	ApplyProposals bool
+	// TruncTooMuch: a follower told to TRUNC to a zxid drops that txn too.
+	TruncTooMuch bool
+	// CorruptAsEOF: recovery takes a corrupt log record for the end of the
+	// log and cuts it there, without marking the server damaged.
+	CorruptAsEOF bool
+	_            struct{}
 }
 
 // DefaultConfig fills in ZooKeeper-like limits scaled to a 100 ms tick.
@@ -89,9 +126,37 @@ func (c *Config) validate() error {
 		return fmt.Errorf("zab: tickTime, initLimit and syncLimit must be positive")
 	case c.FinalizeWait < 0 || c.VoteResend <= 0 || c.SnapCount <= 0:
 		return fmt.Errorf("zab: finalizeWait must be >= 0, voteResend and snapCount > 0")
+	case c.SegmentTxns < 0 || c.DiffLimit < 0:
+		return fmt.Errorf("zab: segmentTxns and diffLimit must be >= 0")
 	}
 	return nil
 }
+
+// The forced rare branches (node.Buggify points) of the engine. Each takes
+// a branch that real ensembles take seldom and that correct Zab must
+// survive.
+const (
+	// BuggifySyncSnap: the leader sends a SNAP where a DIFF or TRUNC would
+	// do.
+	BuggifySyncSnap = "zab/sync-snap"
+	// BuggifySnapshotNow: a snapshot is taken now, not after SnapCount txns.
+	BuggifySnapshotNow = "zab/snapshot-now"
+	// BuggifyRollSegment: the log rolls to a new segment at this append.
+	BuggifyRollSegment = "zab/roll-segment"
+	// BuggifyDropAfterNewLeader: the follower drops its learner connection
+	// right after acknowledging NEWLEADER.
+	BuggifyDropAfterNewLeader = "zab/drop-after-newleader"
+	// BuggifyLateCommit: a follower applies a commit it was told of at its
+	// next tick instead of at once.
+	BuggifyLateCommit = "zab/late-commit"
+	// BuggifyDropLearner: the leader drops a learner connection (a TCP
+	// reset) at a tick.
+	BuggifyDropLearner = "zab/drop-learner"
+)
+
+// BuggifyPoints are the engine's forced rare branches.
+var BuggifyPoints = []string{BuggifySyncSnap, BuggifySnapshotNow, BuggifyRollSegment, BuggifyDropAfterNewLeader,
+	BuggifyLateCommit, BuggifyDropLearner}
 
 // voteRecord is the last notification heard from one server.
 type voteRecord struct {
@@ -150,6 +215,7 @@ type Zab struct {
 	cfg   Config
 	id    node.ID
 	rnd   *rand.Rand
+	bug   *node.Buggify // forced rare branches (nil: none)
 	now   node.Time
 	peers []node.ID // every other voter, sorted
 
@@ -159,6 +225,7 @@ type Zab struct {
 	base                        model.Zxid     // the zxid just before log[0]
 	segs                        []segment
 	rollSegment                 bool // start a new log segment at the next append
+	sinceRoll                   int  // appends since the last roll
 	snapZxid                    model.Zxid
 	sinceSnap                   int
 	// abstain: the disk lost state; count toward no quorum until synced.
@@ -205,6 +272,11 @@ type Zab struct {
 	learners []*learner // by server id; nil when not connected
 
 	nextPing node.Time
+	// holdApply defers applying commits until the next tick
+	// (BuggifyLateCommit).
+	holdApply bool
+	// stash holds synced txns not yet logged (the LogAfterNewLeader bug).
+	stash []quorum.Entry
 
 	rd      node.Ready
 	apply   quorum.Apply
@@ -234,7 +306,7 @@ func New(cfg Config, env node.Env) (*Zab, error) {
 	if env.Rand == nil {
 		return nil, fmt.Errorf("zab: no random stream")
 	}
-	z := &Zab{cfg: cfg, id: env.ID, rnd: env.Rand, now: env.Now, reportsSyncs: env.ReportsSyncs}
+	z := &Zab{cfg: cfg, id: env.ID, rnd: env.Rand, bug: env.Buggify, now: env.Now, reportsSyncs: env.ReportsSyncs}
 	for _, id := range voters.IDs() {
 		if id != env.ID {
 			z.peers = append(z.peers, id)
@@ -245,7 +317,7 @@ func New(cfg Config, env node.Env) (*Zab, error) {
 	z.outOfElec = make([]voteRecord, maxID+1)
 	z.learners = make([]*learner, maxID+1)
 
-	r := recoverStorage(env.Storage)
+	r := recoverStorage(env.Storage, cfg.Bugs.CorruptAsEOF)
 	z.acceptedEpoch, z.currentEpoch = r.acceptedEpoch, r.currentEpoch
 	z.abstain = r.damaged
 	z.rd.Disk = append(z.rd.Disk, r.repair...)
@@ -386,6 +458,7 @@ func (z *Zab) Tick(now node.Time) {
 	if now > z.now {
 		z.now = now
 	}
+	z.holdApply = false
 	switch z.role {
 	case quorum.Looking:
 		z.tickLooking()
@@ -476,10 +549,15 @@ func (z *Zab) appendLog(e quorum.Entry) {
 	if last := z.lastLogged(); e.Zxid <= last {
 		panic(fmt.Sprintf("zab: invariant violated on server %d: log append %v after %v is out of order", z.id, e.Zxid, last))
 	}
+	if z.cfg.SegmentTxns > 0 && z.sinceRoll >= z.cfg.SegmentTxns || z.bug.Fire(BuggifyRollSegment, 50) {
+		z.rollSegment = true
+	}
 	if z.rollSegment || len(z.segs) == 0 {
 		z.segs = append(z.segs, segment{name: segmentName(e.Zxid), first: e.Zxid})
 		z.rollSegment = false
+		z.sinceRoll = 0
 	}
+	z.sinceRoll++
 	s := &z.segs[len(z.segs)-1]
 	s.count++
 	s.last = e.Zxid
@@ -493,6 +571,19 @@ func (z *Zab) appendLog(e quorum.Entry) {
 func (z *Zab) truncateLog(zxid model.Zxid) {
 	if zxid < z.applied {
 		panic(fmt.Sprintf("zab: invariant violated on server %d: truncation to %v below applied %v", z.id, zxid, z.applied))
+	}
+	if z.cfg.Bugs.TruncTooMuch {
+		// Seeded bug (ZOOKEEPER-1156): the txn at the truncation point goes
+		// too, unless that would drop applied state.
+		if j := z.indexAfter(zxid); j > 0 && z.log[j-1].Zxid == zxid {
+			prev := z.base
+			if j > 1 {
+				prev = z.log[j-2].Zxid
+			}
+			if prev >= z.applied {
+				zxid = prev
+			}
+		}
 	}
 	i := z.indexAfter(zxid)
 	dropped := z.log[i:]
@@ -549,7 +640,7 @@ func (z *Zab) installSnapshot(s *quorum.Snapshot) {
 // the log segments that the previous snapshot already covers, so a
 // follower a little behind can still be sent a DIFF.
 func (z *Zab) maybeSnapshot() {
-	if z.sinceSnap < z.cfg.SnapCount {
+	if z.sinceSnap < z.cfg.SnapCount && (z.sinceSnap == 0 || !z.bug.Fire(BuggifySnapshotNow, 5)) {
 		return
 	}
 	s := z.snapshotApplied()
@@ -607,7 +698,7 @@ func (z *Zab) progress() {
 	case quorum.Leading:
 		z.leaderProgress()
 	case quorum.Following:
-		if z.fphase == fUpToDate {
+		if z.fphase == fUpToDate && !z.holdApply {
 			z.applyCommitted()
 		}
 	}
