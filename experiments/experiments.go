@@ -121,7 +121,7 @@ func Scenario(servers int, q string, cfg Config) (scenarios.Scenario, error) {
 	if d == 0 {
 		d = DefaultDuration
 	}
-	return sc.Apply(scenarios.Overrides{Servers: servers, Quorum: q, Engine: cfg.Engine, Duration: d, Faults: cfg.Faults})
+	return sc.Apply(scenarios.Overrides{Servers: servers, Quorum: q, Engine: cfg.Engine, Duration: d, Faults: cfg.Faults, Knobs: "default"})
 }
 
 // task is one run of a sweep; its outcome is folded into a row.
@@ -198,7 +198,7 @@ func Sweep(cfg Config) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			if rsc, err = rsc.Apply(scenarios.Overrides{Servers: n, Quorum: q}); err != nil {
+			if rsc, err = rsc.Apply(scenarios.Overrides{Servers: n, Quorum: q, Knobs: "default"}); err != nil {
 				return nil, err
 			}
 			tasks = append(tasks, task{row: row, kind: taskReads, sc: rsc, seed: cfg.FirstSeed})

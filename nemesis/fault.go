@@ -344,8 +344,11 @@ func (f Fault) checkFits(servers, clients int) error {
 		return fmt.Errorf("%s needs a client, the world has none", f.Kind)
 	}
 	pool := servers
-	if p == PickClient {
+	switch {
+	case p == PickClient:
 		pool = clients
+	case f.Kind == Resume:
+		pool = servers + clients // a resume picks among every paused node
 	}
 	if f.Count > pool {
 		return fmt.Errorf("count %d but only %d to choose from", f.Count, pool)

@@ -22,7 +22,7 @@ func base(name, desc string) Scenario {
 	}
 }
 
-var allFaults = []string{"partition", "crash", "pause", "clock", "link", "disk-corrupt", "client"}
+var allFaults = []string{"partition", "crash", "lag", "pause", "clock", "link", "disk-corrupt", "client"}
 
 func with(s Scenario, f func(*Scenario)) Scenario { f(&s); return s }
 
@@ -63,7 +63,7 @@ var Catalog = []Scenario{
 		s.Duration = 30 * sec
 	}),
 	with(base("quorum-loss", "crash a majority (and everything): no write may be acknowledged without a quorum; service returns after restart"), func(s *Scenario) {
-		s.Nemesis.Kinds = []string{"crash-all", "restart-all", "crash", "restart"}
+		s.Nemesis.Kinds = []string{"crash-all", "restart-all", "crash", "restart", "crash-point"}
 		s.Duration = 40 * sec
 	}),
 	with(base("partition-leader", "isolate the leader again and again"), func(s *Scenario) {
@@ -87,7 +87,7 @@ var Catalog = []Scenario{
 		s.Duration = 30 * sec
 	}),
 	with(base("crash-storm", "servers crash and restart in quick succession, losing unsynced writes"), func(s *Scenario) {
-		s.Nemesis.Kinds = []string{"crash", "crash-leader", "restart", "restart-all"}
+		s.Nemesis.Kinds = []string{"crash", "crash-leader", "restart", "restart-all", "crash-point"}
 		s.Duration = 40 * sec
 	}),
 	with(base("clock-skew", "clock jumps and drift on servers and clients"), func(s *Scenario) {
@@ -128,6 +128,21 @@ var Catalog = []Scenario{
 		s.ServiceTime = 600 * node.Microsecond
 		s.Workload = Workload{Mix: map[Behaviour]int{Readers: 1}, ThinkTime: node.Millisecond, Groups: 4}
 		s.Duration = 10 * sec
+		s.Knobs = DefaultKnobs(*s) // a measurement: ZooKeeper's defaults, whatever the seed
+	}),
+	with(base("lagging-follower", "a follower trails the leader by many txns (slow disk and links) and clients are moved onto it: they must never see the state go back, and syncs must catch it up"), func(s *Scenario) {
+		s.Clients = 12
+		s.Workload.Mix = map[Behaviour]int{Registers: 6, CAS: 1, Watchers: 1, Ephemerals: 1}
+		s.Nemesis.Kinds = []string{"lag", "crash-leader", "partition-leader", "restart", "heal"}
+		s.Duration = 30 * sec
+	}),
+	with(base("resync", "followers crash at every step of discovery and sync (LEADERINFO, ACKEPOCH, DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE) while leaders fail; snapshots every few txns make SNAP syncs common"), func(s *Scenario) {
+		s.Servers = 3
+		s.Workload.Mix = map[Behaviour]int{Registers: 4, CAS: 1, Ephemerals: 1}
+		s.Nemesis.Kinds = []string{"crash-point", "crash-leader", "partition-leader", "restart", "heal"}
+		s.Nemesis.CrashMessages = []string{"leaderinfo", "ackepoch", "sync/diff", "sync/trunc", "sync/snap", "ack/newleader", "uptodate"}
+		s.Knobs = Knobs{SnapCount: 5, DiffLimit: 10}
+		s.Duration = 30 * sec
 	}),
 	with(base("quorum-2-of-5", "UNSAFE on purpose: 5 servers commit with 2 acks; a partition that cuts the two off loses acknowledged writes"), func(s *Scenario) {
 		s.Quorum = "2"

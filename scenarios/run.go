@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"zoosim/checker"
+	"zoosim/client"
 	"zoosim/model"
 	"zoosim/nemesis"
 	"zoosim/node"
@@ -54,9 +55,15 @@ type Result struct {
 	TraceHash  uint64
 	Repro      string
 	Swarm      string // the swarm nemesis's drawn configuration
-	Schedule   nemesis.Schedule
-	Applied    []nemesis.Applied
-	History    *checker.History
+	// Knobs are the run's protocol and server settings (drawn or pinned),
+	// and BuggifyFired how often each forced rare branch fired.
+	Knobs        Knobs
+	BuggifyFired []string
+	// Exhausted: the run spent its event budget (a liveness failure).
+	Exhausted bool
+	Schedule  nemesis.Schedule
+	Applied   []nemesis.Applied
+	History   *checker.History
 	// WriteAvailability is the share of write attempts the ensemble
 	// answered (success or an application error such as BadVersion, as
 	// opposed to no answer); over the fault windows only in DuringFaults.
@@ -68,14 +75,20 @@ type Result struct {
 type runState struct {
 	sc        Scenario
 	opt       Options
+	knobs     Knobs
+	links     sim.LinkParams // every link's normal behaviour (the network knob)
 	world     *sim.World
 	serverIDs []node.ID
 	clientIDs []node.ID
 	rec       *recorder
 	servers   map[node.ID]*server.Server
 	// applied keeps the white-box txn records of crashed incarnations.
-	applied map[node.ID][][]server.AppliedTxn
-	nodes   map[node.ID]*clientNode
+	applied    map[node.ID][][]server.AppliedTxn
+	nodes      map[node.ID]*clientNode
+	clientBugs client.Bugs
+	// Link faults and lag in effect, which the simulated links combine.
+	quality map[[2]node.ID]nemesis.LinkQuality
+	lag     map[node.ID]node.Time
 }
 
 const firstClientID = 101
@@ -96,10 +109,13 @@ func Run(sc Scenario, seed uint64, opt Options) (res *Result, err error) {
 				Verdict: checker.VerdictViolation, Checks: map[string]checker.Verdict{"invariant": checker.VerdictViolation},
 				Report: checker.Report{Verdict: checker.VerdictViolation, Results: []checker.Result{{Checker: "invariant",
 					Verdict: checker.VerdictViolation, Explanation: fmt.Sprint(p)}}},
-				Repro: reproLine(sc, seed), WallMs: time.Since(wallStart).Milliseconds()}
+				Repro: reproLine(sc, seed, Knobs{}), WallMs: time.Since(wallStart).Milliseconds()}
 			if rs != nil {
-				res.TraceHash, res.Events = rs.world.TraceHash(), rs.world.Stats().Events
-				res.VirtualMs = int64(rs.world.Now() / node.Millisecond)
+				res.Knobs, res.Repro = rs.knobs, reproLine(sc, seed, rs.knobs)
+				if rs.world != nil {
+					res.TraceHash, res.Events = rs.world.TraceHash(), rs.world.Stats().Events
+					res.VirtualMs = int64(rs.world.Now() / node.Millisecond)
+				}
 			}
 			if runner != nil {
 				res.Applied = runner.Applied()
@@ -116,30 +132,45 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	if err != nil {
 		return nil, err
 	}
+	knobs := sc.Knobs.draw(sim.NewStream(seed, "knobs/"+sc.Name), sc)
+	if err := knobs.Validate(); err != nil {
+		return nil, err
+	}
+	points, _ := knobs.buggifyPoints()
 	cfg := sim.DefaultConfig(seed)
+	cfg.Links = networkProfiles[knobs.Network]
+	cfg.SyncLatencyMin, cfg.SyncLatencyMax = diskProfiles[knobs.Disk][0], diskProfiles[knobs.Disk][1]
+	cfg.MaxEvents = sc.eventBudget()
+	rs := &runState{sc: sc, opt: opt, knobs: knobs, links: cfg.Links, rec: &recorder{}, servers: map[node.ID]*server.Server{},
+		applied: map[node.ID][][]server.AppliedTxn{}, nodes: map[node.ID]*clientNode{},
+		quality: map[[2]node.ID]nemesis.LinkQuality{}, lag: map[node.ID]node.Time{}}
+	rs.sc.SessionTimeout = knobs.SessionTimeout
+	*rsOut = rs
 	w := sim.New(cfg)
+	rs.world = w
 	if opt.Trace != nil {
 		w.SetTracer(opt.Trace)
 	}
-	rs := &runState{sc: sc, opt: opt, world: w, rec: &recorder{}, servers: map[node.ID]*server.Server{},
-		applied: map[node.ID][][]server.AppliedTxn{}, nodes: map[node.ID]*clientNode{}}
-	*rsOut = rs
+	plan := node.NewBuggifyPlan(points)
+	w.SetBuggify(plan)
+	w.SetCrashHook(rs.onCrash)
 	for i := 1; i <= sc.Servers; i++ {
 		rs.serverIDs = append(rs.serverIDs, node.ID(i))
 	}
 	for i := 0; i <= sc.Clients; i++ { // the last one is the liveness probe
 		rs.clientIDs = append(rs.clientIDs, node.ID(firstClientID+i))
 	}
-	has := func(b string) bool { return slices.Contains(sc.Bugs, b) }
-	zabBugs := zab.Bugs{AckBeforeSync: has("ack-before-sync"), CommitOneAckShort: has("commit-one-ack-short")}
-	serverBugs := server.Bugs{ServeAheadClient: has("serve-ahead-client"), KeepEphemerals: has("keep-ephemerals")}
+	bugs := switches(sc.Bugs)
+	rs.clientBugs = bugs.client
 	for _, id := range rs.serverIDs {
 		w.AddNode(id, func(env node.Env) node.Machine {
-			s, err := server.New(server.Config{ReadMode: sc.ReadMode, Bugs: serverBugs, NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
-				cfg := zab.DefaultConfig(v, sm)
-				cfg.Bugs = zabBugs
-				return zab.New(cfg, env)
-			}}, env)
+			s, err := server.New(server.Config{ReadMode: sc.ReadMode, TickTime: knobs.TickTime, Bugs: bugs.server, ModelBugs: bugs.model,
+				NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+					cfg := zab.DefaultConfig(v, sm)
+					knobs.applyToZab(&cfg)
+					cfg.Bugs = bugs.zab
+					return zab.New(cfg, env)
+				}}, env)
 			if err != nil {
 				panic(err)
 			}
@@ -184,8 +215,12 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		// quarter of the run.
 		quiet = min(quiet, sc.Duration/4)
 		var swarm nemesis.SwarmConfig
+		msgs := sc.Nemesis.CrashMessages
+		if msgs == nil {
+			msgs = zab.CrashMessages
+		}
 		sched, swarm = nemesis.Swarm(w.Stream("nemesis"), nemesis.SwarmOptions{Duration: sc.Duration, Kinds: kinds,
-			Servers: sc.Servers, Clients: len(rs.clientIDs), Quiet: quiet})
+			Servers: sc.Servers, Clients: len(rs.clientIDs), Quiet: quiet, CrashMessages: msgs})
 		swarmDesc = swarm.String()
 	}
 	runner, err := nemesis.NewRunner(sched, target, w.Stream("nemesis/apply"))
@@ -196,7 +231,7 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 
 	// Safety phase: workload and faults.
 	end := sc.Duration
-	for {
+	for !w.Exhausted() {
 		next, ok := runner.Next()
 		if !ok || next > end {
 			break
@@ -208,10 +243,12 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 
 	// Liveness phase: heal everything, restart every server, and the
 	// ensemble must acknowledge a write within the bound.
-	runner.HealAll(w.Now())
-	rs.rec.healedAt = w.Now()
+	if !w.Exhausted() {
+		runner.HealAll(w.Now())
+		rs.rec.healedAt = w.Now()
+	}
 	limit := w.Now() + sc.LivenessBound + 5*node.Second
-	for w.Now() < limit && rs.rec.firstAfter == 0 {
+	for w.Now() < limit && rs.rec.firstAfter == 0 && !w.Exhausted() {
 		runTo(w, w.Now()+50*node.Millisecond)
 	}
 	// Quiesce: no new operations; outstanding ones finish or time out;
@@ -233,16 +270,20 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		copt.VisualizePath = fmt.Sprintf("%s/%s-%d.html", opt.VisualizeDir, sc.Name, seed)
 	}
 	report := checker.Check(h, copt)
+	if w.Exhausted() {
+		report = exhaustedReport(report, w, sc)
+	}
 
 	res := &Result{Scenario: sc.Name, Seed: seed, Engine: sc.Engine, Servers: sc.Servers, Quorum: v.String(),
 		QuorumSafe: v.Safe(), Verdict: report.Verdict, Report: report, Checks: map[string]checker.Verdict{},
 		Ops: len(h.Ops), Faults: len(runner.Applied()), Events: w.Stats().Events,
 		VirtualMs: int64(w.Now() / node.Millisecond), TraceHash: w.TraceHash(), Swarm: swarmDesc,
-		Schedule: sched, Applied: runner.Applied(), History: h}
+		Schedule: sched, Applied: runner.Applied(), History: h, Knobs: knobs, BuggifyFired: plan.Fired(),
+		Exhausted: w.Exhausted()}
 	for _, r := range report.Results {
 		res.Checks[r.Checker] = r.Verdict
 	}
-	res.Repro = reproLine(sc, seed)
+	res.Repro = reproLine(sc, seed, knobs)
 	res.measure(h)
 	res.WallMs = time.Since(wallStart).Milliseconds()
 	return res, nil
@@ -252,7 +293,7 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 // (every node down) would otherwise stay at its last event: an empty
 // callback at t makes time pass anyway.
 func runTo(w *sim.World, t node.Time) {
-	if t <= w.Now() {
+	if t <= w.Now() || w.Exhausted() {
 		return
 	}
 	w.At(t, func() {})
@@ -439,20 +480,34 @@ func (t *simTarget) Unblock(from, to node.ID) { t.rs.world.Unblock(from, to) }
 
 func (t *simTarget) Heal() {
 	t.rs.world.Heal()
-	t.rs.world.SetAllLinks(sim.DefaultLinkParams())
+	clear(t.rs.quality)
+	t.rs.world.SetAllLinks(t.rs.links)
+	for _, id := range sortedIDs(t.rs.lag) {
+		t.rs.applyLag(id)
+	}
 }
 
-func (t *simTarget) Crash(id node.ID) {
-	if s := t.rs.live(id); s != nil {
-		t.rs.applied[id] = append(t.rs.applied[id], s.Applied())
+// onCrash keeps what a crashing node's core knows that the checkers need:
+// the txns a server applied, the end of a client's recipe claim.
+func (rs *runState) onCrash(id node.ID) {
+	if s := rs.servers[id]; s != nil && rs.world.Machine(id) == s {
+		rs.applied[id] = append(rs.applied[id], s.Applied())
 	}
-	if n := t.rs.nodes[id]; n != nil && t.rs.world.Up(id) {
+	if n := rs.nodes[id]; n != nil && rs.world.Machine(id) == n {
 		// A crashed client process stops acting on any role it held, even
 		// though its session lives on until it expires.
 		n.endClaim()
+		// An op submitted before the session existed ran in the session
+		// the client then established: the checkers match its txn by it.
+		if n.cur != nil && n.cur.op >= 0 {
+			if op := &rs.rec.h.Ops[n.cur.op]; op.Session == 0 {
+				op.Session = n.c.SessionID()
+			}
+		}
 	}
-	t.rs.world.Crash(id)
 }
+
+func (t *simTarget) Crash(id node.ID) { t.rs.world.Crash(id) }
 
 func (t *simTarget) Restart(id node.ID) { t.rs.world.Restart(id) }
 func (t *simTarget) Pause(id node.ID)   { t.rs.world.Pause(id) }
@@ -464,11 +519,38 @@ func (t *simTarget) SetClock(id node.ID, jump node.Time, driftPPM int64) {
 }
 
 func (t *simTarget) SetLinkQuality(from, to node.ID, q nemesis.LinkQuality) {
-	p := sim.DefaultLinkParams()
-	p.LossProb, p.DupProb, p.ReorderProb = q.LossProb, q.DupProb, q.ReorderProb
-	p.LatencyMin += q.ExtraLatency
-	p.LatencyMax += q.ExtraLatency
-	t.rs.world.SetLink(from, to, p)
+	if q.IsZero() {
+		delete(t.rs.quality, [2]node.ID{from, to})
+	} else {
+		t.rs.quality[[2]node.ID{from, to}] = q
+	}
+	t.rs.applyLink(from, to)
+}
+
+// applyLink sets the simulated link from -> to to its normal behaviour
+// worsened by the link fault and the lag in effect on it.
+func (rs *runState) applyLink(from, to node.ID) {
+	p := rs.links
+	q := rs.quality[[2]node.ID{from, to}]
+	p.LossProb, p.DupProb, p.ReorderProb = max(p.LossProb, q.LossProb), max(p.DupProb, q.DupProb), max(p.ReorderProb, q.ReorderProb)
+	extra := q.ExtraLatency + rs.linkLag(from, to)
+	p.LatencyMin += extra
+	p.LatencyMax += extra
+	if p.TailProb > 0 {
+		p.TailLatencyMin += extra
+		p.TailLatencyMax += extra
+	}
+	rs.world.SetLink(from, to, p)
+}
+
+// linkLag is the lag a link between two servers carries: a lagging server
+// is slow to hear and to be heard by the other servers (its clients' links
+// stay fast, so they keep reading its stale state).
+func (rs *runState) linkLag(from, to node.ID) node.Time {
+	if rs.servers[from] == nil || rs.servers[to] == nil {
+		return 0
+	}
+	return max(rs.lag[from], rs.lag[to])
 }
 
 func (t *simTarget) SyncLies(id node.ID, lies bool) { t.rs.world.SetSyncLies(id, lies) }
@@ -478,9 +560,95 @@ func (t *simTarget) CorruptRecord(id node.ID) (string, bool) {
 	return fmt.Sprintf("%s#%d", file, index), ok
 }
 
+var (
+	_ nemesis.CrashPointTarget = (*simTarget)(nil)
+	_ nemesis.LagTarget        = (*simTarget)(nil)
+)
+
+func (t *simTarget) ArmCrash(id node.ID, point, msg string) {
+	k, err := sim.ParseCrashPointKind(point)
+	if err != nil {
+		panic(fmt.Sprintf("scenarios: invariant violated: the nemesis armed %v", err))
+	}
+	t.rs.world.ArmCrash(id, sim.CrashPoint{Kind: k, Msg: msg})
+}
+
+func (t *simTarget) DisarmCrash(id node.ID) bool { return t.rs.world.DisarmCrash(id) }
+
+// SetLag slows server id: its syncs take lag/2 to lag, and its links to
+// the other servers lag longer.
+func (t *simTarget) SetLag(id node.ID, lag node.Time) {
+	if lag == 0 {
+		delete(t.rs.lag, id)
+		t.rs.world.SetSyncLatency(id, 0, 0)
+	} else {
+		t.rs.lag[id] = lag
+		t.rs.world.SetSyncLatency(id, lag/2, lag)
+	}
+	t.rs.applyLag(id)
+}
+
+func (rs *runState) applyLag(id node.ID) {
+	for _, other := range rs.serverIDs {
+		if other != id {
+			rs.applyLink(id, other)
+			rs.applyLink(other, id)
+		}
+	}
+}
+
+func (t *simTarget) MoveClient(c, s node.ID) bool {
+	n := t.rs.nodes[c]
+	if n == nil || !t.rs.world.Up(c) || t.rs.world.Paused(c) || t.rs.world.Machine(c) != n {
+		return false
+	}
+	if !n.c.MoveTo(s) {
+		return false
+	}
+	n.after()
+	t.rs.world.Drain(c)
+	return true
+}
+
+func sortedIDs[V any](m map[node.ID]V) []node.ID {
+	ids := make([]node.ID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// eventBudget is how many events a run may process: generous (50,000 per
+// virtual second, several times what a busy run needs), so that only a
+// runaway (an election that never settles, a message storm) spends it.
+func (sc Scenario) eventBudget() uint64 {
+	if sc.EventBudget > 0 {
+		return sc.EventBudget
+	}
+	total := sc.Duration + sc.LivenessBound + 8*node.Second
+	return max(2_000_000, uint64(total/node.Second)*50_000)
+}
+
+// exhaustedReport makes a run that spent its event budget fail liveness:
+// it did not converge, whatever else its history shows.
+func exhaustedReport(rep checker.Report, w *sim.World, sc Scenario) checker.Report {
+	r := checker.Result{Checker: checker.NameLiveness, Verdict: checker.VerdictViolation,
+		Explanation: fmt.Sprintf("the run spent its budget of %d events at virtual time %v (an election that never settles, "+
+			"or a message storm) before it could finish", sc.eventBudget(), time.Duration(w.Now()))}
+	i := slices.IndexFunc(rep.Results, func(x checker.Result) bool { return x.Checker == checker.NameLiveness })
+	if i >= 0 {
+		rep.Results[i] = r
+	} else {
+		rep.Results = append(rep.Results, r)
+	}
+	rep.Verdict = checker.VerdictViolation
+	return rep
+}
+
 // reproLine is the command that replays a run exactly: the scenario, the
 // seed, and every setting that differs from the catalogue's.
-func reproLine(sc Scenario, seed uint64) string {
+func reproLine(sc Scenario, seed uint64, knobs Knobs) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "zoosim run --scenario %s --seed %d", sc.Name, seed)
 	orig, err := Lookup(sc.Name)
@@ -513,6 +681,9 @@ func reproLine(sc Scenario, seed uint64) string {
 		if len(sc.Nemesis.Kinds) == 0 {
 			b.WriteString("none")
 		}
+	}
+	if k := knobs.String(); k != "" {
+		fmt.Fprintf(&b, " --knobs %s", k)
 	}
 	return b.String()
 }

@@ -49,10 +49,13 @@ type Scenario struct {
 	// Bugs switches on seeded defects (see BugNames) to prove that the
 	// checkers catch them.
 	Bugs []string
+	// Knobs pins protocol and server settings; every knob left zero is
+	// drawn from the run's seed.
+	Knobs Knobs
+	// EventBudget bounds the events a run may process (0: the default,
+	// see eventBudget); a run that spends it fails liveness.
+	EventBudget uint64
 }
-
-// BugNames are the seeded defects a run can switch on.
-var BugNames = []string{"ack-before-sync", "commit-one-ack-short", "serve-ahead-client", "keep-ephemerals"}
 
 // Workload says what the clients do. Each client gets one behaviour, drawn
 // by weight; ops follow at a think time drawn around ThinkTime.
@@ -104,6 +107,9 @@ type Nemesis struct {
 	Kinds []string
 	// Quiet is how long the nemesis waits at the start.
 	Quiet node.Time
+	// CrashMessages are the message names crash points on receipt or send
+	// are drawn from (nil: every protocol step the engine names).
+	CrashMessages []string
 }
 
 // Overrides are command-line changes to a scenario.
@@ -116,6 +122,9 @@ type Overrides struct {
 	Faults   *[]string // nil: keep the scenario's
 	ReadMode string
 	Bugs     []string
+	// Knobs pins knobs ("tick=50ms,snap=5", "default"), on top of what
+	// the scenario pins.
+	Knobs string
 }
 
 // Apply returns the scenario with the overrides applied.
@@ -140,6 +149,13 @@ func (s Scenario) Apply(o Overrides) (Scenario, error) {
 	}
 	if o.Faults != nil {
 		s.Nemesis.Kinds = slices.Clone(*o.Faults)
+	}
+	if o.Knobs != "" {
+		k, err := ParseKnobs(o.Knobs, s)
+		if err != nil {
+			return s, err
+		}
+		s.Knobs = s.Knobs.pin(k)
 	}
 	switch o.ReadMode {
 	case "":
@@ -183,6 +199,9 @@ func (s Scenario) Validate() error {
 		if !slices.Contains(BugNames, b) {
 			errs = append(errs, fmt.Sprintf("unknown bug %q (known: %s)", b, strings.Join(BugNames, ", ")))
 		}
+	}
+	if err := s.Knobs.Validate(); err != nil {
+		errs = append(errs, err.Error())
 	}
 	for b := range s.Workload.Mix {
 		if !slices.Contains(behaviours, b) {

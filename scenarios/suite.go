@@ -151,7 +151,7 @@ func runOne(j job, opt Options) RunSummary {
 	s := RunSummary{Scenario: j.sc.Name, Seed: j.seed}
 	r, err := Run(j.sc, j.seed, opt)
 	if err != nil {
-		s.Verdict, s.Err, s.Repro = checker.VerdictViolation, err.Error(), reproLine(j.sc, j.seed)
+		s.Verdict, s.Err, s.Repro = checker.VerdictViolation, err.Error(), reproLine(j.sc, j.seed, j.sc.Knobs)
 		return s
 	}
 	return RunSummary{Scenario: r.Scenario, Seed: r.Seed, Verdict: r.Verdict, Checks: r.Checks, Ops: r.Ops,

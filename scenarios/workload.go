@@ -40,6 +40,7 @@ type clientNode struct {
 	c       *client.Client
 	now     node.Time
 	servers []node.ID
+	bug     *node.Buggify
 
 	cur      *inflight
 	nextOpAt node.Time
@@ -69,14 +70,14 @@ type inflight struct {
 
 func newClientNode(run *runState, id node.ID, beh Behaviour, group int, env node.Env) *clientNode {
 	n := &clientNode{id: id, run: run, rnd: run.world.Stream("workload/" + strconv.Itoa(int(id))), beh: beh,
-		group: group, now: env.Now, servers: run.serverIDs, parents: map[string]bool{}, claim: -1, armed: map[string]bool{}}
+		group: group, now: env.Now, servers: run.serverIDs, bug: env.Buggify, parents: map[string]bool{}, claim: -1, armed: map[string]bool{}}
 	n.newSession(env.Rand)
 	n.nextOpAt = n.now + n.think()
 	return n
 }
 
 func (n *clientNode) newSession(rnd *rand.Rand) {
-	c, err := client.New(client.Config{Servers: n.servers, SessionTimeout: n.run.sc.SessionTimeout}, n.id, rnd, n.now)
+	c, err := client.New(client.Config{Servers: n.servers, SessionTimeout: n.run.sc.SessionTimeout, Buggify: n.bug, Bugs: n.run.clientBugs}, n.id, rnd, n.now)
 	if err != nil {
 		panic(fmt.Sprintf("scenarios: client %d: %v", n.id, err))
 	}

@@ -112,6 +112,7 @@ type overrideFlags struct {
 	checkTimeout            time.Duration
 	visualizeDir            string
 	durationText, faultText string // as given, for messages
+	knobs                   string
 }
 
 func addOverrideFlags(fs *flagSet) *overrideFlags {
@@ -170,6 +171,14 @@ func addOverrideFlags(fs *flagSet) *overrideFlags {
 		}
 		return nil
 	})
+	fs.Func("knobs", "pin protocol and server `KNOBS` (name=value,...: "+strings.Join(scenarios.KnobNames(), ", ")+
+		"; \"default\" pins ZooKeeper's defaults); knobs not pinned are drawn from the seed", func(s string) error {
+		if _, err := scenarios.ParseKnobs(s, scenarios.Scenario{}); err != nil {
+			return err
+		}
+		o.knobs = s
+		return nil
+	})
 	fs.DurationVar(&o.checkTimeout, "check-timeout", 10*time.Second, "wall-clock `TIME` the linearizability check may take before it says inconclusive (0: no limit)")
 	fs.StringVar(&o.visualizeDir, "viz", "", "write porcupine's HTML visualization of a failing linearizability check into `DIR`")
 	return o
@@ -195,7 +204,7 @@ func parseFaults(s string) ([]string, error) {
 
 func (o *overrideFlags) overrides() scenarios.Overrides {
 	return scenarios.Overrides{Servers: o.servers, Quorum: o.quorum, Engine: o.engine, Clients: o.clients,
-		Duration: o.duration, Faults: o.faults, ReadMode: o.readMode, Bugs: o.bugs}
+		Duration: o.duration, Faults: o.faults, ReadMode: o.readMode, Bugs: o.bugs, Knobs: o.knobs}
 }
 
 // options are the judging options the flags ask for. The check timeout 0

@@ -13,6 +13,7 @@ import (
 type listJSON struct {
 	Scenarios []scenarioJSON `json:"scenarios"`
 	Suites    []suiteJSON    `json:"suites"`
+	Bugs      []bugJSON      `json:"bugs"`
 }
 
 type scenarioJSON struct {
@@ -30,7 +31,8 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 List every scenario of the catalogue (its name, shape and description) and
 every suite (its scenarios, default seeds per scenario and duration).
 
-With --json: {"scenarios":[{"name","description"}],"suites":[{"name","scenarios"}]}.`)
+With --json: {"scenarios":[{"name","description"}],"suites":[{"name","scenarios"}],
+"bugs":[{"name","models","description","scenario","layer"}]} (see zoosim bugs).`)
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
@@ -40,7 +42,7 @@ With --json: {"scenarios":[{"name","description"}],"suites":[{"name","scenarios"
 		return usageErr(stderr, fs, "list takes no arguments (got %q)", pos[0])
 	}
 	if *asJSON {
-		out := listJSON{Scenarios: []scenarioJSON{}, Suites: []suiteJSON{}}
+		out := listJSON{Scenarios: []scenarioJSON{}, Suites: []suiteJSON{}, Bugs: catalogJSON()}
 		for _, s := range scenarios.Catalog {
 			out.Scenarios = append(out.Scenarios, scenarioJSON{Name: s.Name, Description: s.Description})
 		}

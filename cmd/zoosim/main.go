@@ -51,6 +51,7 @@ func commands() []command {
 		{"shrink", "shrink a failing run to a minimal fault schedule and workload", cmdShrink},
 		{"check", "run the checkers over a saved history", cmdCheck},
 		{"quorum", "compare ensemble sizes and quorums: safety, availability, crash tolerance, latency", cmdQuorum},
+		{"bugs", "the seeded-bug catalog, and how often a suite finds each bug (--measure)", cmdBugs},
 		{"version", "print the version", cmdVersion},
 		{"help", "show help for a command", nil}, // handled by run
 	}

@@ -50,7 +50,7 @@ func requireKeys(t *testing.T, obj map[string]json.RawMessage, keys ...string) {
 }
 
 var runKeys = []string{"scenario", "seed", "engine", "servers", "quorum", "verdict", "checks", "ops",
-	"faults", "virtual_ms", "wall_ms", "trace_hash", "repro"}
+	"faults", "virtual_ms", "wall_ms", "trace_hash", "knobs", "buggify_fired", "repro"}
 
 var suiteKeys = []string{"suite", "runs", "ok", "violations", "inconclusive", "failures", "wall_ms"}
 
@@ -58,7 +58,13 @@ func TestList_JSONListsEveryScenarioAndSuite(t *testing.T) {
 	stdout, stderr, code := zoosim(t, "list", "--json")
 	require.Equal(t, exitOK, code, stderr)
 	obj := oneObject(t, stdout)
-	requireKeys(t, obj, "scenarios", "suites")
+	requireKeys(t, obj, "scenarios", "suites", "bugs")
+	var bugs []map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(obj["bugs"], &bugs))
+	require.Len(t, bugs, len(scenarios.Bugs))
+	for _, b := range bugs {
+		requireKeys(t, b, "name", "models", "description", "scenario", "layer")
+	}
 
 	var scs []map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(obj["scenarios"], &scs))
@@ -581,4 +587,24 @@ func TestQuorum_UsageErrors(t *testing.T) {
 		assert.Equal(t, exitUsage, code, "%v", args)
 	}
 	assert.Equal(t, []string{"majority", "hier:1=3,2=1|3=1,4=1", "flex:2:3"}, splitQuorums("majority,hier:1=3,2=1|3=1,4=1,flex:2:3"))
+}
+
+func TestBugs_CatalogAndMeasure(t *testing.T) {
+	stdout, stderr, code := zoosim(t, "bugs", "--json")
+	require.Equal(t, exitOK, code, stderr)
+	obj := oneObject(t, stdout)
+	requireKeys(t, obj, "bugs")
+
+	stdout, stderr, code = zoosim(t, "bugs", "--measure", "--suite", "smoke", "--seeds", "1", "--bug", "keep-ephemerals", "--json", "--quiet")
+	require.Contains(t, []int{exitOK, exitViolation}, code, stderr)
+	obj = oneObject(t, stdout)
+	requireKeys(t, obj, "suite", "seeds", "first_seed", "rows")
+	var rows []map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(obj["rows"], &rows))
+	require.Len(t, rows, 2, "the clean suite and the one bug")
+	require.JSONEq(t, `"(none)"`, string(rows[0]["bug"]))
+	require.JSONEq(t, `"keep-ephemerals"`, string(rows[1]["bug"]))
+
+	_, _, code = zoosim(t, "bugs", "--measure", "--bug", "no-such-bug")
+	require.Equal(t, exitUsage, code)
 }

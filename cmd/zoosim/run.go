@@ -225,6 +225,8 @@ type runJSON struct {
 	VirtualMs int64                      `json:"virtual_ms"`
 	WallMs    int64                      `json:"wall_ms"`
 	TraceHash string                     `json:"trace_hash"`
+	Knobs     string                     `json:"knobs"`
+	Buggify   []string                   `json:"buggify_fired"`
 	Repro     string                     `json:"repro"`
 }
 
@@ -235,7 +237,8 @@ func runJSONOf(res *scenarios.Result, repro string) runJSON {
 	}
 	return runJSON{Scenario: res.Scenario, Seed: res.Seed, Engine: res.Engine, Servers: res.Servers,
 		Quorum: res.Quorum, Verdict: res.Verdict, Checks: checks, Ops: res.Ops, Faults: res.Faults,
-		VirtualMs: res.VirtualMs, WallMs: res.WallMs, TraceHash: hashText(res.TraceHash), Repro: repro}
+		VirtualMs: res.VirtualMs, WallMs: res.WallMs, TraceHash: hashText(res.TraceHash), Knobs: res.Knobs.String(),
+		Buggify: res.BuggifyFired, Repro: repro}
 }
 
 // printRun prints a run for people: parameters, nemesis, figures, checks,
@@ -246,10 +249,14 @@ func printRun(w io.Writer, sc scenarios.Scenario, res *scenarios.Result, schedul
 	if !res.QuorumSafe && res.History != nil {
 		quorum += " (UNSAFE: quorums need not intersect)"
 	}
-	fmt.Fprintf(w, "  engine %s, %s, quorum %s, read mode %s, %s, session timeout %s\n",
-		res.Engine, plural(res.Servers, "server"), quorum, sc.ReadMode, plural(sc.Clients, "client"), time.Duration(sc.SessionTimeout))
+	fmt.Fprintf(w, "  engine %s, %s, quorum %s, read mode %s, %s\n",
+		res.Engine, plural(res.Servers, "server"), quorum, sc.ReadMode, plural(sc.Clients, "client"))
 	fmt.Fprintf(w, "  duration %s, liveness bound %s, workload %s\n",
 		time.Duration(sc.Duration), time.Duration(sc.LivenessBound), workloadText(sc.Workload))
+	fmt.Fprintf(w, "knobs: %s\n", res.Knobs)
+	if len(res.BuggifyFired) > 0 {
+		fmt.Fprintf(w, "buggify fired: %s\n", strings.Join(res.BuggifyFired, " "))
+	}
 	switch {
 	case schedulePath != "":
 		fmt.Fprintf(w, "nemesis: the schedule in %s (%d faults)\n", schedulePath, len(res.Schedule))
