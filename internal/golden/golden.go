@@ -47,3 +47,7 @@ func Check(t testing.TB, name, got string) {
 		}
 	}
 }
+
+// Updating reports whether the tests run with -update (for tests that keep
+// files under testdata other than golden traces, such as fuzz seed corpora).
+func Updating() bool { return *update }
