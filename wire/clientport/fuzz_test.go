@@ -1,9 +1,7 @@
 package clientport
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -154,8 +152,8 @@ func TestClientPort_FuzzSeedCorporaAreCurrent(t *testing.T) {
 			clientFiles = append(clientFiles, c)
 		}
 	}
-	checkCorpus(t, "FuzzServerDecode", server)
-	checkCorpus(t, "FuzzClientDecode", clientFiles)
+	golden.CheckCorpus(t, "FuzzServerDecode", server)
+	golden.CheckCorpus(t, "FuzzClientDecode", clientFiles)
 }
 
 func appendFramed(dst, body []byte) []byte {
@@ -173,29 +171,4 @@ func opIndex(op string) int {
 	return 0
 }
 
-func corpusEntry(b []byte) string { return fmt.Sprintf("[]byte(%q)", b) }
-
-// checkCorpus writes (with -update) or checks testdata/fuzz/<target>/.
-func checkCorpus(t *testing.T, target string, entries []string) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	want := map[string]string{}
-	for _, e := range entries {
-		content := "go test fuzz v1\n" + e + "\n"
-		sum := sha256.Sum256([]byte(content))
-		want["seed-"+hex.EncodeToString(sum[:8])] = content
-	}
-	if golden.Updating() {
-		require.NoError(t, os.RemoveAll(dir))
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-		for name, content := range want {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
-		}
-		return
-	}
-	for name, content := range want {
-		got, err := os.ReadFile(filepath.Join(dir, name))
-		require.NoError(t, err, "%s is missing (run with -update)", name)
-		require.Equal(t, content, string(got))
-	}
-}
+func corpusEntry(b []byte) string { return golden.Bytes(b) }
