@@ -62,8 +62,11 @@ const (
 const MaxDepth = 4
 
 // DefaultMaxFrame is the largest frame a Registry accepts unless told
-// otherwise: 256 MiB, room for the snapshot a sync carries.
-const DefaultMaxFrame = 256 << 20
+// otherwise: 64 MiB, room for the snapshot a sync carries (zoosim sends a
+// follower's snapshot in one message). Decoding allocates at most about 16
+// bytes per frame byte (a frame of empty multi ops), so this also bounds
+// what a bad frame can cost.
+const DefaultMaxFrame = 64 << 20
 
 // Errors that decoding reports (wrapped with detail).
 var (

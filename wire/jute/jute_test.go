@@ -384,3 +384,30 @@ func mustHex(t *testing.T, s string) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// The worst case for memory is a frame of the smallest multi entries:
+// decoding it allocates a bounded multiple of the frame, never more.
+func TestJute_AWholeFrameOfTinyMultiEntriesStaysBounded(t *testing.T) {
+	var resp []byte
+	for len(resp) < MaxBuffer-20 {
+		resp = (&MultiHeader{Type: OpDelete}).Append(resp)
+	}
+	resp = (&MultiHeader{Type: -1, Done: true, Err: -1}).Append(resp)
+	var req []byte
+	for len(req) < MaxBuffer-30 {
+		req = append((&MultiHeader{Type: OpCheck, Err: -1}).Append(req), (&PathVersion{}).Append(nil)...)
+	}
+	req = (&MultiHeader{Type: -1, Done: true, Err: -1}).Append(req)
+	for name, c := range map[string]struct {
+		b   []byte
+		rec func() Record
+	}{
+		"response": {resp, func() Record { return &MultiResponse{} }},
+		"request":  {req, func() Record { return &MultiRequest{} }},
+	} {
+		bytes := allocatedBytes(func() { require.NoError(t, Decode(c.b, c.rec())) })
+		factor := float64(bytes) / float64(len(c.b))
+		t.Logf("a %d-byte multi %s allocates %.1f bytes per frame byte", len(c.b), name, factor)
+		assert.Less(t, factor, 20.0, name)
+	}
+}

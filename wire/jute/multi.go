@@ -67,8 +67,27 @@ func (v *MultiRequest) Append(dst []byte) []byte {
 	return (&MultiHeader{Type: -1, Done: true, Err: -1}).Append(dst)
 }
 
+// Decode reads the ops in two passes: the first counts them (and checks
+// the whole list), the second fills a slice of exactly that size, so that
+// a frame of tiny ops cannot make the slice grow past a few times the
+// frame.
 func (v *MultiRequest) Decode(r *Reader) {
 	v.Ops = nil
+	start := r.off
+	n := v.decode(r, nil)
+	if r.err != nil || n == 0 {
+		return
+	}
+	r.off = start
+	ops := make([]MultiOp, 0, n)
+	v.decode(r, &ops)
+	v.Ops = ops
+}
+
+// decode reads the list, appending to out when it is not nil, and returns
+// the number of ops.
+func (v *MultiRequest) decode(r *Reader, out *[]MultiOp) int {
+	n, read := 0, false
 	var h MultiHeader
 	for h.Decode(r); r.err == nil && !h.Done; h.Decode(r) {
 		op := MultiOp{Type: h.Type}
@@ -95,17 +114,19 @@ func (v *MultiRequest) Decode(r *Reader) {
 			op.Path, op.Watch = g.Path, g.Watch
 		default:
 			r.Fail(fmt.Errorf("jute: invalid type of op %d in a multi", h.Type))
-			return
+			return 0
 		}
-		if len(v.Ops) > 0 && v.Ops[0].IsRead() != op.IsRead() {
+		if n > 0 && read != op.IsRead() {
 			r.Fail(fmt.Errorf("jute: a multi mixes read and write ops"))
-			return
+			return 0
 		}
-		v.Ops = append(v.Ops, op)
+		read = op.IsRead()
+		n++
+		if out != nil {
+			*out = append(*out, op)
+		}
 	}
-	if r.err != nil {
-		v.Ops = nil
-	}
+	return n
 }
 
 // MultiResult is one result of a MultiResponse: its type and the fields
@@ -158,8 +179,22 @@ func (v *MultiResponse) Append(dst []byte) []byte {
 	return (&MultiHeader{Type: -1, Done: true, Err: -1}).Append(dst)
 }
 
+// Decode reads the results in two passes, as MultiRequest.Decode does.
 func (v *MultiResponse) Decode(r *Reader) {
 	v.Results = nil
+	start := r.off
+	n := v.decode(r, nil)
+	if r.err != nil || n == 0 {
+		return
+	}
+	r.off = start
+	results := make([]MultiResult, 0, n)
+	v.decode(r, &results)
+	v.Results = results
+}
+
+func (v *MultiResponse) decode(r *Reader, out *[]MultiResult) int {
+	n := 0
 	var h MultiHeader
 	for h.Decode(r); r.err == nil && !h.Done; h.Decode(r) {
 		res := MultiResult{Type: h.Type}
@@ -183,11 +218,12 @@ func (v *MultiResponse) Decode(r *Reader) {
 			res.Err = r.Int()
 		default:
 			r.Fail(fmt.Errorf("jute: invalid type %d in a multi response", h.Type))
-			return
+			return 0
 		}
-		v.Results = append(v.Results, res)
+		n++
+		if out != nil {
+			*out = append(*out, res)
+		}
 	}
-	if r.err != nil {
-		v.Results = nil
-	}
+	return n
 }
