@@ -7,7 +7,7 @@ BENCHTIME ?= 1s
 SUITE ?= ci
 SEEDS ?=
 
-.PHONY: all run build test test-short lint vet fmt bench canary tidy clean
+.PHONY: all run build test test-short lint vet fmt bench canary fuzz tidy clean
 
 ## run: the main job — the default scenario suite (ci), with its summary table
 run:
@@ -41,6 +41,17 @@ fmt:
 ## bench: the Go benchmarks (events/s of the simulator, model apply cost, ...)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+## fuzz: every go test -fuzz target for FUZZTIME each (the decoders of the
+## client port's jute frames and of the peer messages). Not part of `make
+## test`: the regular tests replay the seed corpora under testdata/fuzz.
+FUZZTIME ?= 20s
+FUZZ_TARGETS = ./wire/clientport:FuzzServerDecode ./wire/clientport:FuzzClientDecode ./server:FuzzPeerDecode
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 ## canary: the determinism canary alone (same seed, same trace hash)
 canary:

@@ -91,6 +91,25 @@ type Request struct {
 	Write model.Request
 	// SetWatches re-registers watches after a reconnect (setWatches2).
 	SetWatches *SetWatches
+	// Reads are multiRead's ops (getData and getChildren only).
+	Reads []ReadOp
+	// Auth is addAuth's packet (OpAuth, xid -4).
+	Auth *Auth
+}
+
+// ReadOp is one read inside a multiRead: OpGetData or OpGetChildren.
+type ReadOp struct {
+	Op    model.OpCode
+	Path  string
+	Watch bool
+}
+
+// Auth is an addAuth request (ZooKeeper's AuthPacket): credentials for a
+// scheme such as digest. Type is unused by ZooKeeper and always 0.
+type Auth struct {
+	Type   int32
+	Scheme string
+	Auth   []byte
 }
 
 // SetWatches re-registers a client's watches on a new connection; the
@@ -109,6 +128,16 @@ type OpResult struct {
 	Stat model.Stat
 }
 
+// ReadResult is one read's result inside a multiRead reply: Op is
+// OpGetData (Data, Stat), OpGetChildren (Children) or OpError (Err).
+type ReadResult struct {
+	Op       model.OpCode
+	Err      model.Err
+	Data     []byte
+	Stat     model.Stat
+	Children []string
+}
+
 // Reply answers a Request (ReplyHeader: xid, zxid, err; then the response
 // record when err is ok). Zxid is the server's last zxid when it replied.
 type Reply struct {
@@ -123,6 +152,7 @@ type Reply struct {
 	ACL      []model.ACL
 	Number   int32 // getAllChildrenNumber
 	Multi    []OpResult
+	Reads    []ReadResult // multiRead
 }
 
 // Event is a watch notification (xid -1, WatcherEvent). Zxid is the zxid of

@@ -4,7 +4,10 @@
 package golden
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,3 +50,45 @@ func Check(t testing.TB, name, got string) {
 		}
 	}
 }
+
+// CheckCorpus keeps a fuzz target's seed corpus, testdata/fuzz/<target>/,
+// in step with the seeds a test computes: with -update it rewrites the
+// directory, otherwise it fails when a seed file is missing or differs.
+// Each seed is the values of one corpus file, one Go literal per line
+// (`[]byte("...")`, `uint8(3)`), as `go test -fuzz` writes them.
+func CheckCorpus(t testing.TB, target string, seeds []string) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", target)
+	want := map[string]string{}
+	for _, s := range seeds {
+		content := "go test fuzz v1\n" + s + "\n"
+		sum := sha256.Sum256([]byte(content))
+		want["seed-"+hex.EncodeToString(sum[:8])] = content
+	}
+	if *update {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, content := range want {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	for name, content := range want {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("%v (run the test with -update to write the seed corpus)", err)
+		}
+		if string(got) != content {
+			t.Fatalf("%s/%s differs from the seed the test computes (run with -update)", dir, name)
+		}
+	}
+}
+
+// Bytes is a []byte seed literal for CheckCorpus.
+func Bytes(b []byte) string { return fmt.Sprintf("[]byte(%q)", b) }
