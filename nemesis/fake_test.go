@@ -22,19 +22,21 @@ type fakeTarget struct {
 	clients []node.ID
 	leader  node.ID
 
-	blocked map[link]bool
-	quality map[link]LinkQuality
-	down    map[node.ID]bool
-	paused  map[node.ID]bool
-	jump    map[node.ID]node.Time
-	drift   map[node.ID]int64
-	lies    map[node.ID]bool
-	records map[node.ID]int // durable records left to corrupt
-	armed   map[node.ID]string
-	lag     map[node.ID]node.Time
-	at      map[node.ID]node.ID // client -> the server it was moved to
-	heals   int
-	calls   []string
+	blocked  map[link]bool
+	quality  map[link]LinkQuality
+	down     map[node.ID]bool
+	paused   map[node.ID]bool
+	jump     map[node.ID]node.Time
+	drift    map[node.ID]int64
+	lies     map[node.ID]bool
+	records  map[node.ID]int // durable records left to corrupt
+	armed    map[node.ID]string
+	cascade  map[node.ID]node.Time
+	cascaded map[node.ID]node.ID
+	lag      map[node.ID]node.Time
+	at       map[node.ID]node.ID // client -> the server it was moved to
+	heals    int
+	calls    []string
 }
 
 var (
@@ -47,7 +49,7 @@ var (
 func newFake(t require.TestingT, servers, clients int) *fakeTarget {
 	f := &fakeTarget{t: t, blocked: map[link]bool{}, quality: map[link]LinkQuality{}, down: map[node.ID]bool{},
 		paused: map[node.ID]bool{}, jump: map[node.ID]node.Time{}, drift: map[node.ID]int64{}, lies: map[node.ID]bool{},
-		records: map[node.ID]int{}, armed: map[node.ID]string{}, lag: map[node.ID]node.Time{}, at: map[node.ID]node.ID{}}
+		records: map[node.ID]int{}, armed: map[node.ID]string{}, cascade: map[node.ID]node.Time{}, cascaded: map[node.ID]node.ID{}, lag: map[node.ID]node.Time{}, at: map[node.ID]node.ID{}}
 	for i := 1; i <= servers; i++ {
 		f.servers = append(f.servers, node.ID(i))
 		f.records[node.ID(i)] = 3
@@ -249,22 +251,29 @@ func runUntil(r *Runner, until node.Time) {
 	}
 }
 
-func (f *fakeTarget) ArmCrash(id node.ID, point, msg string) {
+func (f *fakeTarget) ArmCrash(id node.ID, point, msg string, cascade node.Time) {
 	f.log("arm %d %s %s", id, point, msg)
+	if cascade > 0 {
+		f.cascade[id] = cascade
+	}
 	if f.down[id] {
 		f.t.Errorf("ArmCrash(%d) of a crashed node", id)
 	}
 	f.armed[id] = point + " " + msg
 }
 
-func (f *fakeTarget) DisarmCrash(id node.ID) bool {
+func (f *fakeTarget) DisarmCrash(id node.ID) (bool, node.ID) {
 	f.log("disarm %d", id)
 	_, ok := f.armed[id]
 	delete(f.armed, id)
-	return ok
+	c := f.cascaded[id]
+	delete(f.cascaded, id)
+	delete(f.cascade, id)
+	return ok, c
 }
 
-// fire makes server id's armed crash point fire, as the world would.
+// fire makes server id's armed crash point fire, as the world would, and
+// its cascade crash the leader.
 func (f *fakeTarget) fire(id node.ID) {
 	if _, ok := f.armed[id]; !ok {
 		f.t.Errorf("fire(%d) without an armed point", id)
@@ -272,6 +281,10 @@ func (f *fakeTarget) fire(id node.ID) {
 	delete(f.armed, id)
 	f.down[id] = true
 	delete(f.paused, id)
+	if f.cascade[id] > 0 && f.leader != 0 && !f.down[f.leader] {
+		f.down[f.leader] = true
+		f.cascaded[id] = f.leader
+	}
 }
 
 func (f *fakeTarget) SetLag(id node.ID, lag node.Time) {

@@ -67,6 +67,10 @@ type Fault struct {
 	// ("" matches any message).
 	Point string
 	Msg   string
+	// Cascade, for a crash point, makes the leader crash too, Cascade
+	// after the point fired (a rack losing power, a bad deploy rolling
+	// on); 0 means no cascade.
+	Cascade node.Time
 	// Move is how many clients a lag fault moves onto its server.
 	Move int
 
@@ -115,6 +119,9 @@ func (f Fault) String() string {
 	}
 	if f.Msg != "" {
 		b.WriteString(" msg=" + f.Msg)
+	}
+	if f.Cascade != 0 {
+		b.WriteString(" cascade=" + fmtTime(f.Cascade))
 	}
 	if f.Move != 0 {
 		b.WriteString(" move=" + strconv.Itoa(f.Move))
@@ -291,6 +298,7 @@ func (f Fault) checkParam(p param) error {
 		unused("a latency", p != paramLatency && p != paramLag && f.Latency != 0),
 		unused("a point", p != paramPoint && f.Point != ""),
 		unused("a message name", p != paramPoint && f.Msg != ""),
+		unused("a cascade", p != paramPoint && f.Cascade != 0),
 		unused("a move", p != paramLag && f.Move != 0),
 	); err != nil {
 		return err
@@ -328,6 +336,9 @@ func (f Fault) checkParam(p param) error {
 		}
 		if len(f.Msg) > 64 {
 			return fmt.Errorf("message name of %d bytes, more than 64", len(f.Msg))
+		}
+		if f.Cascade < 0 || f.Cascade > MaxDuration {
+			return fmt.Errorf("cascade %s outside [0, %s]", fmtTime(f.Cascade), fmtTime(MaxDuration))
 		}
 	}
 	return nil
@@ -453,6 +464,7 @@ type faultJSON struct {
 	Latency   jsonTime  `json:"latency,omitempty"`
 	Point     string    `json:"point,omitempty"`
 	Msg       string    `json:"msg,omitempty"`
+	Cascade   jsonTime  `json:"cascade,omitempty"`
 	Move      int       `json:"move,omitempty"`
 	Duration  jsonTime  `json:"duration,omitempty"`
 }
@@ -460,13 +472,13 @@ type faultJSON struct {
 func (f Fault) toJSON() faultJSON {
 	return faultJSON{At: jsonTime(f.At), Kind: f.Kind, Nodes: f.Nodes, Clients: f.Clients, Pick: f.Pick,
 		Count: f.Count, Direction: f.Direction, Jump: jsonTime(f.Jump), DriftPPM: f.DriftPPM, Prob: f.Prob,
-		Latency: jsonTime(f.Latency), Point: f.Point, Msg: f.Msg, Move: f.Move, Duration: jsonTime(f.Duration)}
+		Latency: jsonTime(f.Latency), Point: f.Point, Msg: f.Msg, Cascade: jsonTime(f.Cascade), Move: f.Move, Duration: jsonTime(f.Duration)}
 }
 
 func (j faultJSON) fault() Fault {
 	return Fault{At: node.Time(j.At), Kind: j.Kind, Nodes: j.Nodes, Clients: j.Clients, Pick: j.Pick,
 		Count: j.Count, Direction: j.Direction, Jump: node.Time(j.Jump), DriftPPM: j.DriftPPM, Prob: j.Prob,
-		Latency: node.Time(j.Latency), Point: j.Point, Msg: j.Msg, Move: j.Move, Duration: node.Time(j.Duration)}
+		Latency: node.Time(j.Latency), Point: j.Point, Msg: j.Msg, Cascade: node.Time(j.Cascade), Move: j.Move, Duration: node.Time(j.Duration)}
 }
 
 // MarshalJSON writes the fault as an object with its non-zero fields.

@@ -1,6 +1,8 @@
 package nemesis
 
 import (
+	"slices"
+
 	"pgregory.net/rapid"
 )
 
@@ -28,7 +30,7 @@ func Gen(opts SwarmOptions) *rapid.Generator[Schedule] {
 			at += ms(1)
 		}
 		k := kinds[d.intn(len(kinds), "kind")]
-		f := drawFault(d, k, opts, 75)
+		f := drawFault(d, k, opts, 75, slices.Contains(kinds, CrashLeader))
 		f.At = at
 		return f
 	})

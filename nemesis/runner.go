@@ -543,12 +543,15 @@ func (r *Runner) do(f Fault, idx int, rnd *rand.Rand, now node.Time) outcome {
 		if owner, ok := r.armed[id]; ok {
 			r.disarm(id, owner, now)
 		}
-		ct.ArmCrash(id, f.Point, f.Msg)
+		ct.ArmCrash(id, f.Point, f.Msg, f.Cascade)
 		r.armed[id] = idx
 		r.owned[idx] = 1
 		where := f.Point
 		if f.Msg != "" {
 			where += " " + f.Msg
+		}
+		if f.Cascade > 0 {
+			where += fmt.Sprintf(", then the leader %s later", fmtTime(f.Cascade))
 		}
 		return outcome{nodes: ids, desc: fmt.Sprintf("crash %d at %s", id, where), lasting: true}
 
@@ -669,9 +672,12 @@ func (r *Runner) release(owner int, now node.Time) {
 // the server restarts.
 func (r *Runner) disarm(id node.ID, owner int, now node.Time) {
 	delete(r.armed, id)
-	stillArmed := r.t.(CrashPointTarget).DisarmCrash(id)
+	stillArmed, cascaded := r.t.(CrashPointTarget).DisarmCrash(id)
 	if _, crashed := r.down[id]; !stillArmed && !crashed && !r.t.Up(id) {
 		r.t.Restart(id)
+	}
+	if _, crashed := r.down[cascaded]; cascaded != 0 && !crashed && !r.t.Up(cascaded) {
+		r.t.Restart(cascaded)
 	}
 	r.release(owner, now)
 }

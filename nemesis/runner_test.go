@@ -299,12 +299,14 @@ func TestFault_CrashPointAndLagValidation(t *testing.T) {
 		{Kind: Lag, Latency: sec(1), Move: -1},
 		{Kind: Crash, Move: 1},
 		{Kind: Crash, Point: PointOnSend},
+		{Kind: Crash, Cascade: 1},
+		{Kind: CrashPoint, Point: PointOnSend, Cascade: -1},
 	}
 	for _, f := range bad {
 		require.Error(t, Schedule{f}.Validate(3, 2), f.String())
 	}
 	require.Error(t, Schedule{{Kind: Lag, Latency: sec(1), Move: 3}}.Validate(3, 2), "more clients than the world has")
-	good := Schedule{{Kind: CrashPoint, Point: PointOnSend}, {Kind: CrashPoint, Point: PointOnReceive, Msg: "ack"},
+	good := Schedule{{Kind: CrashPoint, Point: PointOnSend, Cascade: 50 * node.Millisecond}, {Kind: CrashPoint, Point: PointOnReceive, Msg: "ack"},
 		{Kind: Lag, Latency: sec(1), Move: 2, Duration: sec(3)}}
 	require.NoError(t, good.Validate(3, 2))
 	b, err := good.MarshalJSON()
@@ -312,4 +314,19 @@ func TestFault_CrashPointAndLagValidation(t *testing.T) {
 	var back Schedule
 	require.NoError(t, back.UnmarshalJSON(b))
 	require.Equal(t, good, back)
+}
+
+func TestRunner_CrashPointCascadeRestartsTheLeaderItCrashed(t *testing.T) {
+	w := newFake(t, 3, 0)
+	w.leader = 1
+	r, err := NewRunner(Schedule{
+		{At: sec(1), Kind: CrashPoint, Nodes: ids(2), Point: PointOnReceive, Msg: "sync/snap", Cascade: 100 * node.Millisecond, Duration: sec(3)},
+	}, w, testRand(1))
+	require.NoError(t, err)
+	r.Apply(sec(1))
+	require.Contains(t, r.Applied()[0].Description, "then the leader 100ms later")
+	w.fire(2)
+	require.True(t, w.down[1] && w.down[2], "the point crashed 2, its cascade the leader")
+	r.Apply(sec(4))
+	require.False(t, w.down[1] || w.down[2], "both restart when the fault ends")
 }

@@ -30,6 +30,13 @@ type SwarmOptions struct {
 	// may name (the engine's protocol steps); empty: such points match any
 	// message.
 	CrashMessages []string
+	// Always are kinds every schedule enables, whatever the swarm draws
+	// for the others: a scenario aimed at one interleaving (a lagging
+	// follower and a leader crash) keeps both in every seed.
+	Always []Kind
+	// Intense makes every schedule use the densest intensity (a fault
+	// every 500 ms to 1.5 s) instead of drawing one.
+	Intense bool
 
 	_ struct{}
 }
@@ -49,6 +56,11 @@ func (o SwarmOptions) check() {
 	for _, k := range o.Kinds {
 		if !k.Valid() {
 			bad("unknown kind %q", k)
+		}
+	}
+	for _, k := range o.Always {
+		if !k.Valid() || k.Remedy() {
+			bad("always-enabled kind %q is not a fault kind", k)
 		}
 	}
 }
@@ -123,7 +135,9 @@ var swarmSelfHeal = []int{60, 75, 90}
 // a random intensity, then fills the window from opts.Quiet to
 // opts.Duration with faults spaced by that intensity. Most faults that can
 // undo themselves do; of those that do not, about half get a remedy later
-// (a heal, a restart, a resume) when the options allow one. Crashes and
+// (a heal, a restart, a resume) when the options allow one. When crash-leader
+// is enabled too, half the crash points cascade: the leader crashes 5–500
+// ms after the point fired, while the window it opened is still open. Crashes and
 // pauses of random servers take a minority at a time (crash-all exists for
 // the rest). All times are whole milliseconds. The same rnd state gives the
 // same result. It panics if opts is invalid.
@@ -145,7 +159,7 @@ func Swarm(rnd *rand.Rand, opts SwarmOptions) (Schedule, SwarmConfig) {
 	}
 	d := rndDrawer{rnd}
 	for _, k := range cands {
-		if d.intn(2, "enable") == 1 {
+		if d.intn(2, "enable") == 1 || slices.Contains(opts.Always, k) {
 			cfg.Kinds = append(cfg.Kinds, k)
 		}
 	}
@@ -159,6 +173,9 @@ func Swarm(rnd *rand.Rand, opts SwarmOptions) (Schedule, SwarmConfig) {
 		total += w
 	}
 	gap := swarmGaps[d.intn(len(swarmGaps), "intensity")]
+	if opts.Intense {
+		gap = swarmGaps[0]
+	}
 	cfg.GapMin, cfg.GapMax = ms(gap[0]), ms(gap[1])
 	cfg.SelfHealPercent = swarmSelfHeal[d.intn(len(swarmSelfHeal), "self-heal")]
 
@@ -168,7 +185,7 @@ func Swarm(rnd *rand.Rand, opts SwarmOptions) (Schedule, SwarmConfig) {
 	// Bounded: t grows by at least 500 ms per iteration, and len(s) by one.
 	for t := opts.Quiet + drawGap(); t < opts.Duration && len(s) < limit; t += drawGap() {
 		k := weighted(d, cfg.Kinds, cfg.Weights, total)
-		f := drawFault(d, k, opts, cfg.SelfHealPercent)
+		f := drawFault(d, k, opts, cfg.SelfHealPercent, slices.Contains(cfg.Kinds, CrashLeader))
 		f.At = t
 		s = append(s, f)
 		if f.Duration > 0 || len(s) >= limit {
@@ -274,7 +291,7 @@ func logUniform(d drawer, lo, hi int, label string) int {
 // drawFault draws one fault of kind k (without its time) for a world of the
 // given size. Everything it chooses is symbolic (picks and counts, never
 // node IDs), so the fault stays valid when others are removed.
-func drawFault(d drawer, k Kind, opts SwarmOptions, selfHealPercent int) Fault {
+func drawFault(d drawer, k Kind, opts SwarmOptions, selfHealPercent int, cascade bool) Fault {
 	servers, clients := opts.Servers, opts.Clients
 	sp := specs[k]
 	f := Fault{Kind: k}
@@ -329,6 +346,9 @@ func drawFault(d drawer, k Kind, opts SwarmOptions, selfHealPercent int) Fault {
 		f.Point = CrashPoints[d.intn(len(CrashPoints), "point")]
 		if (f.Point == PointOnReceive || f.Point == PointOnSend) && len(opts.CrashMessages) > 0 {
 			f.Msg = opts.CrashMessages[d.intn(len(opts.CrashMessages), "message")]
+		}
+		if cascade && d.intn(2, "cascade") == 1 {
+			f.Cascade = ms(5 + d.intn(496, "cascade ms"))
 		}
 	case paramLag:
 		// Slow enough to trail by many txns, mostly not so slow that the

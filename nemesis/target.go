@@ -66,11 +66,13 @@ type Target interface {
 // gets crash-point faults reported as skipped.
 type CrashPointTarget interface {
 	// ArmCrash makes server id crash the next time it reaches point (with
-	// msg naming the message for the message points, "" for any).
-	ArmCrash(id node.ID, point, msg string)
+	// msg naming the message for the message points, "" for any); with a
+	// cascade, the leader of that moment crashes cascade later.
+	ArmCrash(id node.ID, point, msg string, cascade node.Time)
 	// DisarmCrash removes the armed point and reports whether it was still
-	// armed (false: it fired, or a crash cleared it).
-	DisarmCrash(id node.ID) bool
+	// armed (false: it fired, or a crash cleared it) and which leader its
+	// cascade crashed (0: none).
+	DisarmCrash(id node.ID) (armed bool, cascaded node.ID)
 }
 
 // LagTarget is a Target that can slow one server down so that it trails

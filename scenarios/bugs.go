@@ -39,7 +39,7 @@ type bugSwitches struct {
 
 // Bugs is the seeded-bug catalog.
 var Bugs = []Bug{
-	{Name: "ack-before-sync", Layer: "zab", Scenario: "quorum-loss",
+	{Name: "ack-before-sync", Layer: "zab", Scenario: "crash-storm",
 		Models:      "ZOOKEEPER-4646: Committed txns may still be lost if followers crash after replying ACK of NEWLEADER but before writing txns to disk; etcd-io/etcd#10166 (MsgAppResp sent before the log was persisted)",
 		Description: "a follower acknowledges a proposal before its log is synced: a crash loses a write the leader counted",
 		set:         func(b *bugSwitches) { b.zab.AckBeforeSync = true }},
@@ -51,11 +51,11 @@ var Bugs = []Bug{
 		Models:      "ZOOKEEPER-4643: Committed txns may be improperly truncated if follower crashes right after updating currentEpoch but before persisting txns to disk (also ZOOKEEPER-3911, ZOOKEEPER-4646)",
 		Description: "a follower persists the new epoch and acks NEWLEADER before it logs the txns the sync brought; it logs them at UPTODATE",
 		set:         func(b *bugSwitches) { b.zab.LogAfterNewLeader = true }},
-	{Name: "epoch-reuse", Layer: "zab", Scenario: "resync",
+	{Name: "epoch-reuse", Layer: "zab", Scenario: "partition-leader",
 		Models:      "ZOOKEEPER-1343: getEpochToPropose should check if lastAcceptedEpoch is greater or equal than epoch (a new epoch equal to one already accepted)",
 		Description: "a new leader takes the highest accepted epoch it heard instead of one above it, so two leaders can number txns in the same epoch",
 		set:         func(b *bugSwitches) { b.zab.EpochReuse = true }},
-	{Name: "election-ignores-zxid", Layer: "zab", Scenario: "lagging-follower",
+	{Name: "election-ignores-zxid", Layer: "zab", Scenario: "crash-storm",
 		Models:      "Raft §5.4.1 (election restriction); FastLeaderElection's totalOrderPredicate, which ZOOKEEPER-1419 (Leader election never settles for a 5-node cluster) broke another way",
 		Description: "votes are ordered by epoch and server id only: a server with a shorter log can be elected and truncate committed txns",
 		set:         func(b *bugSwitches) { b.zab.ElectionIgnoresZxid = true }},
@@ -71,7 +71,7 @@ var Bugs = []Bug{
 		Models:      "ZOOKEEPER-1520: A txn log record with a corrupt sentinel byte looks like EOF",
 		Description: "recovery takes a corrupt log record for the end of the log and cuts it there instead of marking the server damaged",
 		set:         func(b *bugSwitches) { b.zab.CorruptAsEOF = true }},
-	{Name: "sync-commits-uncommitted", Layer: "zab", Scenario: "partition-majority",
+	{Name: "sync-commits-uncommitted", Layer: "zab", Scenario: "resync",
 		Models:      "ZOOKEEPER-4394: Learner.syncWithLeader got NullPointerException, fixed by \"Apply only committed requests in sync with leader before NEWLEADER ACK\"; ZOOKEEPER-3911: Data inconsistency caused by DIFF sync uncommitted log",
 		Description: "a synced follower takes everything it logged as committed, its own uncommitted tail included",
 		set:         func(b *bugSwitches) { b.zab.SyncCommitsAll = true }},

@@ -87,6 +87,7 @@ var Catalog = []Scenario{
 		s.Duration = 30 * sec
 	}),
 	with(base("crash-storm", "servers crash and restart in quick succession, losing unsynced writes"), func(s *Scenario) {
+		s.Servers = 3
 		s.Nemesis.Kinds = []string{"crash", "crash-leader", "restart", "restart-all", "crash-point"}
 		s.Duration = 40 * sec
 	}),
@@ -95,7 +96,10 @@ var Catalog = []Scenario{
 		s.Duration = 30 * sec
 	}),
 	with(base("disk-faults", "records corrupted on disk, caught by checksums: a damaged server resyncs and never serves stale state"), func(s *Scenario) {
+		s.Servers = 3
 		s.Nemesis.Kinds = []string{"disk-corrupt", "crash", "restart"}
+		s.Nemesis.Always = []string{"disk-corrupt", "crash"}
+		s.Nemesis.Intense = true
 		s.Duration = 30 * sec
 	}),
 	with(base("pauses", "long GC-like pauses of servers and clients"), func(s *Scenario) {
@@ -131,9 +135,10 @@ var Catalog = []Scenario{
 		s.Knobs = DefaultKnobs(*s) // a measurement: ZooKeeper's defaults, whatever the seed
 	}),
 	with(base("lagging-follower", "a follower trails the leader by many txns (slow disk and links) and clients are moved onto it: they must never see the state go back, and syncs must catch it up"), func(s *Scenario) {
-		s.Clients = 12
+		s.Servers, s.Clients = 3, 12
 		s.Workload.Mix = map[Behaviour]int{Registers: 6, CAS: 1, Watchers: 1, Ephemerals: 1}
 		s.Nemesis.Kinds = []string{"lag", "crash-leader", "partition-leader", "restart", "heal"}
+		s.Nemesis.Always = []string{"lag", "crash-leader"}
 		s.Duration = 30 * sec
 	}),
 	with(base("resync", "followers crash at every step of discovery and sync (LEADERINFO, ACKEPOCH, DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE) while leaders fail; snapshots every few txns make SNAP syncs common"), func(s *Scenario) {
@@ -141,8 +146,10 @@ var Catalog = []Scenario{
 		s.Workload.Mix = map[Behaviour]int{Registers: 4, CAS: 1, Ephemerals: 1}
 		s.Nemesis.Kinds = []string{"crash-point", "crash-leader", "partition-leader", "restart", "heal"}
 		s.Nemesis.CrashMessages = []string{"leaderinfo", "ackepoch", "sync/diff", "sync/trunc", "sync/snap", "ack/newleader", "uptodate"}
+		s.Nemesis.Always = []string{"crash-point", "crash-leader"}
+		s.Nemesis.Intense = true
 		s.Knobs = Knobs{SnapCount: 5, DiffLimit: 10}
-		s.Duration = 30 * sec
+		s.Duration = 60 * sec
 	}),
 	with(base("quorum-2-of-5", "UNSAFE on purpose: 5 servers commit with 2 acks; a partition that cuts the two off loses acknowledged writes"), func(s *Scenario) {
 		s.Quorum = "2"

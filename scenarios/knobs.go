@@ -41,6 +41,9 @@ type Knobs struct {
 	// Network and Disk are latency profiles (see networkProfiles,
 	// diskProfiles).
 	Network, Disk string
+	// CrashLoss is what a crash does to unsynced writes: "tail" loses a
+	// random tail of them, "all" every one.
+	CrashLoss string
 	// Buggify names the forced rare branches switched on: "none", "all",
 	// or points joined by "+".
 	Buggify string
@@ -48,7 +51,7 @@ type Knobs struct {
 
 // knobOrder is the order knobs print in, with their names on the command
 // line.
-var knobOrder = []string{"tick", "init", "sync", "snap", "segment", "diff", "session", "net", "disk", "buggify"}
+var knobOrder = []string{"tick", "init", "sync", "snap", "segment", "diff", "session", "net", "disk", "crash", "buggify"}
 
 // KnobNames are the knobs' names on the command line, in print order.
 func KnobNames() []string { return slices.Clone(knobOrder) }
@@ -89,7 +92,7 @@ func concat(lists ...[]string) []string {
 // compare latencies use.
 func DefaultKnobs(sc Scenario) Knobs {
 	return Knobs{TickTime: 100 * node.Millisecond, InitLimit: 10, SyncLimit: 5, SnapCount: 1000, SegmentTxns: -1,
-		DiffLimit: -1, SessionTimeout: sc.SessionTimeout, Network: "lan", Disk: "ssd", Buggify: "none"}
+		DiffLimit: -1, SessionTimeout: sc.SessionTimeout, Network: "lan", Disk: "ssd", CrashLoss: "tail", Buggify: "none"}
 }
 
 // draw fills every knob k does not pin from rnd. Every knob is drawn, pinned
@@ -107,6 +110,7 @@ func (k Knobs) draw(rnd *rand.Rand, sc Scenario) Knobs {
 		DiffLimit:   pick(-1, -1, 10, 100),
 		Network:     []string{"lan", "lan", "wan", "jittery"}[rnd.IntN(4)],
 		Disk:        []string{"nvme", "ssd", "ssd", "hdd"}[rnd.IntN(4)],
+		CrashLoss:   []string{"tail", "tail", "all"}[rnd.IntN(3)],
 	}
 	d.SessionTimeout = sc.SessionTimeout * node.Time(pick(2, 2, 3, 4)) / 2
 	var on []string
@@ -135,6 +139,7 @@ func (k Knobs) draw(rnd *rand.Rand, sc Scenario) Knobs {
 	set(k.SessionTimeout != 0, func() { d.SessionTimeout = k.SessionTimeout })
 	set(k.Network != "", func() { d.Network = k.Network })
 	set(k.Disk != "", func() { d.Disk = k.Disk })
+	set(k.CrashLoss != "", func() { d.CrashLoss = k.CrashLoss })
 	set(k.Buggify != "", func() { d.Buggify = k.Buggify })
 	if k.SyncLimit == 0 {
 		d.SyncLimit = min(d.SyncLimit, d.InitLimit)
@@ -171,6 +176,9 @@ func (k Knobs) pin(o Knobs) Knobs {
 	if o.Disk != "" {
 		k.Disk = o.Disk
 	}
+	if o.CrashLoss != "" {
+		k.CrashLoss = o.CrashLoss
+	}
 	if o.Buggify != "" {
 		k.Buggify = o.Buggify
 	}
@@ -202,6 +210,7 @@ func (k Knobs) String() string {
 	add("session", k.SessionTimeout != 0, ms(k.SessionTimeout))
 	add("net", k.Network != "", k.Network)
 	add("disk", k.Disk != "", k.Disk)
+	add("crash", k.CrashLoss != "", k.CrashLoss)
 	add("buggify", k.Buggify != "", k.Buggify)
 	return strings.Join(parts, ",")
 }
@@ -281,6 +290,11 @@ func (k *Knobs) set(name, value string) error {
 			return fmt.Errorf("unknown disk profile %q (%s)", value, strings.Join(sortedKeys(diskProfiles), ", "))
 		}
 		k.Disk = value
+	case "crash":
+		if value != "tail" && value != "all" {
+			return fmt.Errorf("want tail (a crash loses a random tail of unsynced writes) or all (every one), not %q", value)
+		}
+		k.CrashLoss = value
 	case "buggify":
 		k.Buggify = value
 	default:

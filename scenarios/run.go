@@ -89,6 +89,10 @@ type runState struct {
 	// Link faults and lag in effect, which the simulated links combine.
 	quality map[[2]node.ID]nemesis.LinkQuality
 	lag     map[node.ID]node.Time
+	// Crash-point cascades: armed (server -> delay, -1 once the point
+	// fired) and done (server -> the leader its cascade crashed).
+	cascade  map[node.ID]node.Time
+	cascaded map[node.ID]node.ID
 }
 
 const firstClientID = 101
@@ -141,9 +145,13 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	cfg.Links = networkProfiles[knobs.Network]
 	cfg.SyncLatencyMin, cfg.SyncLatencyMax = diskProfiles[knobs.Disk][0], diskProfiles[knobs.Disk][1]
 	cfg.MaxEvents = sc.eventBudget()
+	if knobs.CrashLoss == "all" {
+		cfg.CrashLoss = sim.LoseAll
+	}
 	rs := &runState{sc: sc, opt: opt, knobs: knobs, links: cfg.Links, rec: &recorder{}, servers: map[node.ID]*server.Server{},
 		applied: map[node.ID][][]server.AppliedTxn{}, nodes: map[node.ID]*clientNode{},
-		quality: map[[2]node.ID]nemesis.LinkQuality{}, lag: map[node.ID]node.Time{}}
+		quality: map[[2]node.ID]nemesis.LinkQuality{}, lag: map[node.ID]node.Time{},
+		cascade: map[node.ID]node.Time{}, cascaded: map[node.ID]node.ID{}}
 	rs.sc.SessionTimeout = knobs.SessionTimeout
 	*rsOut = rs
 	w := sim.New(cfg)
@@ -219,8 +227,13 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		if msgs == nil {
 			msgs = zab.CrashMessages
 		}
+		var always []nemesis.Kind
+		for _, k := range sc.Nemesis.Always {
+			always = append(always, nemesis.Kind(k))
+		}
 		sched, swarm = nemesis.Swarm(w.Stream("nemesis"), nemesis.SwarmOptions{Duration: sc.Duration, Kinds: kinds,
-			Servers: sc.Servers, Clients: len(rs.clientIDs), Quiet: quiet, CrashMessages: msgs})
+			Servers: sc.Servers, Clients: len(rs.clientIDs), Quiet: quiet, CrashMessages: msgs, Always: always,
+			Intense: sc.Nemesis.Intense})
 		swarmDesc = swarm.String()
 	}
 	runner, err := nemesis.NewRunner(sched, target, w.Stream("nemesis/apply"))
@@ -489,7 +502,21 @@ func (t *simTarget) Heal() {
 
 // onCrash keeps what a crashing node's core knows that the checkers need:
 // the txns a server applied, the end of a client's recipe claim.
-func (rs *runState) onCrash(id node.ID) {
+func (rs *runState) onCrash(id node.ID, atPoint bool) {
+	if c := rs.cascade[id]; atPoint && c > 0 {
+		rs.cascade[id] = -1 // fired: the cascade is under way
+		rs.world.After(c, func() {
+			if rs.cascade[id] != -1 {
+				return // the fault ended first
+			}
+			delete(rs.cascade, id)
+			t := &simTarget{rs: rs}
+			if l := t.Leader(); l != 0 && rs.world.Up(l) {
+				rs.cascaded[id] = l
+				rs.world.Crash(l)
+			}
+		})
+	}
 	if s := rs.servers[id]; s != nil && rs.world.Machine(id) == s {
 		rs.applied[id] = append(rs.applied[id], s.Applied())
 	}
@@ -565,15 +592,25 @@ var (
 	_ nemesis.LagTarget        = (*simTarget)(nil)
 )
 
-func (t *simTarget) ArmCrash(id node.ID, point, msg string) {
+func (t *simTarget) ArmCrash(id node.ID, point, msg string, cascade node.Time) {
 	k, err := sim.ParseCrashPointKind(point)
 	if err != nil {
 		panic(fmt.Sprintf("scenarios: invariant violated: the nemesis armed %v", err))
 	}
 	t.rs.world.ArmCrash(id, sim.CrashPoint{Kind: k, Msg: msg})
+	delete(t.rs.cascade, id)
+	if cascade > 0 {
+		t.rs.cascade[id] = cascade
+	}
 }
 
-func (t *simTarget) DisarmCrash(id node.ID) bool { return t.rs.world.DisarmCrash(id) }
+func (t *simTarget) DisarmCrash(id node.ID) (bool, node.ID) {
+	armed := t.rs.world.DisarmCrash(id)
+	c := t.rs.cascaded[id]
+	delete(t.rs.cascaded, id)
+	delete(t.rs.cascade, id)
+	return armed, c
+}
 
 // SetLag slows server id: its syncs take lag/2 to lag, and its links to
 // the other servers lag longer.

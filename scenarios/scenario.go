@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"zoosim/nemesis"
 	"zoosim/node"
 	"zoosim/quorum"
 	"zoosim/server"
@@ -110,6 +111,11 @@ type Nemesis struct {
 	// CrashMessages are the message names crash points on receipt or send
 	// are drawn from (nil: every protocol step the engine names).
 	CrashMessages []string
+	// Always are kinds of Kinds every seed enables (the swarm draws the
+	// rest).
+	Always []string
+	// Intense: faults come every 500 ms to 1.5 s in every seed.
+	Intense bool
 }
 
 // Overrides are command-line changes to a scenario.
@@ -202,6 +208,11 @@ func (s Scenario) Validate() error {
 	}
 	if err := s.Knobs.Validate(); err != nil {
 		errs = append(errs, err.Error())
+	}
+	for _, k := range s.Nemesis.Always {
+		if !slices.Contains(s.Nemesis.Kinds, k) || !nemesis.Kind(k).Valid() || nemesis.Kind(k).Remedy() {
+			errs = append(errs, fmt.Sprintf("always-enabled fault %q is not one of the scenario's fault kinds", k))
+		}
 	}
 	for b := range s.Workload.Mix {
 		if !slices.Contains(behaviours, b) {

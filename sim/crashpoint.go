@@ -102,10 +102,10 @@ func (w *World) DisarmCrash(id node.ID) bool {
 }
 
 // SetCrashHook registers fn to be called whenever a node is about to crash
-// (by Crash or at a crash point), before its core is dropped: a harness
-// reads what it needs from the dying core there. fn must not drive the
-// world.
-func (w *World) SetCrashHook(fn func(id node.ID)) { w.crashHook = fn }
+// (by Crash, or at a crash point: atPoint), before its core is dropped: a
+// harness reads what it needs from the dying core there. fn may schedule
+// callbacks (At, After) but must not otherwise drive the world.
+func (w *World) SetCrashHook(fn func(id node.ID, atPoint bool)) { w.crashHook = fn }
 
 // atCrashPoint reports whether n's armed point is of kind k (and matches
 // msg for the message kinds) and, if so, crashes n there.
@@ -120,7 +120,7 @@ func (w *World) atCrashPoint(n *nodeState, k CrashPointKind, body any) bool {
 	}
 	n.crashArmed = false
 	w.stats.CrashPoints++
-	w.crash(n)
+	w.crash(n, true)
 	return true
 }
 

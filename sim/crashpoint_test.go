@@ -30,7 +30,11 @@ func TestCrashPoint_BetweenDiskOpsWritesAPrefixAndSendsNothing(t *testing.T) {
 		w, get := probeWorld(cfg, 2, nil)
 		w.Run(0)
 		hooked := 0
-		w.SetCrashHook(func(id node.ID) { require.Equal(t, node.ID(1), id); hooked++ })
+		w.SetCrashHook(func(id node.ID, atPoint bool) {
+			require.Equal(t, node.ID(1), id)
+			require.True(t, atPoint)
+			hooked++
+		})
 		w.ArmCrash(1, CrashPoint{Kind: CrashBetweenDiskOps})
 		p := get(1)
 		for i := 0; i < 4; i++ {

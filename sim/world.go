@@ -188,7 +188,7 @@ type World struct {
 	// back into the world (it would change state the driver is iterating).
 	inMachine bool
 
-	crashHook func(node.ID)
+	crashHook func(id node.ID, atPoint bool)
 	crashRand *rand.Rand
 	buggify   *node.BuggifyPlan
 	// exhausted is set once the world has processed MaxEvents events: it
@@ -420,15 +420,16 @@ func (w *World) Crash(id node.ID) bool {
 	if !n.up {
 		return false
 	}
-	w.crash(n)
+	w.crash(n, false)
 	return true
 }
 
-// crash kills n, which is up (see Crash).
-func (w *World) crash(n *nodeState) {
+// crash kills n, which is up (see Crash); atPoint says an armed crash point
+// fired.
+func (w *World) crash(n *nodeState, atPoint bool) {
 	id := n.id
 	if w.crashHook != nil {
-		w.crashHook(id)
+		w.crashHook(id, atPoint)
 	}
 	n.m = nil
 	n.up, n.paused = false, false

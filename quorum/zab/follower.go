@@ -137,7 +137,10 @@ func (z *Zab) stepFollower(m *Msg) {
 			z.committed = m.Commit
 		}
 		if z.cfg.Bugs.SyncCommitsAll {
-			z.committed = z.lastLogged() // seeded bug: its own uncommitted tail too
+			// Seeded bug: everything the sync brought is applied now, before
+			// the leader is established (it may never be).
+			z.committed = z.lastLogged()
+			z.applyCommitted()
 		}
 		z.persistCurrentEpoch(z.newEpoch)
 		if z.cfg.Bugs.SnapAckBeforeSync && m.Mode == SyncSnap {

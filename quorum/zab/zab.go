@@ -83,8 +83,8 @@ type Bugs struct {
 	// IgnoreTrunc: a follower told to TRUNC keeps the txns the leader does
 	// not have.
 	IgnoreTrunc bool
-	// SyncCommitsAll: a follower synced by the leader takes everything it
-	// logged as committed, not just up to the leader's commit point.
+	// SyncCommitsAll: a follower applies everything a sync brought at once,
+	// before the leader is established, not just up to its commit point.
 	SyncCommitsAll bool
 	// SnapAckBeforeSync: a follower acks NEWLEADER after a SNAP before the
 	// snapshot and the new epoch are synced.
