@@ -135,7 +135,7 @@ func addOverrideFlags(fs *flagSet) *overrideFlags {
 		o.clients = n
 		return nil
 	})
-	fs.Func("duration", "the safety phase's virtual `DURATION`, such as 30s or 2m (default: the scenario's or the suite's)", func(s string) error {
+	fs.Func("duration", "the safety phase's virtual `DURATION`, 1s..1h, such as 30s or 2m (default: the scenario's or the suite's)", func(s string) error {
 		d, err := time.ParseDuration(s)
 		if err != nil {
 			return fmt.Errorf("want a duration such as 30s or 1m30s: %w", err)
