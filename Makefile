@@ -51,7 +51,7 @@ bench:
 	@echo '== simulator event loop: a synthetic ping core (5 nodes pinging each other on timers), not the service'
 	$(GO) test -run '^$$' -bench '^BenchmarkSimEvents$$' -benchmem -cpu 1 ./sim/
 	@echo '== standard scenario (5 servers, 10 clients, 60 virtual s, swarm nemesis), checking included: seeds/min on one core'
-	$(GO) test -run '^$$' -bench '^BenchmarkStandardScenario$$' -benchtime 20x ./scenarios/
+	$(GO) test -run '^$$' -bench '^BenchmarkStandardScenario$$' -benchtime 20x -cpu 1 ./scenarios/
 	@echo '== every checker over a generated (synthetic, not recorded) 10,000-op history'
 	$(GO) test -run '^$$' -bench '^BenchmarkCheck10kOps$$' -benchmem ./checker/
 	@echo '== read capacity: servers with a 600 us CPU, reads per virtual second'
