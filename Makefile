@@ -64,19 +64,23 @@ bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
 
 ## fuzz: every go test -fuzz target for FUZZTIME each (the decoders of the
-## client port's jute frames and of the peer messages). Not part of `make
+## client port's jute frames and of the peer messages, zoosim run's arguments and zoosim check's
+## history files). Not part of `make
 ## test`: the regular tests replay the seed corpora under testdata/fuzz.
 FUZZTIME ?= 20s
-FUZZ_TARGETS = ./wire/clientport:FuzzServerDecode ./wire/clientport:FuzzClientDecode ./server:FuzzPeerDecode
+FUZZ_TARGETS = ./wire/clientport:FuzzServerDecode ./wire/clientport:FuzzClientDecode ./server:FuzzPeerDecode \
+	./cmd/zoosim:FuzzRunArgs ./cmd/zoosim:FuzzCheckHistory
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "== $$name in $$pkg for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
-## fuzz-cli: fuzz zoosim run's argument vector (flag parsing and input checks) for FUZZTIME
+## fuzz-cli: fuzz zoosim run's argument vector (flag parsing and input checks), then zoosim check's
+## history file, FUZZTIME each
 fuzz-cli:
 	$(GO) test -run '^$$' -fuzz '^FuzzRunArgs$$' -fuzztime $(FUZZTIME) ./cmd/zoosim/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckHistory$$' -fuzztime $(FUZZTIME) ./cmd/zoosim/
 
 ## canary: the determinism canary alone (same seed, same trace hash)
 canary:

@@ -201,3 +201,20 @@ func FuzzRunArgs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckHistory feeds zoosim check arbitrary files, starting from a
+// real saved history: whatever the bytes, the command exits 0, 1 or 2 and
+// never panics.
+func FuzzCheckHistory(f *testing.F) {
+	b, err := os.ReadFile(historyV1)
+	require.NoError(f, err)
+	f.Add(b)
+	f.Add([]byte(`{"format":"zoosim-history","version":1,"history":{"Servers":1}}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "h.json")
+		require.NoError(t, os.WriteFile(p, data, 0o644))
+		_, _, code := zoosim(t, "check", p, "--json", "--check-timeout", "200ms")
+		require.Contains(t, []int{exitOK, exitViolation, exitUsage}, code)
+	})
+}
