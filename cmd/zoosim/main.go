@@ -110,6 +110,7 @@ Examples:
   zoosim repro "repro: zoosim run --scenario standard --seed 42"
   zoosim suite --suite ci --seeds 20 --shard 2/4 --json > shard-2.json
   zoosim merge shard-*.json
+  zoosim suite --corpus corpus/regressions.json
   zoosim shrink --scenario quorum-2-of-5 --seed 7
   zoosim check history.json
   zoosim quorum --servers 3,4,5,7 --quorum majority,2,3 --seeds 200 --html q.html
