@@ -182,6 +182,12 @@ func cmdSuite(args []string, stdout, stderr io.Writer) int {
 		}
 		sw.suite, sw.corpus, sw.corpusPath, sw.corpusEntries = "corpus", corpusDigest(b), *corpusPath, c.Entries
 		total = len(c.Entries)
+		var scs []scenarios.Scenario
+		for _, e := range c.Entries {
+			sc, _ := e.Resolve() // ReadCorpus resolved every entry
+			scs = append(scs, sc)
+		}
+		sw.engine = sweepEngine(scs)
 	} else {
 		suite, err := scenarios.LookupSuite(*suiteName)
 		if err != nil {
@@ -200,6 +206,13 @@ func cmdSuite(args []string, stdout, stderr io.Writer) int {
 			return inputErr(stderr, fs, err)
 		}
 		total = len(runs)
+		var scs []scenarios.Scenario
+		for _, name := range suite.Scenarios {
+			sc, _ := scenarios.Lookup(name) // SuiteRuns resolved every scenario
+			sc, _ = sc.Apply(sw.overrides)
+			scs = append(scs, sc)
+		}
+		sw.engine = sweepEngine(scs)
 	}
 	if err := ov.makeVizDir(); err != nil {
 		return inputErr(stderr, fs, err)
@@ -281,11 +294,9 @@ func (sw sweep) resultJSON(res *scenarios.SuiteResult) suiteResultJSON {
 		MaxInconclusive: sw.maxInconclusive, Runs: len(res.Runs), OK: res.OK, Violations: res.Violations,
 		Inconclusive: res.Inconclusive, Errors: res.Errors, Unexpected: res.Unexpected,
 		Failures: []failureJSON{}, HarnessErrors: []harnessErrorJSON{}, Results: []resultJSON{}, WallMs: res.WallMs}
-	engines := map[string]bool{}
 	for _, r := range res.Runs {
 		out.Results = append(out.Results, resultJSON{Scenario: r.Scenario, Seed: r.Seed, Engine: r.Engine,
 			Verdict: r.Verdict, TraceHash: hashText(r.TraceHash)})
-		engines[r.Engine] = true
 		switch r.Verdict {
 		case checker.VerdictViolation:
 			out.Failures = append(out.Failures, failureJSON{Scenario: r.Scenario, Seed: r.Seed, Repro: r.Repro})
@@ -293,15 +304,21 @@ func (sw sweep) resultJSON(res *scenarios.SuiteResult) suiteResultJSON {
 			out.HarnessErrors = append(out.HarnessErrors, harnessErrorJSON{Scenario: r.Scenario, Seed: r.Seed, Error: r.Err, Repro: r.Repro})
 		}
 	}
-	if out.Engine == "" {
-		// No --engine: the engine every scenario ran with, if they agree.
-		if names := sortedKeys(engines); len(names) == 1 {
-			out.Engine = names[0]
-		} else {
-			out.Engine = "mixed"
-		}
-	}
 	return out
+}
+
+// sweepEngine is the engine a sweep's scenarios run with: the one they all
+// share, or "mixed". It is the sweep's, not a shard's: every shard of one
+// sweep says the same.
+func sweepEngine(scs []scenarios.Scenario) string {
+	engines := map[string]bool{}
+	for _, sc := range scs {
+		engines[sc.Engine] = true
+	}
+	if e := sortedKeys(engines); len(e) == 1 {
+		return e[0]
+	}
+	return "mixed"
 }
 
 // exitCode is the exit status a sweep's result calls for, and why when it
