@@ -116,21 +116,24 @@ type resultJSON struct {
 	TraceHash string          `json:"trace_hash"`
 }
 
-// sweep is what identifies a suite run, as its JSON records it.
+// sweep is a suite or corpus run: what identifies it (as its JSON
+// records it) and how to run it.
 type sweep struct {
-	suite, corpus   string
+	// Identity.
+	suite, corpus   string // corpus: the corpus file's digest, "" for a suite
 	seeds           int
 	firstSeed       uint64
 	shard, shards   int
 	overrides       scenarios.Overrides
 	engine          string
 	maxInconclusive int
-	corpusEntries   []scenarios.CorpusEntry
-	corpusPath      string
-	suiteDef        scenarios.Suite
-	parallel        int
-	opt             scenarios.Options
-	asJSON, quiet   bool
+
+	// How to run it.
+	suiteDef      scenarios.Suite
+	corpusPath    string
+	corpusEntries []scenarios.CorpusEntry
+	parallel      int
+	opt           scenarios.Options
 }
 
 func cmdSuite(args []string, stdout, stderr io.Writer) int {
@@ -173,7 +176,7 @@ func cmdSuite(args []string, stdout, stderr io.Writer) int {
 		return inputErr(stderr, fs, err)
 	}
 	sw := sweep{shard: shard, shards: shards, overrides: ov.overrides(), engine: ov.engine,
-		maxInconclusive: maxInconclusive.n, parallel: parallel.n, opt: opt, asJSON: *asJSON, quiet: *quiet}
+		maxInconclusive: maxInconclusive.n, parallel: parallel.n, opt: opt}
 	var total int
 	if *corpusPath != "" {
 		b, c, err := readCorpusFile(*corpusPath)
