@@ -6,12 +6,20 @@ BENCHTIME ?= 1s
 
 SUITE ?= ci
 SEEDS ?=
+# MAX_INCONCLUSIVE: how many inconclusive runs make run tolerates (zoosim
+# suite's default is 0: an inconclusive run fails the job).
+MAX_INCONCLUSIVE ?=
 
-.PHONY: all run build test test-short lint vet fmt bench canary fuzz tidy clean
+.PHONY: all run corpus build test test-short lint vet fmt bench bench-all canary fuzz fuzz-cli tidy clean
 
-## run: the main job — the default scenario suite (ci), with its summary table
+## run: the main job — the default scenario suite (ci), with its summary table; fails on a violation,
+## a harness error or an inconclusive run beyond MAX_INCONCLUSIVE
 run:
-	$(GO) run ./cmd/zoosim suite --suite $(SUITE) $(if $(SEEDS),--seeds $(SEEDS))
+	$(GO) run ./cmd/zoosim suite --suite $(SUITE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(MAX_INCONCLUSIVE),--max-inconclusive $(MAX_INCONCLUSIVE))
+
+## corpus: the regression corpus (every seed that once exposed a real problem), with its table
+corpus:
+	$(GO) run ./cmd/zoosim suite --corpus corpus/regressions.json
 
 ## build: the zoosim binary in ./zoosim
 build:
@@ -38,20 +46,41 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## bench: the Go benchmarks (events/s of the simulator, model apply cost, ...)
+## bench: the measurements behind the README's numbers table, each run as the table says
 bench:
+	@echo '== simulator event loop: a synthetic ping core (5 nodes pinging each other on timers), not the service'
+	$(GO) test -run '^$$' -bench '^BenchmarkSimEvents$$' -benchmem -cpu 1 ./sim/
+	@echo '== standard scenario (5 servers, 10 clients, 60 virtual s, swarm nemesis), checking included: seeds/min on one core'
+	$(GO) test -run '^$$' -bench '^BenchmarkStandardScenario$$' -benchtime 20x -cpu 1 ./scenarios/
+	@echo '== every checker over a generated (synthetic, not recorded) 10,000-op history'
+	$(GO) test -run '^$$' -bench '^BenchmarkCheck10kOps$$' -benchmem ./checker/
+	@echo '== read capacity: servers with a 600 us CPU, reads per virtual second'
+	$(GO) test -count=1 -run '^TestReadCapacity_MoreServersServeMoreReads$$' -v ./experiments/
+	@echo '== leader crash to a new leader'"'"'s first commit, in virtual time'
+	$(GO) test -count=1 -run '^TestZab_LeaderFailoverTime$$' -v ./quorum/zab/
+
+## bench-all: every Go benchmark of the module
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
 
 ## fuzz: every go test -fuzz target for FUZZTIME each (the decoders of the
-## client port's jute frames and of the peer messages). Not part of `make
+## client port's jute frames and of the peer messages, zoosim run's arguments and zoosim check's
+## history files). Not part of `make
 ## test`: the regular tests replay the seed corpora under testdata/fuzz.
 FUZZTIME ?= 20s
-FUZZ_TARGETS = ./wire/clientport:FuzzServerDecode ./wire/clientport:FuzzClientDecode ./server:FuzzPeerDecode
+FUZZ_TARGETS = ./wire/clientport:FuzzServerDecode ./wire/clientport:FuzzClientDecode ./server:FuzzPeerDecode \
+	./cmd/zoosim:FuzzRunArgs ./cmd/zoosim:FuzzCheckHistory
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "== $$name in $$pkg for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+## fuzz-cli: fuzz zoosim run's argument vector (flag parsing and input checks), then zoosim check's
+## history file, FUZZTIME each
+fuzz-cli:
+	$(GO) test -run '^$$' -fuzz '^FuzzRunArgs$$' -fuzztime $(FUZZTIME) ./cmd/zoosim/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckHistory$$' -fuzztime $(FUZZTIME) ./cmd/zoosim/
 
 ## canary: the determinism canary alone (same seed, same trace hash)
 canary:

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unicode/utf8"
 
 	"zoosim/model"
 )
@@ -30,6 +32,21 @@ const (
 	historyVersion = 1
 )
 
+// Bounds on a saved history, so that a hostile or broken file cannot make
+// ReadJSON exhaust memory: the whole file, every JSON string in it, and
+// the paths and data it holds (1 MiB each, as ZooKeeper's jute.maxbuffer
+// bounds a request), and the ensemble's size.
+const (
+	MaxHistoryBytes = 256 << 20
+	MaxDataBytes    = 1 << 20
+	MaxPathBytes    = 1 << 20
+	MaxServers      = 255
+	// maxJSONString bounds one encoded JSON string: the base64 of
+	// MaxDataBytes, with room for escapes in a path.
+	maxJSONString = 2 << 20
+	maxJSONDepth  = 64
+)
+
 type historyFile struct {
 	Format  string   `json:"format"`
 	Version int      `json:"version"`
@@ -49,11 +66,19 @@ func WriteJSON(w io.Writer, h *History) error {
 }
 
 // ReadJSON loads a history saved by WriteJSON. Unknown fields, a wrong
-// format or version, trailing data and a history that breaks the format's
-// rules (op IDs equal to their index, known op kinds, calls before
-// returns, notices naming ops that exist) are errors.
+// format or version, trailing data, a file or a string beyond its bound
+// and a history that breaks the format's rules (see Validate) are errors.
+// It reads at most MaxHistoryBytes and never holds a JSON string longer
+// than maxJSONString.
 func ReadJSON(r io.Reader) (*History, error) {
-	dec := json.NewDecoder(r)
+	b, err := io.ReadAll(&boundedJSON{r: io.LimitReader(r, MaxHistoryBytes+1), str: -1})
+	if err != nil {
+		return nil, fmt.Errorf("checker: reading history: %w", err)
+	}
+	if len(b) > MaxHistoryBytes {
+		return nil, fmt.Errorf("checker: reading history: larger than %d bytes", MaxHistoryBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var f historyFile
 	if err := dec.Decode(&f); err != nil {
@@ -81,30 +106,40 @@ func ReadJSON(r io.Reader) (*History, error) {
 }
 
 // Validate checks the rules of the History format that the checkers rely
-// on.
+// on: an ensemble of 1..MaxServers servers (numbered 1..Servers: Applied
+// has at most one entry per server, and an op names no other), op IDs
+// equal to their index, known op kinds, calls at or after time 0 and
+// before returns, notices naming ops that exist, paths that follow
+// ZooKeeper's rules and data of at most MaxDataBytes.
 func Validate(h *History) error {
+	if h.Servers < 1 || h.Servers > MaxServers {
+		return fmt.Errorf("servers %d outside 1..%d", h.Servers, MaxServers)
+	}
+	if len(h.Applied) > h.Servers+1 {
+		return fmt.Errorf("applied txns of %d servers in an ensemble of %d", len(h.Applied)-1, h.Servers)
+	}
+	if len(h.Applied) > 0 && len(h.Applied[0]) > 0 {
+		return errors.New("applied txns of server 0 (servers are numbered from 1)")
+	}
 	for i := range h.Ops {
-		op := &h.Ops[i]
-		if op.ID != i {
-			return fmt.Errorf("op at index %d has ID %d (IDs are positions)", i, op.ID)
+		if h.Ops[i].ID != i {
+			return fmt.Errorf("op at index %d has ID %d (IDs are positions)", i, h.Ops[i].ID)
 		}
-		if op.Kind < OpCreate || op.Kind > OpSync {
-			return fmt.Errorf("op %d has unknown kind %d", i, op.Kind)
-		}
-		if op.Return < op.Call {
-			return fmt.Errorf("op %d returns at %d, before its call at %d", i, op.Return, op.Call)
-		}
-		for j, s := range op.Multi {
-			switch s.Kind {
-			case OpCreate, OpDelete, OpSetData, OpCheck:
-			default:
-				return fmt.Errorf("op %d: op %d of the multi has kind %s", i, j, s.Kind)
-			}
+		if err := validOp(&h.Ops[i], h.Servers); err != nil {
+			return fmt.Errorf("op %d: %w", i, err)
 		}
 	}
 	for i, w := range h.Watches {
 		if w.Registered < -1 || w.Registered >= len(h.Ops) {
 			return fmt.Errorf("watch notice %d names op %d, which is not in the history", i, w.Registered)
+		}
+		if err := validPath(w.Path, w.Type == model.EventNone); err != nil {
+			return fmt.Errorf("watch notice %d: %w", i, err)
+		}
+	}
+	for i, e := range h.Sessions {
+		if e.State < SessionConnected || e.State > SessionClosed {
+			return fmt.Errorf("session event %d has unknown state %d", i, e.State)
 		}
 	}
 	for s, txns := range h.Applied {
@@ -117,18 +152,165 @@ func Validate(h *History) error {
 	return nil
 }
 
+func validOp(op *Op, servers int) error {
+	switch {
+	case op.Kind < OpCreate || op.Kind > OpSync:
+		return fmt.Errorf("unknown kind %d", op.Kind)
+	case op.Call < 0:
+		return fmt.Errorf("called at %d, before the run started", op.Call)
+	case op.Return < op.Call:
+		return fmt.Errorf("returns at %d, before its call at %d", op.Return, op.Call)
+	case op.Client <= 0:
+		return fmt.Errorf("client %d is not a node ID", op.Client)
+	case op.Server < 0 || int(op.Server) > servers:
+		return fmt.Errorf("answered by server %d of an ensemble of %d", op.Server, servers)
+	}
+	// A multi's paths are its ops'; a sync's path does not matter.
+	if err := validPath(op.Path, op.Kind == OpMulti || op.Kind == OpSync); err != nil {
+		return err
+	}
+	if err := validPath(op.CreatedPath, true); err != nil {
+		return fmt.Errorf("created path: %w", err)
+	}
+	if err := validData(op.Data, op.ResultData); err != nil {
+		return err
+	}
+	for _, c := range op.Children {
+		if c == "" || strings.Contains(c, "/") || validPath("/"+c, false) != nil {
+			return fmt.Errorf("child %q is not a node name", c)
+		}
+	}
+	for j, s := range op.Multi {
+		switch s.Kind {
+		case OpCreate, OpDelete, OpSetData, OpCheck:
+		default:
+			return fmt.Errorf("op %d of the multi has kind %s", j, s.Kind)
+		}
+		if err := validPath(s.Path, false); err != nil {
+			return fmt.Errorf("op %d of the multi: %w", j, err)
+		}
+		if err := validPath(s.CreatedPath, true); err != nil {
+			return fmt.Errorf("op %d of the multi: created path: %w", j, err)
+		}
+		if err := validData(s.Data); err != nil {
+			return fmt.Errorf("op %d of the multi: %w", j, err)
+		}
+	}
+	return nil
+}
+
 func validTxn(t model.Txn, inMulti bool) error {
-	if m, ok := t.(model.MultiTxn); ok {
+	switch t := t.(type) {
+	case model.MultiTxn:
 		if inMulti {
 			return errors.New("a multi inside a multi")
 		}
-		for _, s := range m.Txns {
+		for _, s := range t.Txns {
 			if err := validTxn(s, true); err != nil {
+				return err
+			}
+		}
+	case model.CreateTxn:
+		return errors.Join(validPath(t.Path, false), validData(t.Data))
+	case model.DeleteTxn:
+		return validPath(t.Path, false)
+	case model.SetDataTxn:
+		return errors.Join(validPath(t.Path, false), validData(t.Data))
+	case model.CheckVersionTxn:
+		return validPath(t.Path, false)
+	case model.SetACLTxn:
+		return validPath(t.Path, false)
+	case model.CloseSessionTxn:
+		for _, p := range t.Paths {
+			if err := validPath(p, false); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// validPath holds a path to ZooKeeper's rules (PathUtils.validatePath): at
+// most MaxPathBytes of UTF-8, absolute, no trailing '/' but the root's, no
+// empty, "." or ".." component, no NUL or control character. The checker
+// keeps its own copy of the rules: it shares no code with the service it
+// judges. An empty path passes only where the record has none.
+func validPath(p string, emptyOK bool) error {
+	switch {
+	case p == "" && emptyOK:
+		return nil
+	case len(p) > MaxPathBytes:
+		return fmt.Errorf("a path of %d bytes, more than %d", len(p), MaxPathBytes)
+	case p == "/":
+		return nil
+	case !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || !utf8.ValidString(p):
+		return fmt.Errorf("path %.64q is not an absolute path without a trailing '/'", p)
+	}
+	for c := range strings.SplitSeq(p[1:], "/") {
+		if c == "" || c == "." || c == ".." {
+			return fmt.Errorf("path %.64q has an empty, \".\" or \"..\" component", p)
+		}
+	}
+	for _, r := range p {
+		if r == 0 || r <= 0x1f || r >= 0x7f && r <= 0x9f || r >= 0xd800 && r <= 0xf8ff || r >= 0xfff0 {
+			return fmt.Errorf("path %.64q has the character %U, which ZooKeeper refuses", p, r)
+		}
+	}
+	return nil
+}
+
+func validData(data ...[]byte) error {
+	for _, d := range data {
+		if len(d) > MaxDataBytes {
+			return fmt.Errorf("data of %d bytes, more than %d", len(d), MaxDataBytes)
+		}
+	}
+	return nil
+}
+
+// boundedJSON passes JSON through and fails as soon as a string grows
+// longer than maxJSONString bytes or values nest deeper than maxJSONDepth,
+// before anything is decoded and before a huge string is even read whole:
+// decoding then allocates in proportion to what it keeps.
+type boundedJSON struct {
+	r      io.Reader
+	offset int  // bytes passed so far
+	str    int  // length of the string being read so far; -1 outside strings
+	escape bool // the previous byte was a backslash inside a string
+	depth  int
+}
+
+func (b *boundedJSON) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	for i, c := range p[:n] {
+		if b.str >= 0 {
+			switch {
+			case b.escape:
+				b.escape = false
+			case c == '\\':
+				b.escape = true
+			case c == '"':
+				b.str = -1
+				continue
+			}
+			if b.str++; b.str > maxJSONString {
+				return i, fmt.Errorf("a string before byte %d is longer than %d bytes", b.offset+i, maxJSONString)
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			b.str = 0
+		case '{', '[':
+			if b.depth++; b.depth > maxJSONDepth {
+				return i, fmt.Errorf("values nested deeper than %d at byte %d", maxJSONDepth, b.offset+i)
+			}
+		case '}', ']':
+			b.depth--
+		}
+	}
+	b.offset += n
+	return n, err
 }
 
 type txnRecord struct {

@@ -259,6 +259,9 @@ func CrashCommits(sc scenarios.Scenario, crashed []node.ID, firstSeed uint64, se
 		if err != nil {
 			return false, err
 		}
+		if r.Verdict == scenarios.VerdictError {
+			return false, fmt.Errorf("harness error (a bug in zoosim, not in the service): %s; repro: %s", r.Err, r.Repro)
+		}
 		if !CommitsAfterCrash(r, csc.Duration) {
 			return false, nil
 		}
@@ -355,6 +358,10 @@ func runTask(t task) outcome {
 	r, err := scenarios.Run(t.sc, t.seed, t.opt)
 	if err != nil {
 		return outcome{err: err}
+	}
+	if r.Verdict == scenarios.VerdictError {
+		// The harness failed: no figure of this run means anything.
+		return outcome{err: fmt.Errorf("harness error (a bug in zoosim, not in the service): %s; repro: %s", r.Err, r.Repro)}
 	}
 	o := outcome{election: -1}
 	switch t.kind {

@@ -109,6 +109,7 @@ func TestSchedule_ValidateChecksTheWorldSize(t *testing.T) {
 		{"client cut without clients", Fault{Kind: ClientCut}, 3, 0, "needs a client"},
 		{"client pick without clients", Fault{Kind: Pause, Pick: PickClient}, 3, 0, "needs a client"},
 		{"more crashes than servers", Fault{Kind: Crash, Count: 4}, 3, 5, "count 4 but only 3"},
+		{"more resumes than nodes", Fault{Kind: Resume, Count: 9}, 3, 5, "count 9 but only 8"},
 		{"minority too big", Fault{Kind: PartitionMajority, Nodes: ids(1, 2, 3)}, 5, 0, "a minority of 5 servers has at most 2"},
 		{"a side that is everything", Fault{Kind: PartitionHalves, Nodes: ids(1, 2, 3)}, 3, 0, "one side takes 1..2 of 3"},
 		{"bridge leaves no other side", Fault{Kind: PartitionBridge, Nodes: ids(1, 2, 3)}, 3, 0, "other side non-empty"},
@@ -119,6 +120,8 @@ func TestSchedule_ValidateChecksTheWorldSize(t *testing.T) {
 			require.ErrorContains(t, Schedule{tt.fault}.Validate(tt.servers, tt.clients), tt.want)
 		})
 	}
+	// A resume chooses among every paused node, clients included.
+	require.NoError(t, Schedule{{Kind: Resume, Count: 4}}.Validate(3, 5))
 	require.NoError(t, scripted.Validate(3, 1))
 	require.ErrorContains(t, scripted.Validate(3, 0), "needs a client")
 }

@@ -69,6 +69,9 @@ type Result struct {
 	// opposed to no answer); over the fault windows only in DuringFaults.
 	WriteAvailability, DuringFaults float64
 	WriteLatencies                  []node.Time
+
+	// Err says why the harness failed when Verdict is VerdictError.
+	Err string
 }
 
 // runState is what the nodes of one run share.
@@ -99,7 +102,11 @@ const firstClientID = 101
 
 // Run plays scenario sc for one seed and judges it. A panic inside the
 // service (a broken invariant) is a failing run: its verdict is a
-// violation of the "invariant" check, reproducible from the seed.
+// violation of the "invariant" check, reproducible from the seed. A
+// failure of the harness itself (a panic in the workload, the nemesis or a
+// checker, a generated schedule the nemesis refuses) is a run with the
+// verdict VerdictError, never a violation. The error is for bad input: a
+// scenario that does not validate, a schedule that does not fit it.
 func Run(sc Scenario, seed uint64, opt Options) (res *Result, err error) {
 	if err := sc.Validate(); err != nil {
 		return nil, err
@@ -109,11 +116,9 @@ func Run(sc Scenario, seed uint64, opt Options) (res *Result, err error) {
 	var runner *nemesis.Runner
 	defer func() {
 		if p := recover(); p != nil {
-			res = &Result{Scenario: sc.Name, Seed: seed, Engine: sc.Engine, Servers: sc.Servers, Quorum: sc.Quorum,
-				Verdict: checker.VerdictViolation, Checks: map[string]checker.Verdict{"invariant": checker.VerdictViolation},
-				Report: checker.Report{Verdict: checker.VerdictViolation, Results: []checker.Result{{Checker: "invariant",
-					Verdict: checker.VerdictViolation, Explanation: fmt.Sprint(p)}}},
-				Repro: reproLine(sc, seed, Knobs{}), WallMs: time.Since(wallStart).Milliseconds()}
+			function, pkg := panicOrigin()
+			res = panicResult(sc, seed, p, function, pkg)
+			res.WallMs = time.Since(wallStart).Milliseconds()
 			if rs != nil {
 				res.Knobs, res.Repro = rs.knobs, reproLine(sc, seed, rs.knobs)
 				if rs.world != nil {
@@ -138,7 +143,8 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	}
 	knobs := sc.Knobs.draw(sim.NewStream(seed, "knobs/"+sc.Name), sc)
 	if err := knobs.Validate(); err != nil {
-		return nil, err
+		// Validate checked the pinned knobs: the draw is the harness's bug.
+		return harnessError(sc, seed, knobs, "drawn knobs: "+err.Error()), nil
 	}
 	points, _ := knobs.buggifyPoints()
 	cfg := sim.DefaultConfig(seed)
@@ -213,7 +219,8 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	} else if len(sc.Nemesis.Kinds) > 0 {
 		kinds, err := nemesis.ParseKinds(strings.Join(sc.Nemesis.Kinds, ","))
 		if err != nil {
-			return nil, err
+			// Validate checked the kinds: this is the harness's bug.
+			return harnessError(sc, seed, knobs, "nemesis kinds: "+err.Error()), nil
 		}
 		quiet := sc.Nemesis.Quiet
 		if quiet == 0 {
@@ -238,7 +245,13 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	}
 	runner, err := nemesis.NewRunner(sched, target, w.Stream("nemesis/apply"))
 	if err != nil {
-		return nil, err
+		if opt.Schedule != nil {
+			return nil, err // the caller's schedule does not fit this world
+		}
+		// The swarm drew a schedule the nemesis refuses: the harness's bug.
+		res := harnessError(sc, seed, knobs, err.Error())
+		res.TraceHash, res.Events = w.TraceHash(), w.Stats().Events
+		return res, nil
 	}
 	*runnerOut = runner
 

@@ -97,7 +97,8 @@ func TestCatalog_HasTheSeedsStoriesAndSuites(t *testing.T) {
 
 // TestRunSuite_ParallelAndShardsDoNotChangeRuns: worlds share nothing, so
 // running them side by side, or split into shards, replays every run
-// exactly.
+// exactly: the same trace hash, the same verdict, the same verdict of
+// every checker, the same figures.
 func TestRunSuite_ParallelAndShardsDoNotChangeRuns(t *testing.T) {
 	suite := Suite{Name: "t", Seeds: 2, Duration: 5 * node.Second, Scenarios: []string{"standard", "session-expiry", "standalone"}}
 	one, err := RunSuite(suite, SuiteOptions{Parallel: 1})
@@ -105,16 +106,51 @@ func TestRunSuite_ParallelAndShardsDoNotChangeRuns(t *testing.T) {
 	two, err := RunSuite(suite, SuiteOptions{Parallel: 2})
 	require.NoError(t, err)
 	require.Len(t, two.Runs, len(one.Runs))
-	byRun := map[string]uint64{}
-	for i := range one.Runs {
-		require.Equal(t, one.Runs[i].TraceHash, two.Runs[i].TraceHash, "%s seed %d", one.Runs[i].Scenario, one.Runs[i].Seed)
-		byRun[one.Runs[i].Repro] = one.Runs[i].TraceHash
+	same := func(a, b RunSummary) {
+		t.Helper()
+		require.Equal(t, a.TraceHash, b.TraceHash, a.Repro)
+		require.Equal(t, a.Verdict, b.Verdict, a.Repro)
+		require.Equal(t, a.Checks, b.Checks, a.Repro)
+		require.Equal(t, a.Ops, b.Ops, a.Repro)
+		require.Equal(t, a.Events, b.Events, a.Repro)
 	}
+	byRun := map[string]RunSummary{}
+	for i := range one.Runs {
+		same(one.Runs[i], two.Runs[i])
+		require.NotEqual(t, VerdictError, one.Runs[i].Verdict, one.Runs[i].Err)
+		byRun[one.Runs[i].Repro] = one.Runs[i]
+	}
+	require.Equal(t, []int{one.OK, one.Violations, one.Inconclusive, one.Errors}, []int{two.OK, two.Violations, two.Inconclusive, two.Errors})
+	runs := 0
 	for shard := 1; shard <= 2; shard++ {
 		part, err := RunSuite(suite, SuiteOptions{Parallel: 2, Shard: shard, Shards: 2})
 		require.NoError(t, err)
 		for _, r := range part.Runs {
-			require.Equal(t, byRun[r.Repro], r.TraceHash, r.Repro)
+			want, ok := byRun[r.Repro]
+			require.True(t, ok, r.Repro)
+			same(want, r)
+			runs++
 		}
+	}
+	require.Equal(t, len(one.Runs), runs, "the shards together run the sweep exactly once")
+}
+
+func TestRunSuite_RefusesSweepsItCannotRun(t *testing.T) {
+	suite, err := LookupSuite("smoke")
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		opt  SuiteOptions
+		want string
+	}{
+		{SuiteOptions{Seeds: -1}, "-1 seeds"},
+		{SuiteOptions{Seeds: MaxSeeds + 1}, "seeds per scenario"},
+		{SuiteOptions{Seeds: 2, FirstSeed: 1<<64 - 1}, "2^64-1"},
+		{SuiteOptions{Seeds: 1, Shard: 3, Shards: 2}, "shard 3/2"},
+		{SuiteOptions{Seeds: 1, Shard: 1, Shards: 5}, "every shard must have a run"},
+		{SuiteOptions{Seeds: 1, Parallel: MaxParallel + 1}, "worlds at a time"},
+		{SuiteOptions{Seeds: 1, Overrides: Overrides{Duration: node.Millisecond}}, "duration 1ms outside"},
+	} {
+		_, err := RunSuite(suite, tt.opt)
+		require.ErrorContains(t, err, tt.want, "%+v", tt.opt)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"zoosim/nemesis"
 	"zoosim/node"
@@ -177,6 +178,15 @@ func (s Scenario) Apply(o Overrides) (Scenario, error) {
 	return s, s.Validate()
 }
 
+// Bounds on a scenario's safety phase. A run shorter than MinDuration
+// ends before the ensemble has elected its first leader (about half a
+// second) and leaves the nemesis no room after its quiet start: it would
+// test nothing, and below a few milliseconds it cannot even be scheduled.
+const (
+	MinDuration = node.Second
+	MaxDuration = 3600 * node.Second
+)
+
 // Validate checks a scenario for mistakes a user can make on the command
 // line.
 func (s Scenario) Validate() error {
@@ -195,8 +205,13 @@ func (s Scenario) Validate() error {
 			errs = append(errs, err.Error())
 		}
 	}
-	if s.Duration <= 0 || s.Duration > 3600*node.Second {
-		errs = append(errs, fmt.Sprintf("duration %v outside (0, 1h]", s.Duration))
+	if s.Duration < MinDuration || s.Duration > MaxDuration {
+		errs = append(errs, fmt.Sprintf("duration %v outside [%v, %v]", time.Duration(s.Duration), time.Duration(MinDuration), time.Duration(MaxDuration)))
+	}
+	if len(s.Nemesis.Kinds) > 0 {
+		if _, err := nemesis.ParseKinds(strings.Join(s.Nemesis.Kinds, ",")); err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
 	if s.LivenessBound <= 0 {
 		errs = append(errs, "liveness bound must be positive")

@@ -28,6 +28,9 @@ func Shrink(sc Scenario, seed uint64, opt Options, maxRuns int) (*ShrinkResult, 
 	if err != nil {
 		return nil, err
 	}
+	if orig.Verdict == VerdictError {
+		return nil, fmt.Errorf("%s seed %d: the harness failed, not the service (%s): nothing to shrink", sc.Name, seed, orig.Err)
+	}
 	if orig.Verdict != checker.VerdictViolation {
 		return nil, fmt.Errorf("%s seed %d does not fail (verdict %s): nothing to shrink", sc.Name, seed, orig.Verdict)
 	}
@@ -74,7 +77,12 @@ func Shrink(sc Scenario, seed uint64, opt Options, maxRuns int) (*ShrinkResult, 
 	out.Schedule = sched
 
 	// Operations: the smallest per-client budget that still fails, by
-	// bisection over what the original run issued.
+	// bisection over what the original run issued. A run that stopped at a
+	// broken invariant recorded no history to count them in: it keeps its
+	// whole workload.
+	if out.Minimal.History == nil {
+		return out, nil
+	}
 	perClient := map[int32]int{}
 	hi := 0
 	for _, op := range out.Minimal.History.Ops {

@@ -1,22 +1,33 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
 	"zoosim/checker"
 )
 
+// Bounds on a sweep. A suite keeps a summary of every run, so its memory
+// grows with the number of runs; these keep a typing mistake from asking
+// for more than a machine has (the nightly suite runs 200 seeds).
+const (
+	MaxSeeds    = 100_000 // seeds per scenario
+	MaxParallel = 1024    // worlds at a time
+)
+
 // SuiteOptions say how to run a suite.
 type SuiteOptions struct {
-	Seeds     int    // seeds per scenario (0: the suite's default)
-	FirstSeed uint64 // seeds are FirstSeed, FirstSeed+1, ...
+	Seeds     int    // seeds per scenario, 1..MaxSeeds (0: the suite's default)
+	FirstSeed uint64 // seeds are FirstSeed, FirstSeed+1, ... (0: 1)
 	// Parallel runs this many worlds at once (each on its own goroutine:
 	// worlds share nothing, so every run stays deterministic).
 	Parallel int
 	// Shard I of N (1-based): run only the jobs whose index is I-1 mod N,
-	// so that a batch runner can split a sweep across machines.
+	// so that a batch runner can split a sweep across machines. N may not
+	// exceed the sweep's runs: every shard has at least one.
 	Shard, Shards int
 	Overrides     Overrides
 	Options       Options
@@ -27,9 +38,14 @@ type SuiteOptions struct {
 
 // RunSummary is one run of a suite.
 type RunSummary struct {
-	Scenario  string
-	Seed      uint64
-	Verdict   checker.Verdict
+	Scenario string
+	Seed     uint64
+	Engine   string
+	// Verdict is the run's verdict; VerdictError when the harness failed
+	// (Err says how).
+	Verdict checker.Verdict
+	// Expect is the verdict a corpus entry expects ("" in a suite).
+	Expect    checker.Verdict
 	Checks    map[string]checker.Verdict
 	Ops       int
 	Faults    int
@@ -38,18 +54,26 @@ type RunSummary struct {
 	WallMs    int64
 	TraceHash uint64
 	Repro     string
-	Err       string // a run that could not start (bad overrides)
+	Err       string
+}
+
+// Unexpected reports whether a corpus run's verdict differs from the one
+// its entry expects (an inconclusive run is neither: it is counted apart).
+func (r RunSummary) Unexpected() bool {
+	return r.Expect != "" && r.Verdict != r.Expect && r.Verdict != checker.VerdictInconclusive
 }
 
 // SuiteResult is a whole suite's outcome.
 type SuiteResult struct {
-	Suite        string
-	Runs         []RunSummary
-	OK           int
-	Violations   int
-	Inconclusive int
-	Failures     []Failure
-	WallMs       int64
+	Suite string
+	Runs  []RunSummary
+	// OK + Violations + Inconclusive + Errors == len(Runs). Errors are runs
+	// the harness failed: they say nothing about the service.
+	OK, Violations, Inconclusive, Errors int
+	// Unexpected counts corpus runs whose verdict is not the expected one.
+	Unexpected int
+	Failures   []Failure // the violations, in suite order
+	WallMs     int64
 }
 
 // Failure names a run that found a violation.
@@ -59,27 +83,68 @@ type Failure struct {
 	Repro    string
 }
 
-type job struct {
-	index int
-	sc    Scenario
-	seed  uint64
+// RunID names one run of a sweep.
+type RunID struct {
+	Scenario string
+	Seed     uint64
 }
 
-// RunSuite runs every scenario of the suite for every seed.
+type job struct {
+	index  int
+	sc     Scenario
+	seed   uint64
+	expect checker.Verdict
+}
+
+// RunSuite runs every scenario of the suite for every seed (of the shard).
 func RunSuite(suite Suite, opt SuiteOptions) (*SuiteResult, error) {
-	start := time.Now()
+	jobs, err := planSuite(suite, opt)
+	if err != nil {
+		return nil, err
+	}
+	return runJobs(suite.Name, jobs, opt)
+}
+
+// SuiteRuns lists the runs RunSuite would make with opt, in order: what a
+// shard of the sweep must contain.
+func SuiteRuns(suite Suite, opt SuiteOptions) ([]RunID, error) {
+	jobs, err := planSuite(suite, opt)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]RunID, len(jobs))
+	for i, j := range jobs {
+		ids[i] = RunID{Scenario: j.sc.Name, Seed: j.seed}
+	}
+	return ids, nil
+}
+
+func planSuite(suite Suite, opt SuiteOptions) ([]job, error) {
 	seeds := opt.Seeds
-	if seeds <= 0 {
+	if seeds == 0 {
 		seeds = suite.Seeds
 	}
-	if opt.FirstSeed == 0 {
-		opt.FirstSeed = 1
+	if seeds < 1 || seeds > MaxSeeds {
+		return nil, fmt.Errorf("%d seeds per scenario: want 1..%d", seeds, MaxSeeds)
+	}
+	first := opt.FirstSeed
+	if first == 0 {
+		first = 1
+	}
+	if first > math.MaxUint64-uint64(seeds-1) {
+		return nil, fmt.Errorf("first seed %d and %d seeds: the last seed would pass 2^64-1", first, seeds)
 	}
 	if opt.Shards <= 0 {
 		opt.Shard, opt.Shards = 1, 1
 	}
 	if opt.Shard < 1 || opt.Shard > opt.Shards {
 		return nil, fmt.Errorf("shard %d/%d: the shard must be between 1 and %d", opt.Shard, opt.Shards, opt.Shards)
+	}
+	if len(suite.Scenarios) == 0 {
+		return nil, fmt.Errorf("suite %s has no scenarios", suite.Name)
+	}
+	if total := len(suite.Scenarios) * seeds; opt.Shards > total {
+		return nil, fmt.Errorf("%d shards of a sweep of %d runs: every shard must have a run", opt.Shards, total)
 	}
 	var jobs []job
 	index := 0
@@ -96,13 +161,43 @@ func RunSuite(suite Suite, opt SuiteOptions) (*SuiteResult, error) {
 		}
 		for k := 0; k < seeds; k++ {
 			if index%opt.Shards == opt.Shard-1 {
-				jobs = append(jobs, job{index: index, sc: sc, seed: opt.FirstSeed + uint64(k)})
+				jobs = append(jobs, job{index: index, sc: sc, seed: first + uint64(k)})
 			}
 			index++
 		}
 	}
+	return jobs, nil
+}
+
+// RunCorpus replays every entry of a regression corpus, each with its own
+// scenario, seed and overrides. Of opt only Parallel, Options and Progress
+// apply: a corpus entry is an exact run, so seeds, shards and overrides are
+// refused.
+func RunCorpus(c Corpus, opt SuiteOptions) (*SuiteResult, error) {
+	if opt.Seeds != 0 || opt.FirstSeed != 0 || opt.Shards > 1 || !opt.Overrides.IsZero() {
+		return nil, errors.New("a corpus replays exact runs: no seeds, first seed, shards or overrides")
+	}
+	if len(c.Entries) == 0 {
+		return nil, errors.New("the corpus has no entries")
+	}
+	jobs := make([]job, len(c.Entries))
+	for i, e := range c.Entries {
+		sc, err := e.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("corpus entry %d: %w", i+1, err)
+		}
+		jobs[i] = job{index: i, sc: sc, seed: e.Seed, expect: e.Expect}
+	}
+	return runJobs("corpus", jobs, opt)
+}
+
+func runJobs(name string, jobs []job, opt SuiteOptions) (*SuiteResult, error) {
+	if opt.Parallel > MaxParallel {
+		return nil, fmt.Errorf("%d worlds at a time: at most %d", opt.Parallel, MaxParallel)
+	}
+	start := time.Now()
 	results := make([]RunSummary, len(jobs))
-	par := max(opt.Parallel, 1)
+	par := min(max(opt.Parallel, 1), max(len(jobs), 1))
 	var mu sync.Mutex
 	done := 0
 	next := 0
@@ -131,16 +226,21 @@ func RunSuite(suite Suite, opt SuiteOptions) (*SuiteResult, error) {
 		}()
 	}
 	wg.Wait()
-	out := &SuiteResult{Suite: suite.Name, Runs: results}
+	out := &SuiteResult{Suite: name, Runs: results}
 	for _, r := range results {
 		switch r.Verdict {
 		case checker.VerdictOK:
 			out.OK++
 		case checker.VerdictInconclusive:
 			out.Inconclusive++
-		default:
+		case checker.VerdictViolation:
 			out.Violations++
 			out.Failures = append(out.Failures, Failure{Scenario: r.Scenario, Seed: r.Seed, Repro: r.Repro})
+		default:
+			out.Errors++
+		}
+		if r.Unexpected() {
+			out.Unexpected++
 		}
 	}
 	out.WallMs = time.Since(start).Milliseconds()
@@ -148,12 +248,15 @@ func RunSuite(suite Suite, opt SuiteOptions) (*SuiteResult, error) {
 }
 
 func runOne(j job, opt Options) RunSummary {
-	s := RunSummary{Scenario: j.sc.Name, Seed: j.seed}
+	s := RunSummary{Scenario: j.sc.Name, Seed: j.seed, Engine: j.sc.Engine, Expect: j.expect}
 	r, err := Run(j.sc, j.seed, opt)
 	if err != nil {
-		s.Verdict, s.Err, s.Repro = checker.VerdictViolation, err.Error(), reproLine(j.sc, j.seed, j.sc.Knobs)
+		// Every job's scenario was validated when the sweep was planned:
+		// the run failing to start is the harness's fault.
+		s.Verdict, s.Err, s.Repro = VerdictError, err.Error(), reproLine(j.sc, j.seed, j.sc.Knobs)
 		return s
 	}
-	return RunSummary{Scenario: r.Scenario, Seed: r.Seed, Verdict: r.Verdict, Checks: r.Checks, Ops: r.Ops,
-		Faults: r.Faults, Events: r.Events, VirtualMs: r.VirtualMs, WallMs: r.WallMs, TraceHash: r.TraceHash, Repro: r.Repro}
+	return RunSummary{Scenario: r.Scenario, Seed: r.Seed, Engine: r.Engine, Verdict: r.Verdict, Expect: j.expect,
+		Checks: r.Checks, Ops: r.Ops, Faults: r.Faults, Events: r.Events, VirtualMs: r.VirtualMs, WallMs: r.WallMs,
+		TraceHash: r.TraceHash, Repro: r.Repro, Err: r.Err}
 }

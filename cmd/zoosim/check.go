@@ -28,6 +28,10 @@ With --json, one object on stdout:
    "results":[{"checker","verdict","explanation","ops","txns","details"}]}
 (txns as zxids in hex, "0x...").
 
+The file is checked before any checker runs: at most 256 MiB, paths that
+follow ZooKeeper's rules, data of at most 1 MiB, an ensemble of 1..255
+servers. Histories saved by earlier zoosim builds (format version 1) load.
+
 Exit status: 0 no violation (inconclusive included, and said), 1 a
 violation, 2 bad usage or a malformed file.`
 
@@ -91,6 +95,10 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	f, err := os.Open(path)
 	if err != nil {
 		return inputErr(stderr, fs, err)
+	}
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > checker.MaxHistoryBytes {
+		f.Close()
+		return inputErr(stderr, fs, fmt.Errorf("%s: not a history: %d bytes, more than a history may have (%d)", path, st.Size(), checker.MaxHistoryBytes))
 	}
 	h, err := checker.ReadJSON(bufio.NewReader(f))
 	f.Close()

@@ -135,13 +135,17 @@ func addOverrideFlags(fs *flagSet) *overrideFlags {
 		o.clients = n
 		return nil
 	})
-	fs.Func("duration", "the safety phase's virtual `DURATION`, such as 30s or 2m (default: the scenario's or the suite's)", func(s string) error {
+	fs.Func("duration", "the safety phase's virtual `DURATION`, 1s..1h, such as 30s or 2m (default: the scenario's or the suite's)", func(s string) error {
 		d, err := time.ParseDuration(s)
 		if err != nil {
 			return fmt.Errorf("want a duration such as 30s or 1m30s: %w", err)
 		}
 		if d <= 0 {
 			return errors.New("want a positive duration")
+		}
+		if node.Time(d) < scenarios.MinDuration || node.Time(d) > scenarios.MaxDuration {
+			return fmt.Errorf("%s is outside [%s, %s]: a shorter run ends before the first election", d,
+				time.Duration(scenarios.MinDuration), time.Duration(scenarios.MaxDuration))
 		}
 		o.duration, o.durationText = node.Time(d), s
 		return nil
@@ -217,12 +221,18 @@ func (o *overrideFlags) options() (scenarios.Options, error) {
 	if o.checkTimeout == 0 {
 		opt.CheckTimeout = -1
 	}
-	if o.visualizeDir != "" {
-		if err := os.MkdirAll(o.visualizeDir, 0o755); err != nil {
-			return opt, fmt.Errorf("--viz: %w", err)
-		}
-	}
 	return opt, nil
+}
+
+// makeVizDir creates the --viz directory, once the run is about to start.
+func (o *overrideFlags) makeVizDir() error {
+	if o.visualizeDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(o.visualizeDir, 0o755); err != nil {
+		return fmt.Errorf("--viz: %w", err)
+	}
+	return nil
 }
 
 // seedFlag is a uint64 seed that remembers whether it was given.
@@ -239,23 +249,63 @@ func (s *seedFlag) String() string {
 }
 
 func (s *seedFlag) Set(v string) error {
-	n, err := strconv.ParseUint(v, 0, 64)
-	if err != nil {
-		return errors.New("want an unsigned 64-bit number")
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n == 0 {
+		return errors.New("want a seed from 1 to 18446744073709551615")
 	}
 	s.seed, s.set = n, true
 	return nil
 }
 
-// parseShard reads "I/N" with 1 <= I <= N.
+// countFlag is an int flag with bounds that remembers whether it was given
+// (so that an explicit 0 is an error, not the default).
+type countFlag struct {
+	n        int
+	set      bool
+	min, max int
+}
+
+func (c *countFlag) String() string {
+	if c == nil || !c.set {
+		return ""
+	}
+	return strconv.Itoa(c.n)
+}
+
+func (c *countFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < c.min || n > c.max {
+		return fmt.Errorf("want a whole number from %d to %d", c.min, c.max)
+	}
+	c.n, c.set = n, true
+	return nil
+}
+
+// maxShards bounds --shard's N (a sweep's runs bound it further).
+const maxShards = 1 << 20
+
+// parseShard reads "I/N" with 1 <= I <= N <= maxShards, both in plain
+// decimal digits.
 func parseShard(s string) (shard, shards int, err error) {
 	i, n, ok := strings.Cut(s, "/")
-	if ok {
+	if ok && digits(i) && digits(n) {
 		shard, err1 := strconv.Atoi(i)
 		shards, err2 := strconv.Atoi(n)
-		if err1 == nil && err2 == nil && shards >= 1 && shard >= 1 && shard <= shards {
+		if err1 == nil && err2 == nil && shards >= 1 && shards <= maxShards && shard >= 1 && shard <= shards {
 			return shard, shards, nil
 		}
 	}
-	return 0, 0, fmt.Errorf("shard %q: want I/N with 1 <= I <= N, such as 2/4", s)
+	return 0, 0, fmt.Errorf("shard %.40q: want I/N with 1 <= I <= N <= %d, such as 2/4", s, maxShards)
+}
+
+func digits(s string) bool {
+	if s == "" || len(s) > 10 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

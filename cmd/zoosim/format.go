@@ -12,6 +12,7 @@ import (
 	"zoosim/checker"
 	"zoosim/model"
 	"zoosim/node"
+	"zoosim/scenarios"
 )
 
 // Output bounds: a failing run's report stays readable however long the
@@ -35,8 +36,11 @@ func writeJSON(w io.Writer, v any) error {
 
 // exitFor maps a verdict to the exit status.
 func exitFor(v checker.Verdict) int {
-	if v == checker.VerdictViolation {
+	switch v {
+	case checker.VerdictViolation:
 		return exitViolation
+	case scenarios.VerdictError:
+		return exitHarness
 	}
 	return exitOK
 }
@@ -49,6 +53,8 @@ func verdictLine(v checker.Verdict) string {
 		return "verdict: ok"
 	case checker.VerdictInconclusive:
 		return "verdict: inconclusive (no violation found, but a check could not decide; exit status 0)"
+	case scenarios.VerdictError:
+		return "verdict: error (the harness failed: a bug in zoosim, not a violation of the service; exit status 2)"
 	}
 	return "verdict: " + string(v)
 }

@@ -7,7 +7,9 @@
 // Every command prints for people by default and, with --json, one JSON
 // object on stdout and nothing else there. The exit status is 0 when no
 // violation was found (an inconclusive check is not a violation, and the
-// output says so), 1 when one was, and 2 for bad usage or bad input.
+// output says so), 1 when one was (or a suite had more inconclusive runs
+// than --max-inconclusive allows), and 2 for bad usage, bad input or a
+// harness error (zoosim's own bug: it says nothing about the service).
 //
 // The command is a thin shell over package scenarios: it parses flags,
 // calls the harness and formats what comes back. It never decides a
@@ -26,8 +28,9 @@ import (
 // Exit statuses.
 const (
 	exitOK        = 0 // no violation (possibly inconclusive)
-	exitViolation = 1 // a checker found a violation
+	exitViolation = 1 // a checker found a violation; a suite over its inconclusive budget
 	exitUsage     = 2 // bad usage or bad input
+	exitHarness   = 2 // the harness failed (a bug in zoosim, not in the service)
 )
 
 func main() {
@@ -107,12 +110,15 @@ Examples:
   zoosim repro "repro: zoosim run --scenario standard --seed 42"
   zoosim suite --suite ci --seeds 20 --shard 2/4 --json > shard-2.json
   zoosim merge shard-*.json
+  zoosim suite --corpus corpus/regressions.json
   zoosim shrink --scenario quorum-2-of-5 --seed 7
   zoosim check history.json
   zoosim quorum --servers 3,4,5,7 --quorum majority,2,3 --seeds 200 --html q.html
 
 Exit status: 0 no violation (an inconclusive check is not a violation; the
-output says so), 1 a violation, 2 bad usage or bad input.
+output says so), 1 a violation (or more inconclusive suite runs than
+--max-inconclusive allows), 2 bad usage, bad input or a harness error (a
+bug in zoosim itself, never counted as a violation of the service).
 With --json a command prints one JSON object on stdout and nothing else.
 Run "zoosim <command> --help" for a command's flags.
 `)

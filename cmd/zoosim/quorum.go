@@ -15,6 +15,7 @@ import (
 
 	"zoosim/experiments"
 	"zoosim/node"
+	"zoosim/scenarios"
 )
 
 const quorumAbout = `
@@ -57,7 +58,8 @@ CSV; --html FILE writes a self-contained report with inline SVG plots.
 
 Exit status: 0 no violation in a combination labelled safe (violations of
 unsafe quorums are the experiment's findings), 1 a violation in a safe
-combination, 2 bad usage or bad input.`
+combination, 2 bad usage, bad input (no valid combination at all included)
+or a harness error.`
 
 func cmdQuorum(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("quorum", "zoosim quorum --servers N,... --quorum Q,... [--seeds K] [--parallel P] [flags]", quorumAbout)
@@ -97,8 +99,8 @@ func cmdQuorum(args []string, stdout, stderr io.Writer) int {
 	duration := node.Time(experiments.DefaultDuration)
 	fs.Func("duration", "the safety phase's virtual `DURATION` per run (default 20s)", func(s string) error {
 		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return errors.New("want a positive duration such as 20s")
+		if err != nil || node.Time(d) < scenarios.MinDuration || node.Time(d) > scenarios.MaxDuration {
+			return fmt.Errorf("want a duration from %s to %s, such as 20s", time.Duration(scenarios.MinDuration), time.Duration(scenarios.MaxDuration))
 		}
 		duration = node.Time(d)
 		return nil
@@ -119,10 +121,18 @@ func cmdQuorum(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, fs, "--servers is required, such as --servers 3,5")
 	case len(quorums) == 0:
 		return usageErr(stderr, fs, "--quorum is required, such as --quorum majority,2")
-	case *seeds < 1:
-		return usageErr(stderr, fs, "--seeds must be at least 1")
-	case *probeSeeds < 1:
-		return usageErr(stderr, fs, "--probe-seeds must be at least 1")
+	case *seeds < 1 || *seeds > scenarios.MaxSeeds:
+		return usageErr(stderr, fs, "--seeds must be from 1 to %d", scenarios.MaxSeeds)
+	case *probeSeeds < 1 || *probeSeeds > scenarios.MaxSeeds:
+		return usageErr(stderr, fs, "--probe-seeds must be from 1 to %d", scenarios.MaxSeeds)
+	case *firstSeed > math.MaxUint64-uint64(max(*seeds, *probeSeeds)):
+		return usageErr(stderr, fs, "--first-seed %d: the last seed would pass 2^64-1", *firstSeed)
+	case *parallel > scenarios.MaxParallel:
+		return usageErr(stderr, fs, "--parallel must be at most %d", scenarios.MaxParallel)
+	case len(quorums) > maxQuorums:
+		return usageErr(stderr, fs, "at most %d quorums at a time", maxQuorums)
+	case hasDuplicate(servers) || hasDuplicate(quorums):
+		return usageErr(stderr, fs, "--servers and --quorum must not name a value twice")
 	case *firstSeed < 1:
 		return usageErr(stderr, fs, "--first-seed must be at least 1")
 	case *parallel < 1:
@@ -159,6 +169,12 @@ func cmdQuorum(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return inputErr(stderr, fs, err)
 	}
+	if len(rep.Rows) == 0 {
+		for _, s := range rep.Skipped {
+			fmt.Fprintf(stderr, "%s: skipped %s with quorum %s: %s\n", fs.Name(), plural(s.Servers, "server"), s.Quorum, s.Reason)
+		}
+		return inputErr(stderr, fs, errors.New("no combination of --servers and --quorum is valid: nothing to run"))
+	}
 	code = exitOK
 	for _, r := range rep.Rows {
 		if r.Safe && r.Violations > 0 {
@@ -187,6 +203,20 @@ func cmdQuorum(args []string, stdout, stderr io.Writer) int {
 	}
 	printQuorum(stdout, rep)
 	return code
+}
+
+// maxQuorums bounds --quorum's list (every one runs with every ensemble size).
+const maxQuorums = 64
+
+func hasDuplicate[T comparable](xs []T) bool {
+	seen := map[T]bool{}
+	for _, x := range xs {
+		if seen[x] {
+			return true
+		}
+		seen[x] = true
+	}
+	return false
 }
 
 // hierMember is the tail of a hier quorum that a comma split cut off.

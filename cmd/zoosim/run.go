@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -39,13 +40,18 @@ many operations; both go into the repro line.
 
 With --json, one object on stdout:
   {"scenario","seed","engine","servers","quorum","verdict","checks","ops",
-   "faults","virtual_ms","wall_ms","trace_hash","repro"}
+   "faults","virtual_ms","wall_ms","trace_hash","repro","error"}
 verdict and every value of checks (a map from checker name) are "ok",
-"violation" or "inconclusive"; trace_hash is the 64-bit trace hash as 16
-lowercase hex digits (a string: JSON numbers cannot hold 64 bits exactly).
+"violation" or "inconclusive"; verdict is "error" when the harness itself
+failed (error says how; it is a bug in zoosim, not in the service);
+trace_hash is the 64-bit trace hash as 16 lowercase hex digits (a string:
+JSON numbers cannot hold 64 bits exactly).
+
+Every flag and file is checked before the run starts: a --duration of at
+least 1s, a schedule that fits the scenario's world, counts in range.
 
 Exit status: 0 no violation (inconclusive included, and said), 1 a
-violation, 2 bad usage or bad input.`
+violation, 2 bad usage, bad input or a harness error.`
 
 // runFlags are the flags of run (and of repro, which parses a repro line
 // with them).
@@ -87,41 +93,56 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	return rf.execute(stdout, stderr)
 }
 
-// execute runs the scenario the flags name and prints the report.
-func (rf *runFlags) execute(stdout, stderr io.Writer) int {
+// prepare checks every flag and input file and resolves the scenario and
+// the options of the run, without touching the file system beyond reading
+// the schedule. ok is false when the command must stop with code.
+func (rf *runFlags) prepare(stderr io.Writer) (sc scenarios.Scenario, opt scenarios.Options, code int, ok bool) {
 	fs := rf.fs
 	if rf.scenario == "" {
-		return usageErr(stderr, fs, "--scenario is required (see zoosim list)")
+		return sc, opt, usageErr(stderr, fs, "--scenario is required (see zoosim list)"), false
 	}
 	if rf.maxOps < 0 {
-		return usageErr(stderr, fs, "--max-ops must not be negative")
+		return sc, opt, usageErr(stderr, fs, "--max-ops must not be negative"), false
 	}
 	sc, err := scenarios.Lookup(rf.scenario)
 	if err != nil {
-		return inputErr(stderr, fs, err)
+		return sc, opt, inputErr(stderr, fs, err), false
 	}
 	if sc, err = sc.Apply(rf.ov.overrides()); err != nil {
-		return inputErr(stderr, fs, err)
+		return sc, opt, inputErr(stderr, fs, err), false
 	}
-	opt, err := rf.ov.options()
-	if err != nil {
-		return inputErr(stderr, fs, err)
+	if opt, err = rf.ov.options(); err != nil {
+		return sc, opt, inputErr(stderr, fs, err), false
 	}
 	opt.MaxOpsPerClient = rf.maxOps
 	if rf.schedulePath != "" {
 		sched, err := readSchedule(rf.schedulePath, sc)
 		if err != nil {
-			return inputErr(stderr, fs, err)
+			return sc, opt, inputErr(stderr, fs, err), false
 		}
 		opt.Schedule = &sched
 	}
+	return sc, opt, exitOK, true
+}
+
+// execute runs the scenario the flags name and prints the report.
+func (rf *runFlags) execute(stdout, stderr io.Writer) int {
+	fs := rf.fs
+	sc, opt, code, ok := rf.prepare(stderr)
+	if !ok {
+		return code
+	}
 	if !rf.seed.set {
-		rf.seed.seed, rf.seed.set = rand.Uint64(), true
+		rf.seed.seed, rf.seed.set = 1+rand.Uint64N(math.MaxUint64), true
 		fmt.Fprintf(stderr, "%s: no --seed given: drew seed %d\n", fs.Name(), rf.seed.seed)
+	}
+	if err := rf.ov.makeVizDir(); err != nil {
+		return inputErr(stderr, fs, err)
 	}
 
 	// Open the output files before the run, so that a bad path fails fast
 	// and never hides the run's verdict afterwards.
+	var err error
 	var trace *bufio.Writer
 	var traceFile, historyFile *os.File
 	if rf.tracePath != "" {
@@ -143,14 +164,17 @@ func (rf *runFlags) execute(stdout, stderr io.Writer) int {
 	if err != nil {
 		return inputErr(stderr, fs, err)
 	}
-	code := exitFor(res.Verdict)
+	code = exitFor(res.Verdict)
+	if res.Verdict == scenarios.VerdictError {
+		fmt.Fprintf(stderr, "%s: harness error (a bug in zoosim, not a violation of the service): %s\n", fs.Name(), res.Err)
+	}
 	if trace != nil {
 		if err := trace.Flush(); err != nil {
 			fmt.Fprintf(stderr, "%s: writing the trace: %v\n", fs.Name(), err)
 			code = max(code, exitUsage)
 		}
 	}
-	if historyFile != nil {
+	if historyFile != nil && res.Verdict != scenarios.VerdictError {
 		if err := saveHistory(historyFile, res.History); err != nil {
 			fmt.Fprintf(stderr, "%s: saving the history: %v\n", fs.Name(), err)
 			code = max(code, exitUsage)
@@ -185,10 +209,22 @@ func (rf *runFlags) repro(res *scenarios.Result) string {
 	return line
 }
 
+// maxScheduleBytes bounds a schedule file: nemesis.MaxFaultsTotal faults
+// of a few hundred bytes each fit with room to spare.
+const maxScheduleBytes = 32 << 20
+
 func readSchedule(path string, sc scenarios.Scenario) (nemesis.Schedule, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxScheduleBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxScheduleBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes: not a schedule", path, maxScheduleBytes)
 	}
 	var sched nemesis.Schedule
 	if err := json.Unmarshal(b, &sched); err != nil {
@@ -228,6 +264,7 @@ type runJSON struct {
 	Knobs     string                     `json:"knobs"`
 	Buggify   []string                   `json:"buggify_fired"`
 	Repro     string                     `json:"repro"`
+	Error     string                     `json:"error"` // why the harness failed ("" unless verdict is "error")
 }
 
 func runJSONOf(res *scenarios.Result, repro string) runJSON {
@@ -238,7 +275,7 @@ func runJSONOf(res *scenarios.Result, repro string) runJSON {
 	return runJSON{Scenario: res.Scenario, Seed: res.Seed, Engine: res.Engine, Servers: res.Servers,
 		Quorum: res.Quorum, Verdict: res.Verdict, Checks: checks, Ops: res.Ops, Faults: res.Faults,
 		VirtualMs: res.VirtualMs, WallMs: res.WallMs, TraceHash: hashText(res.TraceHash), Knobs: res.Knobs.String(),
-		Buggify: res.BuggifyFired, Repro: repro}
+		Buggify: res.BuggifyFired, Repro: repro, Error: res.Err}
 }
 
 // printRun prints a run for people: parameters, nemesis, figures, checks,
@@ -277,9 +314,12 @@ func printRun(w io.Writer, sc scenarios.Scenario, res *scenarios.Result, schedul
 	}
 	fmt.Fprintf(w, "ops %d  faults %d  events %d  virtual %dms  wall %dms  trace %s\n",
 		res.Ops, res.Faults, res.Events, res.VirtualMs, res.WallMs, hashText(res.TraceHash))
-	if res.History == nil {
+	switch {
+	case res.Verdict == scenarios.VerdictError:
+		fmt.Fprintf(w, "harness error: %s\n", res.Err)
+	case res.History == nil:
 		fmt.Fprintln(w, "the run stopped at a broken invariant: it recorded no history and no figures")
-	} else {
+	default:
 		fmt.Fprintf(w, "writes acknowledged %.1f%%", 100*res.WriteAvailability)
 		if slices.ContainsFunc(res.Applied, func(a nemesis.Applied) bool { return a.End > a.Start }) {
 			fmt.Fprintf(w, " (during faults %.1f%%)", 100*res.DuringFaults)

@@ -31,7 +31,8 @@ With --json, one object on stdout:
 whole workload was needed).
 
 Exit status: 1 when the run fails and was shrunk (the minimal run is a
-violation), 2 for bad usage, bad input or a run that does not fail.`
+violation), 2 for bad usage, bad input, a run that does not fail or one
+the harness failed (a harness error is not a violation to shrink).`
 
 type shrinkJSON struct {
 	Scenario     string           `json:"scenario"`
@@ -79,6 +80,9 @@ func cmdShrink(args []string, stdout, stderr io.Writer) int {
 	}
 	opt, err := ov.options()
 	if err != nil {
+		return inputErr(stderr, fs, err)
+	}
+	if err := ov.makeVizDir(); err != nil {
 		return inputErr(stderr, fs, err)
 	}
 	schedulePath := *out
