@@ -94,7 +94,11 @@ const (
 // that every clock starts without drift.
 const (
 	// ClockJump moves a clock by Jump (negative: backwards), keeping its
-	// drift.
+	// drift. The clocks the nemesis moves are the ones the cores' timers
+	// run on, which ZooKeeper takes from a monotonic source: Swarm and Gen
+	// draw forward jumps only (a VM resuming from suspension); a backward
+	// jump in a hand-written schedule is a world no real server sees, and
+	// voids the liveness promise for its run.
 	ClockJump Kind = "clock-jump"
 	// ClockDrift makes a clock run DriftPPM parts per million fast (negative:
 	// slow) until the fault ends, when the drift returns to 0.

@@ -45,29 +45,27 @@ func TestSwarm_GoldenSeed(t *testing.T) {
 const goldenSwarmConfig = "swarm: kinds partition-majority:2 partition-ring:3 crash:1 crash-leader:4 clock-jump:2 link-lossy:1 link-slow:2 link-reorder:4 disk-sync-lies:3 disk-corrupt:1; remedies heal,restart,restart-all,resume,resume-all; a fault every 2s–5s; 90% undo themselves"
 
 const goldenSwarmSchedule = `4.196s disk-corrupt pick=down count=3
-6.302s clock-jump pick=all jump=-672ms
-11.277s crash-leader duration=3.949s
-15.813s disk-sync-lies count=3 duration=4.764s
-19.928s disk-sync-lies pick=follower count=2 duration=5.063s
-23.098s disk-sync-lies pick=all duration=12.874s
-26.764s link-reorder count=3 prob=0.23 duration=9.554s
-30.489s crash-leader
-34.959s disk-sync-lies duration=6.875s
-38.172s crash-leader duration=2.959s
-39.197s restart`
+6.302s clock-jump pick=all jump=+672ms
+10.116s disk-corrupt pick=leader
+14.807s crash-leader duration=9.215s
+17.374s clock-jump pick=leader jump=+73ms
+22.195s link-slow pick=leader latency=146ms duration=16.883s
+27.179s partition-majority pick=leader duration=10.139s
+29.44s clock-jump pick=leader jump=+5.051s
+33.165s crash-leader
+37.635s disk-sync-lies duration=6.875s`
 
 const goldenApplied = `4.196s disk-corrupt: skipped: no eligible node for pick "down"
-6.302s clock-jump: clocks of [1 2 3 4 5] jump -672ms
-11.277s–15.226s crash-leader: crash [3]
-15.813s–20.577s disk-sync-lies: syncs of [3 4 5] lie
-19.928s–23.098s disk-sync-lies: syncs of [2 5] lie
-23.098s–35.972s disk-sync-lies: syncs of [1 2 3 4 5] lie
-26.764s–36.318s link-reorder: links of [1 2 5]: reorder 23%
-30.489s–39.197s crash-leader: crash [3]
-34.959s–40s disk-sync-lies: syncs of [5] lie
-38.172s crash-leader: skipped: leader 3 is not eligible
-39.197s restart: restart [3]
-40s heal-all: heal every link; honest syncs on [5]`
+6.302s clock-jump: clocks of [1 2 3 4 5] jump +672ms
+10.116s disk-corrupt: corrupt log#2 on 3
+14.807s–24.022s crash-leader: crash [3]
+17.374s clock-jump: clocks of [3] jump +73ms
+22.195s–39.078s link-slow: links of [3]: +146ms
+27.179s–37.318s partition-majority: split minority [3 5] | majority [1 2 4]
+29.44s clock-jump: clocks of [3] jump +5.051s
+33.165s–40s crash-leader: crash [3]
+37.635s–40s disk-sync-lies: syncs of [4] lie
+40s heal-all: heal every link; honest syncs on [4]; restart [3]`
 
 func TestSwarm_DifferentSeedsDiffer(t *testing.T) {
 	seen := map[string]uint64{}

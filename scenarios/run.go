@@ -286,10 +286,13 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 
 	h := rs.history(v.Safe(), runner)
 	copt := checker.Options{LinearizabilityTimeout: opt.CheckTimeout, LivenessBound: sc.LivenessBound, Checks: sc.Checks}
-	if !v.Safe() || !isMajority(v) || damagedMajority(runner.Applied(), sc.Servers) {
-		// Liveness is promised only for majority quorums, and only while a
-		// majority of servers kept their disks: a server whose disk lost
-		// records must not vote until a leader has synced it again.
+	if !v.Safe() || !isMajority(v) || damagedMajority(runner.Applied(), sc.Servers) || clockWentBack(sched, runner.Applied()) {
+		// Liveness is promised only for majority quorums, only while a
+		// majority of servers kept their disks (a server whose disk lost
+		// records must not vote until a leader has synced it again), and
+		// only while timers run forward (a backward jump of the clock
+		// timers use stalls them for as long; monotonic clocks never do
+		// it, so the swarm never draws it).
 		copt.Checks = withoutCheck(copt.Checks, "liveness")
 	}
 	if opt.VisualizeDir != "" {
@@ -336,6 +339,17 @@ func damagedMajority(applied []nemesis.Applied, servers int) bool {
 		}
 	}
 	return 2*len(hit) >= servers
+}
+
+// clockWentBack reports whether an applied fault of the schedule moved a
+// clock backwards.
+func clockWentBack(sched nemesis.Schedule, applied []nemesis.Applied) bool {
+	for _, a := range applied {
+		if a.Kind == nemesis.ClockJump && !a.Skipped && a.Index >= 0 && a.Index < len(sched) && sched[a.Index].Jump < 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func isMajority(v quorum.Verifier) bool {
