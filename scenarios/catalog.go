@@ -144,7 +144,7 @@ var Catalog = []Scenario{
 	with(base("resync", "followers crash at every step of discovery and sync (LEADERINFO, ACKEPOCH, DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE) while leaders fail; snapshots every few txns make SNAP syncs common"), func(s *Scenario) {
 		s.Servers = 3
 		s.Workload.Mix = map[Behaviour]int{Registers: 4, CAS: 1, Ephemerals: 1}
-		s.Nemesis.Kinds = []string{"crash-point", "crash-leader", "crash", "partition-leader", "restart", "heal"}
+		s.Nemesis.Kinds = []string{"crash-point", "crash-leader", "partition-leader", "restart", "heal"}
 		s.Nemesis.CrashMessages = []string{"leaderinfo", "ackepoch", "sync/diff", "sync/trunc", "sync/snap", "ack/newleader", "uptodate"}
 		s.Nemesis.Always = []string{"crash-point", "crash-leader"}
 		s.Nemesis.Intense = true
