@@ -54,9 +54,10 @@ type Multi struct {
 }
 
 // CreateSession registers the session the request is issued for, with its
-// negotiated timeout.
+// negotiated timeout and the password the creating server drew for it.
 type CreateSession struct {
 	TimeoutMs int32
+	Passwd    [PasswdLen]byte
 }
 
 // CloseSession ends the session the request is issued for and deletes its

@@ -101,6 +101,7 @@ type SetACLTxn struct {
 // CreateSessionTxn adds the header's session to the session table.
 type CreateSessionTxn struct {
 	TimeoutMs int32
+	Passwd    [PasswdLen]byte
 }
 
 // CloseSessionTxn removes the header's session and deletes the ephemeral nodes
