@@ -1,7 +1,6 @@
 package real
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -40,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // zoosimBinary builds cmd/zoosim (once) and returns its path.
-func zoosimBinary(t *testing.T) string {
+func zoosimBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "zoosim-bin-")
@@ -61,7 +60,7 @@ func zoosimBinary(t *testing.T) string {
 	return buildBin
 }
 
-func skipProcesses(t *testing.T) {
+func skipProcesses(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts zoosim serve processes; skipped with -short")
@@ -70,7 +69,7 @@ func skipProcesses(t *testing.T) {
 
 // startEnsemble writes and starts an n-server ensemble; cleanup kills it
 // and, if the test failed, prints the tail of every server's log.
-func startEnsemble(t *testing.T, n int, opt LocalOptions) *LocalEnsemble {
+func startEnsemble(t testing.TB, n int, opt LocalOptions) *LocalEnsemble {
 	t.Helper()
 	opt.Binary = zoosimBinary(t)
 	e, err := WriteLocalEnsemble(t.TempDir(), n, opt)
@@ -111,13 +110,13 @@ type session struct {
 }
 
 // connect opens a session on addrs and waits until it has one.
-func connect(t *testing.T, addrs []string, timeout time.Duration) *session {
+func connect(t testing.TB, addrs []string, timeout time.Duration) *session {
 	t.Helper()
 	return connectVia(t, addrs, timeout, nil)
 }
 
 // connectVia connects through a dialer (nil: the default).
-func connectVia(t *testing.T, addrs []string, timeout time.Duration, dialer zk.Dialer) *session {
+func connectVia(t testing.TB, addrs []string, timeout time.Duration, dialer zk.Dialer) *session {
 	t.Helper()
 	if dialer == nil {
 		d := net.Dialer{}
@@ -135,7 +134,7 @@ func connectVia(t *testing.T, addrs []string, timeout time.Duration, dialer zk.D
 }
 
 // waitState waits for a session event with the given state.
-func (s *session) waitState(t *testing.T, want zk.State, guard time.Duration) {
+func (s *session) waitState(t testing.TB, want zk.State, guard time.Duration) {
 	t.Helper()
 	deadline := time.After(guard)
 	for {
@@ -152,7 +151,7 @@ func (s *session) waitState(t *testing.T, want zk.State, guard time.Duration) {
 }
 
 // eventually retries fn until it returns nil, within a hang guard.
-func eventually(t *testing.T, guard time.Duration, what string, fn func() error) {
+func eventually(t testing.TB, guard time.Duration, what string, fn func() error) {
 	t.Helper()
 	deadline := time.Now().Add(guard)
 	var err error
@@ -169,7 +168,7 @@ func eventually(t *testing.T, guard time.Duration, what string, fn func() error)
 
 // waitServing waits until every server answers a write (through a session
 // on that server alone).
-func waitServing(t *testing.T, e *LocalEnsemble) {
+func waitServing(t testing.TB, e *LocalEnsemble) {
 	t.Helper()
 	for _, s := range e.Servers {
 		sess := connect(t, []string{s.ClientAddr()}, 4*time.Second)
@@ -257,8 +256,4 @@ func dialRaw(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-func withTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+func dialTCP(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 2*time.Second) }

@@ -237,6 +237,13 @@ func (s *Server) Run(ctx context.Context) error {
 	err := s.drv.Run(ctx, s.core)
 	cancel()
 	wg.Wait()
+	ds := s.drv.Stats()
+	dropped := uint64(0)
+	if s.peers != nil {
+		dropped = s.peers.Dropped()
+	}
+	s.log.Info("zoosim serve: stopped", "readies", ds.Readies, "syncReadies", ds.SyncReadies, "fsyncs", ds.FsyncBatches,
+		"sent", ds.Sent, "peerDropped", dropped, "clientsRefused", s.clients.Refused())
 	if cerr := s.st.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
