@@ -57,7 +57,8 @@ type Multi struct {
 // negotiated timeout and the password the creating server drew for it.
 type CreateSession struct {
 	TimeoutMs int32
-	Passwd    [PasswdLen]byte
+	// Passwd is a secret: saved histories leave it out.
+	Passwd [PasswdLen]byte `json:"-"`
 }
 
 // CloseSession ends the session the request is issued for and deletes its

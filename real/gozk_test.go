@@ -219,6 +219,8 @@ func TestGoZK_ThreeServerEnsemble(t *testing.T) {
 		s2 := connect(t, all, 4*time.Second)
 		_, err := s2.Create("/app/mine", nil, zk.FlagEphemeral, openACL)
 		require.NoError(t, err)
+		_, err = c.Sync("/app") // c's server may not have applied the create yet
+		require.NoError(t, err)
 		ok, _, gone, err := c.ExistsW("/app/mine")
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -251,6 +253,8 @@ func TestGoZK_ThreeServerEnsemble(t *testing.T) {
 		s3 := connectVia(t, all, 800*time.Millisecond, dialer)
 		id := s3.SessionID()
 		_, err := s3.Create("/app/doomed", nil, zk.FlagEphemeral, openACL)
+		require.NoError(t, err)
+		_, err = c.Sync("/app")
 		require.NoError(t, err)
 		ok, _, gone, err := c.ExistsW("/app/doomed")
 		require.NoError(t, err)

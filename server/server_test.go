@@ -463,3 +463,36 @@ func TestServer_ResumingASessionNeedsItsPasswordOnAnyServer(t *testing.T) {
 	e.do(100, func(c *rawClient) { c.passwd = passwd[:8]; c.connect(1) }, 100*ms)
 	assert.True(t, a.expired)
 }
+
+// With RefuseTTL (ZooKeeper's extendedTypesEnabled=false) a createTTL, or a
+// multi that creates a TTL node, is answered Unimplemented and changes
+// nothing; other writes go on.
+func TestServer_RefuseTTLAnswersUnimplemented(t *testing.T) {
+	e := &ensemble{t: t, w: sim.New(sim.DefaultConfig(9)), n: 1, clients: map[node.ID]*rawClient{}}
+	v := quorum.NewMajority(1)
+	e.w.AddNode(1, func(env node.Env) node.Machine {
+		s, err := New(Config{RefuseTTL: true, NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+			return zab.New(zab.DefaultConfig(v, sm), env)
+		}}, env)
+		require.NoError(t, err)
+		return s
+	})
+	c := e.client(100, 2000)
+	e.waitServing(2 * node.Second)
+	e.do(100, func(c *rawClient) { c.connect(1) }, 50*ms)
+	require.True(t, c.connected)
+	ttl := model.Create{Path: "/t", ACL: model.OpenACLUnsafe, Mode: model.ModePersistentWithTTL, TTL: 1000}
+	var single, multi, plain int32
+	e.do(100, func(c *rawClient) {
+		single = c.request(&wire.Request{Op: model.OpCreateTTL, Write: ttl})
+		multi = c.request(&wire.Request{Op: model.OpMulti, Write: model.Multi{Ops: []model.Request{
+			model.Create{Path: "/p", ACL: model.OpenACLUnsafe}, ttl}}})
+		plain = c.request(&wire.Request{Op: model.OpCreate, Write: model.Create{Path: "/p", ACL: model.OpenACLUnsafe}})
+	}, 100*ms)
+	require.Len(t, c.replies, 3)
+	assert.Equal(t, model.ErrUnimplemented, c.reply(single).Err)
+	assert.Equal(t, model.ErrUnimplemented, c.reply(multi).Err)
+	assert.Equal(t, model.ErrOK, c.reply(plain).Err, "the multi created nothing")
+	_, ok := e.server(1).Tree().Exists("/t")
+	assert.False(t, ok)
+}
