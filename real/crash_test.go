@@ -80,7 +80,9 @@ func TestCrash_KilledServersLoseNoAcknowledgedWrite(t *testing.T) {
 	// real, so a seed does not replay a run, it only varies it.
 	t.Logf("ZOOSIM_CRASH_SEED=%d ZOOSIM_CRASH_KILLS=%d", seed, kills)
 	r := rand.New(rand.NewPCG(seed, 0x6b696c6c))
-	e := startEnsemble(t, 3, LocalOptions{TickTimeMs: 100, Extra: []string{"maxSessionTimeout=20000"}})
+	// A small snapCount makes the servers take snapshots, remove old log
+	// segments and recover from snapshots under the kills too.
+	e := startEnsemble(t, 3, LocalOptions{TickTimeMs: 100, Extra: []string{"maxSessionTimeout=20000", "snapCount=1000"}})
 	waitServing(t, e)
 	all := e.ClientAddrs()
 	setup := connect(t, all, 10*time.Second)
