@@ -209,6 +209,11 @@ func OpenStorage(opt StorageOptions) (*Storage, error) {
 	}
 	rec.names = slices.Sorted(maps.Keys(rec.records))
 	s.recovered = rec
+	records := 0
+	for _, r := range rec.records {
+		records += len(r)
+	}
+	s.log.Info("storage: recovered", "dir", s.dir, "logDir", s.logDir, "files", len(rec.names), "records", records)
 	return s, nil
 }
 
@@ -477,14 +482,14 @@ func (s *Storage) replace(name string, data []byte) error {
 		f.Close()
 		return err
 	}
+	f.Close() // an append to the new file reopens it by its name
 	if err := s.syncDir(dir); err != nil {
-		f.Close()
 		return err
 	}
 	if old := s.files[name]; old != nil {
 		s.retire(old)
 	}
-	s.files[name] = &diskFile{name: name, dir: dir, f: f, ends: []int64{int64(len(s.scratch))}}
+	s.files[name] = &diskFile{name: name, dir: dir, ends: []int64{int64(len(s.scratch))}}
 	return nil
 }
 
