@@ -10,7 +10,7 @@ SEEDS ?=
 # suite's default is 0: an inconclusive run fails the job).
 MAX_INCONCLUSIVE ?=
 
-.PHONY: all run corpus build test test-short lint vet fmt bench bench-all canary fuzz fuzz-cli tidy clean
+.PHONY: all run corpus build test test-short lint vet fmt bench bench-all canary fuzz fuzz-cli crash-test bench-serve tidy clean
 
 ## run: the main job — the default scenario suite (ci), with its summary table; fails on a violation,
 ## a harness error or an inconclusive run beyond MAX_INCONCLUSIVE
@@ -81,6 +81,20 @@ fuzz:
 fuzz-cli:
 	$(GO) test -run '^$$' -fuzz '^FuzzRunArgs$$' -fuzztime $(FUZZTIME) ./cmd/zoosim/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckHistory$$' -fuzztime $(FUZZTIME) ./cmd/zoosim/
+
+## crash-test: SIGKILL a server of a real 3-server ensemble (zoosim serve
+## processes on loopback) CRASH_KILLS times under write load, restarting it
+## each time, then check that no acknowledged write is lost and that every
+## server holds the same tree. go test ./... runs the same test with 5 kills.
+CRASH_KILLS ?= 50
+crash-test:
+	ZOOSIM_CRASH_KILLS=$(CRASH_KILLS) $(GO) test -count=1 -run '^TestCrash_' -v -timeout 10m ./real/
+
+## bench-serve: setData/s and getData/s of 64 go-zookeeper clients against a
+## real 3-server ensemble with fsync on (BENCH_SECONDS per phase)
+BENCH_SECONDS ?= 10
+bench-serve:
+	ZOOSIM_BENCH_SECONDS=$(BENCH_SECONDS) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkServe' -benchtime 1x -v ./real/
 
 ## canary: the determinism canary alone (same seed, same trace hash)
 canary:

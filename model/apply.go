@@ -18,7 +18,7 @@ func (t *Tree) Apply(hdr TxnHeader, txn Txn) Result {
 	case MultiTxn:
 		r = t.applyMulti(hdr, x)
 	case CreateSessionTxn:
-		t.putSession(hdr.Session, x.TimeoutMs)
+		t.putSession(hdr.Session, sessionEntry{timeoutMs: x.TimeoutMs, passwd: x.Passwd})
 		r = Result{Op: OpCreateSession}
 	case CloseSessionTxn:
 		r = t.applyCloseSession(hdr, x)
@@ -133,8 +133,8 @@ func (t *Tree) applyCloseSession(hdr TxnHeader, x CloseSessionTxn) Result {
 	for _, p := range rest {
 		t.deleteIfLeaf(hdr, p, &r.Events)
 	}
-	if to, ok := t.sessions[hdr.Session]; ok {
-		t.digest -= hashSession(hdr.Session, to)
+	if e, ok := t.sessions[hdr.Session]; ok {
+		t.digest -= hashSession(hdr.Session, e.timeoutMs)
 		delete(t.sessions, hdr.Session)
 	}
 	return r
@@ -149,12 +149,15 @@ func (t *Tree) deleteIfLeaf(hdr TxnHeader, path string, events *[]WatchEvent) {
 	}
 }
 
-func (t *Tree) putSession(id int64, timeoutMs int32) {
+// putSession adds a session or replaces its entry. The digest covers the
+// session's id and timeout, not its password: the password is a secret and
+// every replica gets it from the same txn.
+func (t *Tree) putSession(id int64, e sessionEntry) {
 	if old, ok := t.sessions[id]; ok {
-		t.digest -= hashSession(id, old)
+		t.digest -= hashSession(id, old.timeoutMs)
 	}
-	t.sessions[id] = timeoutMs
-	t.digest += hashSession(id, timeoutMs)
+	t.sessions[id] = e
+	t.digest += hashSession(id, e.timeoutMs)
 }
 
 // applyView answers what the checks need to know of a path (does it exist,

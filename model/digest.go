@@ -111,8 +111,8 @@ func (t *Tree) recomputeDigest() uint64 {
 		c.aclHash = hashACL(n.acl)
 		d += c.computeHash()
 	}
-	for id, to := range t.sessions {
-		d += hashSession(id, to)
+	for id, e := range t.sessions {
+		d += hashSession(id, e.timeoutMs)
 	}
 	return d
 }

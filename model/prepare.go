@@ -134,7 +134,7 @@ func (p *preparer) op(req Request) (Txn, Err) {
 	case CreateSession:
 		// The leader's session tracker accepts a session id it already
 		// knows; applying the txn then only updates its timeout.
-		return CreateSessionTxn{TimeoutMs: r.TimeoutMs}, ErrOK
+		return CreateSessionTxn{TimeoutMs: r.TimeoutMs, Passwd: r.Passwd}, ErrOK
 	case CloseSession:
 		// No session check: the leader closes expired sessions itself.
 		return CloseSessionTxn{Paths: p.t.Ephemerals(p.session)}, ErrOK

@@ -54,9 +54,11 @@ type Multi struct {
 }
 
 // CreateSession registers the session the request is issued for, with its
-// negotiated timeout.
+// negotiated timeout and the password the creating server drew for it.
 type CreateSession struct {
 	TimeoutMs int32
+	// Passwd is a secret: saved histories leave it out.
+	Passwd [PasswdLen]byte `json:"-"`
 }
 
 // CloseSession ends the session the request is issued for and deletes its

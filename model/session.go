@@ -6,6 +6,19 @@ import "slices"
 type Session struct {
 	ID        int64
 	TimeoutMs int32
+	// Passwd is the password a client must show to resume the session. The
+	// server that created the session drew it; it is replicated with the
+	// session so that every server can check it.
+	Passwd [PasswdLen]byte
+}
+
+// PasswdLen is the length of a session password (ZooKeeper's is 16 bytes).
+const PasswdLen = 16
+
+// sessionEntry is a session table value.
+type sessionEntry struct {
+	timeoutMs int32
+	passwd    [PasswdLen]byte
 }
 
 // Sessions lists the session table sorted by id (nil when empty); the
@@ -15,8 +28,8 @@ func (t *Tree) Sessions() []Session {
 		return nil
 	}
 	out := make([]Session, 0, len(t.sessions))
-	for id, to := range t.sessions {
-		out = append(out, Session{ID: id, TimeoutMs: to})
+	for id, e := range t.sessions {
+		out = append(out, Session{ID: id, TimeoutMs: e.timeoutMs, Passwd: e.passwd})
 	}
 	slices.SortFunc(out, func(a, b Session) int {
 		switch {
@@ -33,8 +46,15 @@ func (t *Tree) Sessions() []Session {
 // SessionTimeoutMs returns a session's timeout and whether the session is in
 // the table.
 func (t *Tree) SessionTimeoutMs(id int64) (int32, bool) {
-	to, ok := t.sessions[id]
-	return to, ok
+	e, ok := t.sessions[id]
+	return e.timeoutMs, ok
+}
+
+// SessionPasswd returns a session's password and whether the session is in
+// the table.
+func (t *Tree) SessionPasswd(id int64) ([PasswdLen]byte, bool) {
+	e, ok := t.sessions[id]
+	return e.passwd, ok
 }
 
 // Ephemerals lists, sorted, the ephemeral nodes a session owns (nil for

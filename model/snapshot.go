@@ -19,16 +19,19 @@ import (
 //	  version, cversion (creations), aversion int32,
 //	  kind uint8, owner int64, ttl int64,
 //	  ACL count uint32, then perms int32, scheme string, id string each
-//	session count uint32, then id int64, timeout int32 each, sorted by id
+//	session count uint32, then id int64, timeout int32 and (format 2)
+//	the 16-byte password each, sorted by id
 //	digest uint64
 //	CRC-32 (IEEE) of everything before it, uint32
 //
 // A string is a uint32 length and its bytes. The bytes are a function of the
-// state alone: the same tree always marshals to the same bytes.
+// state alone: the same tree always marshals to the same bytes. Format 1
+// (sessions without passwords) still decodes; its sessions get a zero
+// password, which no client can show.
 
 const (
 	snapshotMagic   = "ZSIMTREE"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 var errSnapshot = errors.New("model: malformed tree snapshot")
@@ -60,6 +63,7 @@ func (t *Tree) MarshalBinary() ([]byte, error) {
 	for _, s := range ss {
 		buf = binary.BigEndian.AppendUint64(buf, uint64(s.ID))
 		buf = binary.BigEndian.AppendUint32(buf, uint32(s.TimeoutMs))
+		buf = append(buf, s.Passwd[:]...)
 	}
 	buf = binary.BigEndian.AppendUint64(buf, digest)
 	buf = binary.BigEndian.AppendUint32(buf, crc32.ChecksumIEEE(buf))
@@ -124,12 +128,16 @@ func (t *Tree) UnmarshalBinary(b []byte) error {
 		return errors.New("model: tree snapshot checksum mismatch")
 	}
 	r := reader{b: body, ok: true}
-	if string(r.bytes(len(snapshotMagic))) != snapshotMagic || r.u32() != snapshotVersion {
+	if string(r.bytes(len(snapshotMagic))) != snapshotMagic {
+		return errSnapshot
+	}
+	version := r.u32()
+	if version != 1 && version != snapshotVersion {
 		return errSnapshot
 	}
 	nt := &Tree{
 		nodes:      make(map[string]*node),
-		sessions:   make(map[int64]int32),
+		sessions:   make(map[int64]sessionEntry),
 		ephemerals: make(map[int64]map[string]struct{}),
 		containers: make(map[string]struct{}),
 		ttls:       make(map[string]struct{}),
@@ -179,11 +187,14 @@ func (t *Tree) UnmarshalBinary(b []byte) error {
 	}
 	sessionCount := r.u32()
 	for i := uint32(0); i < sessionCount && r.ok; i++ {
-		id, to := int64(r.u64()), int32(r.u32())
+		id, e := int64(r.u64()), sessionEntry{timeoutMs: int32(r.u32())}
+		if version >= 2 {
+			copy(e.passwd[:], r.bytes(PasswdLen))
+		}
 		if _, dup := nt.sessions[id]; dup {
 			return errSnapshot
 		}
-		nt.sessions[id] = to
+		nt.sessions[id] = e
 	}
 	digest := r.u64()
 	if !r.ok || len(r.b) != 0 || uint32(len(nt.nodes)) != count || nt.nodes["/"] == nil {
@@ -193,8 +204,8 @@ func (t *Tree) UnmarshalBinary(b []byte) error {
 		n.hash = n.computeHash()
 		nt.digest += n.hash
 	}
-	for id, to := range nt.sessions {
-		nt.digest += hashSession(id, to)
+	for id, e := range nt.sessions {
+		nt.digest += hashSession(id, e.timeoutMs)
 	}
 	if nt.digest != digest {
 		return errors.New("model: tree snapshot digest mismatch")

@@ -10,8 +10,9 @@ import "slices"
 // concurrent use, which zoosim never needs: each server owns its trees.
 type Tree struct {
 	nodes map[string]*node
-	// sessions maps a session id to its timeout in ms.
-	sessions map[int64]int32
+	// sessions is the session table: a session id to its timeout and
+	// password.
+	sessions map[int64]sessionEntry
 	// ephemerals indexes ephemeral nodes by owner. It is kept apart from
 	// sessions, as in ZooKeeper, so that an ephemeral whose session is gone
 	// (a replication bug) stays visible to the checkers instead of vanishing.
@@ -92,7 +93,7 @@ type node struct {
 func NewTree() *Tree {
 	t := &Tree{
 		nodes:      make(map[string]*node),
-		sessions:   make(map[int64]int32),
+		sessions:   make(map[int64]sessionEntry),
 		ephemerals: make(map[int64]map[string]struct{}),
 		containers: make(map[string]struct{}),
 		ttls:       make(map[string]struct{}),
@@ -279,7 +280,7 @@ func (t *Tree) CleanupCandidates(nowMs int64) []string {
 func (t *Tree) Clone() *Tree {
 	c := &Tree{
 		nodes:      make(map[string]*node, len(t.nodes)),
-		sessions:   make(map[int64]int32, len(t.sessions)),
+		sessions:   make(map[int64]sessionEntry, len(t.sessions)),
 		ephemerals: make(map[int64]map[string]struct{}, len(t.ephemerals)),
 		containers: make(map[string]struct{}, len(t.containers)),
 		ttls:       make(map[string]struct{}, len(t.ttls)),
@@ -292,8 +293,8 @@ func (t *Tree) Clone() *Tree {
 		cp.children = slices.Clone(n.children)
 		c.nodes[p] = &cp
 	}
-	for id, to := range t.sessions {
-		c.sessions[id] = to
+	for id, e := range t.sessions {
+		c.sessions[id] = e
 	}
 	for id, set := range t.ephemerals {
 		cs := make(map[string]struct{}, len(set))

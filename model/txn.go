@@ -101,6 +101,8 @@ type SetACLTxn struct {
 // CreateSessionTxn adds the header's session to the session table.
 type CreateSessionTxn struct {
 	TimeoutMs int32
+	// Passwd is a secret: saved histories leave it out.
+	Passwd [PasswdLen]byte `json:"-"`
 }
 
 // CloseSessionTxn removes the header's session and deletes the ephemeral nodes

@@ -86,8 +86,10 @@ func appendTxn(b []byte, txn model.Txn) []byte {
 		b = appendACL(b, t.ACL)
 		b = binary.BigEndian.AppendUint32(b, uint32(t.Version))
 	case model.CreateSessionTxn:
-		b = binary.BigEndian.AppendUint32(b, 6)
+		// Type 6 was a createSession without its password; 10 carries it.
+		b = binary.BigEndian.AppendUint32(b, 10)
 		b = binary.BigEndian.AppendUint32(b, uint32(t.TimeoutMs))
+		b = append(b, t.Passwd[:]...)
 	case model.CloseSessionTxn:
 		b = binary.BigEndian.AppendUint32(b, 7)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(t.Paths)))
@@ -193,6 +195,10 @@ func (r *reader) txn(depth int) model.Txn {
 		return model.SetACLTxn{Path: r.str(), ACL: r.acl(), Version: int32(r.u32())}
 	case 6:
 		return model.CreateSessionTxn{TimeoutMs: int32(r.u32())}
+	case 10:
+		t := model.CreateSessionTxn{TimeoutMs: int32(r.u32())}
+		copy(t.Passwd[:], r.take(model.PasswdLen))
+		return t
 	case 7:
 		n := int(r.u32())
 		if r.err != nil || n > len(r.b) {

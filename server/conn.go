@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"slices"
 
 	"zoosim/model"
@@ -19,6 +18,9 @@ type conn struct {
 	recvSeq  uint64
 	lastSeen model.Zxid // the zxid the client said it has seen, at connect
 	replied  model.Zxid // the largest zxid a reply on this connection carried
+	// passwd is the session's password: drawn for a new session, the one
+	// the client showed for a resumed one.
+	passwd [model.PasswdLen]byte
 
 	// creating: waiting for our createSession txn; revalidating: waiting
 	// for the leader to confirm the session it resumes.
@@ -140,21 +142,30 @@ func (s *Server) onConnect(from node.ID, m *wire.Connect) {
 		// random bits below (ZooKeeper uses the id and the clock).
 		c.session = int64(s.id)<<56 | int64(s.rnd.Uint64()&(1<<56-1))
 		c.creating = true
+		c.passwd = s.cfg.Passwd(c.session)
 		s.takeOverSession(c)
-		s.submitInternal(c, &wire.Request{Xid: 0, Op: model.OpCreateSession, Write: model.CreateSession{TimeoutMs: c.timeoutMs}})
+		s.submitInternal(c, &wire.Request{Xid: 0, Op: model.OpCreateSession,
+			Write: model.CreateSession{TimeoutMs: c.timeoutMs, Passwd: c.passwd}})
 		return
 	}
 	c.session = m.SessionID
-	if !bytes.Equal(m.Passwd, passwd(m.SessionID)) {
-		s.sendConn(c, &wire.Connected{TimeoutMs: 0})
-		s.closeConn(c, wire.CloseSessionClosed)
+	if len(m.Passwd) != model.PasswdLen {
+		s.expireConn(c)
+		return
+	}
+	copy(c.passwd[:], m.Passwd)
+	// The session table replicates every session's password, so a server
+	// that knows the session checks it here; one that does not yet asks
+	// the leader, which checks it with the session's liveness.
+	if pw, known := s.tree.SessionPasswd(m.SessionID); known && pw != c.passwd {
+		s.expireConn(c)
 		return
 	}
 	s.takeOverSession(c)
 	if timeout, ok := s.tree.SessionTimeoutMs(m.SessionID); ok && (s.lead == nil || s.lead.live(m.SessionID)) {
 		c.timeoutMs = timeout
 		s.touch(c.session)
-		s.sendConn(c, &wire.Connected{TimeoutMs: c.timeoutMs, SessionID: c.session, Passwd: passwd(c.session)})
+		s.sendConn(c, &wire.Connected{TimeoutMs: c.timeoutMs, SessionID: c.session, Passwd: slices.Clone(c.passwd[:])})
 		return
 	}
 	if s.lead != nil {
@@ -164,7 +175,7 @@ func (s *Server) onConnect(from node.ID, m *wire.Connect) {
 	// Unknown here: this server may be behind the leader. Ask the leader,
 	// as ZooKeeper's followers revalidate sessions.
 	c.revalidating = true
-	if !s.eng.Relay(s.leader, &Revalidate{Session: c.session, Conn: c.nonce}) {
+	if !s.eng.Relay(s.leader, &Revalidate{Session: c.session, Conn: c.nonce, Passwd: c.passwd}) {
 		s.closeConn(c, wire.CloseNotServing)
 	}
 }
@@ -269,6 +280,9 @@ func (s *Server) process(c *conn) {
 			continue
 		}
 		switch {
+		case s.cfg.RefuseTTL && createsTTL(p.req.Write):
+			c.pop()
+			s.reply(c, &wire.Reply{Xid: p.req.Xid, Zxid: s.tree.LastZxid(), Err: model.ErrUnimplemented})
 		case wire.IsWrite(p.req.Op):
 			p.submitted = true
 			s.stats.Writes++
@@ -294,6 +308,18 @@ func (s *Server) process(c *conn) {
 			s.reply(c, s.read(c, p.req))
 		}
 	}
+}
+
+// createsTTL reports whether a write creates a TTL node, itself or in a
+// multi.
+func createsTTL(req model.Request) bool {
+	switch r := req.(type) {
+	case model.Create:
+		return r.Mode.IsTTL()
+	case model.Multi:
+		return slices.ContainsFunc(r.Ops, createsTTL)
+	}
+	return false
 }
 
 func isSyncedRead(op model.OpCode) bool {

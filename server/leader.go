@@ -40,10 +40,12 @@ type Touch struct {
 	Sessions []int64
 }
 
-// Revalidate asks the leader whether a session a client resumes is alive.
+// Revalidate asks the leader whether a session a client resumes is alive
+// and whether the password the client showed is the session's.
 type Revalidate struct {
 	Session int64
 	Conn    uint64
+	Passwd  [model.PasswdLen]byte
 }
 
 // RevalidateResponse answers it.
@@ -250,7 +252,8 @@ func (s *Server) onRelay(r quorum.Relay) {
 			return
 		}
 		var timeout int32
-		if ms, ok := s.tree.SessionTimeoutMs(p.Session); ok && s.lead.live(p.Session) {
+		pw, _ := s.tree.SessionPasswd(p.Session)
+		if ms, ok := s.tree.SessionTimeoutMs(p.Session); ok && s.lead.live(p.Session) && pw == p.Passwd {
 			timeout = ms
 			s.lead.touch(p.Session, s.now)
 		}
@@ -275,7 +278,7 @@ func (s *Server) onRelay(r quorum.Relay) {
 			return
 		}
 		c.timeoutMs = p.TimeoutMs
-		s.sendConn(c, &wire.Connected{TimeoutMs: c.timeoutMs, SessionID: c.session, Passwd: passwd(c.session)})
+		s.sendConn(c, &wire.Connected{TimeoutMs: c.timeoutMs, SessionID: c.session, Passwd: slices.Clone(c.passwd[:])})
 		s.process(c)
 	default:
 		panic(fmt.Sprintf("server %d: unknown relay payload %T", s.id, r.Payload))

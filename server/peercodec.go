@@ -9,7 +9,7 @@ import (
 )
 
 // The server's payloads relayed between servers on the engine's
-// leader-follower channel, each with its peer codec (version 1).
+// leader-follower channel, each with its peer codec.
 const (
 	TagForward codec.Tag = codec.ServerTags + 1 + iota
 	TagSyncRequest
@@ -70,13 +70,22 @@ func RegisterCodecs(r *codec.Registry) error {
 				}
 				return t
 			}},
-		{Tag: TagRevalidate, Name: "server.Revalidate", Version: 1, Type: reflect.TypeFor[*Revalidate](),
+		// Revalidate v2 carries the password the client showed; a v1
+		// message decodes with a zero password, which no session has.
+		{Tag: TagRevalidate, Name: "server.Revalidate", Version: 2, Type: reflect.TypeFor[*Revalidate](),
 			Append: func(w *codec.Writer, b any) {
 				v := b.(*Revalidate)
 				w.I64(v.Session)
 				w.U64(v.Conn)
+				w.Bytes(v.Passwd[:])
 			},
-			Decode: func(r *codec.Reader, _ uint8) any { return &Revalidate{Session: r.I64(), Conn: r.U64()} }},
+			Decode: func(r *codec.Reader, version uint8) any {
+				v := &Revalidate{Session: r.I64(), Conn: r.U64()}
+				if version >= 2 {
+					decodePasswd(r, &v.Passwd)
+				}
+				return v
+			}},
 		{Tag: TagRevalidateResponse, Name: "server.RevalidateResponse", Version: 1, Type: reflect.TypeFor[*RevalidateResponse](),
 			Append: func(w *codec.Writer, b any) {
 				v := b.(*RevalidateResponse)
@@ -107,9 +116,10 @@ const (
 	reqCheck
 	reqSetACL
 	reqMulti
-	reqCreateSession
+	reqCreateSession // without its password (the first layout); still decoded
 	reqCloseSession
 	reqDeleteContainer
+	reqCreateSessionPasswd
 )
 
 const maxRequestDepth = 4
@@ -157,8 +167,9 @@ func appendRequest(w *codec.Writer, req model.Request, depth int) {
 			appendRequest(w, op, depth+1)
 		}
 	case model.CreateSession:
-		w.U8(reqCreateSession)
+		w.U8(reqCreateSessionPasswd)
 		w.I32(q.TimeoutMs)
+		w.Bytes(q.Passwd[:])
 	case model.CloseSession:
 		w.U8(reqCloseSession)
 	case model.DeleteContainer:
@@ -199,6 +210,10 @@ func decodeRequest(r *codec.Reader, depth int) model.Request {
 		return m
 	case reqCreateSession:
 		return model.CreateSession{TimeoutMs: r.I32()}
+	case reqCreateSessionPasswd:
+		q := model.CreateSession{TimeoutMs: r.I32()}
+		decodePasswd(r, &q.Passwd)
+		return q
 	case reqCloseSession:
 		return model.CloseSession{}
 	case reqDeleteContainer:
@@ -207,6 +222,16 @@ func decodeRequest(r *codec.Reader, depth int) model.Request {
 		r.Fail(fmt.Errorf("request kind %d", kind))
 		return nil
 	}
+}
+
+// decodePasswd reads a session password written with Writer.Bytes.
+func decodePasswd(r *codec.Reader, dst *[model.PasswdLen]byte) {
+	b := r.Bytes()
+	if r.Err() == nil && len(b) != model.PasswdLen {
+		r.Fail(fmt.Errorf("session password of %d bytes", len(b)))
+		return
+	}
+	copy(dst[:], b)
 }
 
 func appendPeerACL(w *codec.Writer, acl []model.ACL) {

@@ -70,7 +70,9 @@ func genModelRequest(depth int) *rapid.Generator[model.Request] {
 			}
 			return m
 		case 7:
-			return model.CreateSession{TimeoutMs: rapid.Int32().Draw(t, "timeout")}
+			q := model.CreateSession{TimeoutMs: rapid.Int32().Draw(t, "timeout")}
+			copy(q.Passwd[:], rapid.SliceOfN(rapid.Byte(), model.PasswdLen, model.PasswdLen).Draw(t, "passwd"))
+			return q
 		case 8:
 			return model.CloseSession{}
 		default:
@@ -96,7 +98,9 @@ func genPayload() *rapid.Generator[any] {
 			}
 			return tc
 		case 4:
-			return &Revalidate{Session: rapid.Int64().Draw(t, "session"), Conn: rapid.Uint64().Draw(t, "conn")}
+			v := &Revalidate{Session: rapid.Int64().Draw(t, "session"), Conn: rapid.Uint64().Draw(t, "conn")}
+			copy(v.Passwd[:], rapid.SliceOfN(rapid.Byte(), model.PasswdLen, model.PasswdLen).Draw(t, "passwd"))
+			return v
 		default:
 			return &RevalidateResponse{Session: rapid.Int64().Draw(t, "session"), Conn: rapid.Uint64().Draw(t, "conn"), TimeoutMs: rapid.Int32().Draw(t, "timeout")}
 		}
@@ -244,12 +248,12 @@ func TestPeerCodec_FuzzSeedCorpusIsCurrent(t *testing.T) {
 		}
 		add(kind, m)
 	}
-	add("revalidate", &Revalidate{Session: 7, Conn: 9})
+	add("revalidate", &Revalidate{Session: 7, Conn: 9, Passwd: [model.PasswdLen]byte{1, 2, 3}})
 	add("revalidate-response", &RevalidateResponse{Session: 7, Conn: 9, TimeoutMs: 4000})
 	add("forward-every-request", &Forward{Session: 7, Cxid: 3, Req: model.Multi{Ops: []model.Request{
 		model.Create{Path: "/a", Data: []byte("x"), ACL: model.OpenACLUnsafe, Mode: model.ModeEphemeralSequential},
 		model.Delete{Path: "/a", Version: -1}, model.SetData{Path: "/a", Version: 2}, model.Check{Path: "/a"},
-		model.SetACL{Path: "/a", ACL: []model.ACL{}}, model.CreateSession{TimeoutMs: 4000}, model.CloseSession{},
+		model.SetACL{Path: "/a", ACL: []model.ACL{}}, model.CreateSession{TimeoutMs: 4000, Passwd: DerivedPasswd(7)}, model.CloseSession{},
 		model.DeleteContainer{Path: "/c"}, nil}}})
 	golden.CheckCorpus(t, "FuzzPeerDecode", seeds)
 }

@@ -109,7 +109,16 @@ type Config struct {
 	MaxConnections int
 	// MaxQueuedPerConn bounds one connection's outstanding requests.
 	MaxQueuedPerConn int
-	Bugs             Bugs
+	// Passwd draws the password of a session this server creates; it is
+	// replicated with the session (the createSession txn) and checked when a
+	// client resumes the session, on any server. nil is DerivedPasswd (a
+	// function of the id: deterministic, but guessable); the real driver
+	// passes a keyed hash with a secret drawn at start from crypto/rand.
+	Passwd func(session int64) [model.PasswdLen]byte
+	// RefuseTTL answers createTTL, and a multi that creates a TTL node,
+	// with Unimplemented (ZooKeeper does unless extendedTypesEnabled).
+	RefuseTTL bool
+	Bugs      Bugs
 	// ModelBugs are seeded defects of the state machine the server runs.
 	ModelBugs model.Bugs
 	_         struct{}
@@ -139,6 +148,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxQueuedPerConn == 0 {
 		c.MaxQueuedPerConn = 1000
+	}
+	if c.Passwd == nil {
+		c.Passwd = DerivedPasswd
 	}
 	return nil
 }
@@ -452,7 +464,7 @@ func (s *Server) afterApply(h entryHeader, zxid model.Zxid, txn model.Txn, res m
 			if p := c.head(); p != nil && p.req.Op == model.OpCreateSession {
 				c.pop()
 			}
-			s.sendConn(c, &wire.Connected{TimeoutMs: c.timeoutMs, SessionID: h.Session, Passwd: passwd(h.Session)})
+			s.sendConn(c, &wire.Connected{TimeoutMs: c.timeoutMs, SessionID: h.Session, Passwd: slices.Clone(c.passwd[:])})
 			s.process(c)
 		}
 		if s.lead != nil {
@@ -511,11 +523,13 @@ func writeReply(req *wire.Request, zxid model.Zxid, res model.Result) *wire.Repl
 	return rp
 }
 
-// passwd derives a session's password from its id. ZooKeeper derives it
-// from the id and a server secret; a client resuming a session must show it.
-func passwd(session int64) []byte {
+// DerivedPasswd is the default Config.Passwd: a fixed function of the
+// session id, as ZooKeeper's generatePasswd is (a Random seeded with the id
+// and a constant). It keeps simulation deterministic and free of draws from
+// the server's random stream; the real driver configures a secret instead.
+func DerivedPasswd(session int64) [model.PasswdLen]byte {
 	x := uint64(session) ^ 0x5a6f6f53696d5057 // "ZooSimPW"
-	out := make([]byte, 16)
+	var out [model.PasswdLen]byte
 	for i := 0; i < 2; i++ {
 		x += 0x9e3779b97f4a7c15
 		z := x

@@ -405,3 +405,94 @@ func TestServer_LeaderRemovesEmptiedContainersAndExpiredTTLNodes(t *testing.T) {
 		assert.Equal(t, tree().Digest(), e.server(node.ID(i)).Tree().Digest(), "server %d", i)
 	}
 }
+
+// Each server draws passwords with its own secret (as the real driver's
+// servers do); the password travels with the session's createSession txn,
+// so any server checks it when the client resumes there.
+func TestServer_ResumingASessionNeedsItsPasswordOnAnyServer(t *testing.T) {
+	e := &ensemble{t: t, w: sim.New(sim.DefaultConfig(8)), n: 3, clients: map[node.ID]*rawClient{}}
+	v := quorum.NewMajority(3)
+	for i := 1; i <= 3; i++ {
+		secret := byte(i * 37)
+		e.w.AddNode(node.ID(i), func(env node.Env) node.Machine {
+			s, err := New(Config{
+				NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+					return zab.New(zab.DefaultConfig(v, sm), env)
+				},
+				Passwd: func(session int64) [model.PasswdLen]byte {
+					var p [model.PasswdLen]byte
+					for j := range p {
+						p[j] = secret ^ byte(session>>(j%8*8))
+					}
+					return p
+				},
+			}, env)
+			require.NoError(t, err)
+			return s
+		})
+	}
+	a := e.client(100, 2000)
+	e.waitServing(5 * node.Second)
+	e.do(100, func(c *rawClient) { c.connect(1) }, 100*ms)
+	require.True(t, a.connected)
+	session, passwd := a.session, append([]byte(nil), a.passwd...)
+	require.Len(t, passwd, model.PasswdLen)
+	assert.NotEqual(t, DerivedPasswd(session), [model.PasswdLen]byte(passwd), "the configured function drew it")
+	for _, id := range []node.ID{1, 2, 3} {
+		pw, ok := e.server(id).Tree().SessionPasswd(session)
+		require.True(t, ok, "server %d knows the session", id)
+		assert.Equal(t, passwd, pw[:], "server %d has the password from the txn", id)
+	}
+
+	// A wrong password on another server: the session is refused.
+	wrong := append([]byte(nil), passwd...)
+	wrong[0] ^= 1
+	e.do(100, func(c *rawClient) { c.passwd = wrong; c.connect(2) }, 100*ms)
+	assert.True(t, a.expired)
+	assert.False(t, a.connected)
+
+	// The right one, on a server with another secret: resumed.
+	a.expired = false
+	e.do(100, func(c *rawClient) { c.session, c.passwd = session, passwd; c.connect(3) }, 100*ms)
+	require.True(t, a.connected)
+	assert.Equal(t, session, a.session)
+	assert.Equal(t, passwd, a.passwd)
+	assert.False(t, a.expired)
+
+	// A password of the wrong length never matches.
+	e.do(100, func(c *rawClient) { c.passwd = passwd[:8]; c.connect(1) }, 100*ms)
+	assert.True(t, a.expired)
+}
+
+// With RefuseTTL (ZooKeeper's extendedTypesEnabled=false) a createTTL, or a
+// multi that creates a TTL node, is answered Unimplemented and changes
+// nothing; other writes go on.
+func TestServer_RefuseTTLAnswersUnimplemented(t *testing.T) {
+	e := &ensemble{t: t, w: sim.New(sim.DefaultConfig(9)), n: 1, clients: map[node.ID]*rawClient{}}
+	v := quorum.NewMajority(1)
+	e.w.AddNode(1, func(env node.Env) node.Machine {
+		s, err := New(Config{RefuseTTL: true, NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+			return zab.New(zab.DefaultConfig(v, sm), env)
+		}}, env)
+		require.NoError(t, err)
+		return s
+	})
+	c := e.client(100, 2000)
+	e.waitServing(2 * node.Second)
+	e.do(100, func(c *rawClient) { c.connect(1) }, 50*ms)
+	require.True(t, c.connected)
+	ttl := model.Create{Path: "/t", ACL: model.OpenACLUnsafe, Mode: model.ModePersistentWithTTL, TTL: 1000}
+	var single, multi, plain int32
+	e.do(100, func(c *rawClient) {
+		single = c.request(&wire.Request{Op: model.OpCreateTTL, Write: ttl})
+		multi = c.request(&wire.Request{Op: model.OpMulti, Write: model.Multi{Ops: []model.Request{
+			model.Create{Path: "/p", ACL: model.OpenACLUnsafe}, ttl}}})
+		plain = c.request(&wire.Request{Op: model.OpCreate, Write: model.Create{Path: "/p", ACL: model.OpenACLUnsafe}})
+	}, 100*ms)
+	require.Len(t, c.replies, 3)
+	assert.Equal(t, model.ErrUnimplemented, c.reply(single).Err)
+	assert.Equal(t, model.ErrUnimplemented, c.reply(multi).Err)
+	assert.Equal(t, model.ErrOK, c.reply(plain).Err, "the multi created nothing")
+	_, ok := e.server(1).Tree().Exists("/t")
+	assert.False(t, ok)
+}

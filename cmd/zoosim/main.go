@@ -3,6 +3,8 @@
 // many seeds, sharded across machines if need be (suite, merge), the
 // shrinking of a failing run to a minimal one (shrink), the checkers
 // alone over a saved history (check), and the quorum experiments (quorum).
+// It also runs the same servers for real: one ensemble member from a
+// zoo.cfg (serve) or a local ensemble of them (ensemble).
 //
 // Every command prints for people by default and, with --json, one JSON
 // object on stdout and nothing else there. The exit status is 0 when no
@@ -55,6 +57,8 @@ func commands() []command {
 		{"check", "run the checkers over a saved history", cmdCheck},
 		{"quorum", "compare ensemble sizes and quorums: safety, availability, crash tolerance, latency", cmdQuorum},
 		{"bugs", "the seeded-bug catalog, and how often a suite finds each bug (--measure)", cmdBugs},
+		{"serve", "run one ensemble member for real (zoo.cfg, TCP, files, ZooKeeper clients)", cmdServe},
+		{"ensemble", "start a local ensemble of zoosim serve processes on loopback", cmdEnsemble},
 		{"version", "print the version", cmdVersion},
 		{"help", "show help for a command", nil}, // handled by run
 	}
@@ -114,6 +118,8 @@ Examples:
   zoosim shrink --scenario quorum-2-of-5 --seed 7
   zoosim check history.json
   zoosim quorum --servers 3,4,5,7 --quorum majority,2,3 --seeds 200 --html q.html
+  zoosim ensemble --servers 3 --dir /tmp/zk
+  zoosim serve --config zoo.cfg
 
 Exit status: 0 no violation (an inconclusive check is not a violation; the
 output says so), 1 a violation (or more inconclusive suite runs than

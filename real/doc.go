@@ -1,0 +1,22 @@
+// Package real is zoosim's second driver: it runs the same I/O-free cores
+// the simulator runs (node.Machine), for real. Goroutines, sockets, files
+// and the wall clock live here (and in cmd/zoosim), nowhere else.
+//
+//   - Driver owns one core: one goroutine steps it with the messages the
+//     transports deliver and ticks it on the wall clock, performs each
+//     Ready in the core's order (disk ops, then a sync, then the messages,
+//     held until the sync is on stable storage) and reports completed syncs
+//     with group commit (one fsync for every Ready that asked while the
+//     previous fsync ran).
+//   - Storage is the node's files with the simulated disk's semantics:
+//     checksummed records, append, truncate, atomic replace, remove, and
+//     recovery that drops a torn tail and reports corrupt records.
+//   - Peers is the TCP transport between servers (node/codec frames, a
+//     handshake naming the server, reconnect with backoff, bounded queues).
+//   - ClientPort accepts ZooKeeper clients (wire/clientport), each TCP
+//     connection a client node of its own for the server core.
+//   - Config reads ZooKeeper's zoo.cfg, and Serve runs one ensemble member
+//     from it (zoosim serve).
+//
+// Nothing here is deterministic, and nothing the simulator runs imports it.
+package real

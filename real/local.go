@@ -1,0 +1,270 @@
+package real
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// A local ensemble: N `zoosim serve` processes on loopback, each with its
+// own directory (DIR/N/zoo.cfg, DIR/N/data with myid, DIR/N/server.log),
+// on ports chosen free when the configs are written. `zoosim ensemble` and
+// the tests that run real processes use it.
+
+// LocalOptions configure a local ensemble.
+type LocalOptions struct {
+	// Binary is the zoosim executable to run (`Binary serve --config ...`).
+	Binary string
+	// TickTimeMs, InitLimit and SyncLimit go into every zoo.cfg (defaults
+	// 200 ms, 10, 5: quick elections on loopback).
+	TickTimeMs, InitLimit, SyncLimit int
+	// Extra lines appended to every zoo.cfg.
+	Extra []string
+}
+
+// LocalEnsemble is a set of server processes on this machine.
+type LocalEnsemble struct {
+	Dir     string
+	opt     LocalOptions
+	Servers []*LocalServer
+}
+
+// LocalServer is one member of a local ensemble.
+type LocalServer struct {
+	ID                                 int
+	Dir, Config, Log                   string
+	ClientPort, PeerPort, ElectionPort int
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+// WriteLocalEnsemble writes the configs of an n-server ensemble under dir
+// (creating it; data already there is kept) and picks free loopback ports.
+func WriteLocalEnsemble(dir string, n int, opt LocalOptions) (*LocalEnsemble, error) {
+	if n < 1 || n > 63 {
+		return nil, fmt.Errorf("real: an ensemble of %d servers (1..63)", n)
+	}
+	if opt.TickTimeMs == 0 {
+		opt.TickTimeMs = 200
+	}
+	if opt.InitLimit == 0 {
+		opt.InitLimit = 10
+	}
+	if opt.SyncLimit == 0 {
+		opt.SyncLimit = 5
+	}
+	ports, err := freePorts(3 * n)
+	if err != nil {
+		return nil, err
+	}
+	e := &LocalEnsemble{Dir: dir, opt: opt}
+	for i := 1; i <= n; i++ {
+		s := &LocalServer{ID: i, Dir: filepath.Join(dir, strconv.Itoa(i)),
+			ClientPort: ports[3*(i-1)], PeerPort: ports[3*(i-1)+1], ElectionPort: ports[3*(i-1)+2]}
+		s.Config = filepath.Join(s.Dir, "zoo.cfg")
+		s.Log = filepath.Join(s.Dir, "server.log")
+		e.Servers = append(e.Servers, s)
+	}
+	for _, s := range e.Servers {
+		if err := os.MkdirAll(filepath.Join(s.Dir, "data"), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(s.Dir, "data", "myid"), []byte(strconv.Itoa(s.ID)+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(s.Config, []byte(e.configText(s)), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e *LocalEnsemble) configText(s *LocalServer) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# written by zoosim ensemble\ntickTime=%d\ninitLimit=%d\nsyncLimit=%d\n", e.opt.TickTimeMs, e.opt.InitLimit, e.opt.SyncLimit)
+	fmt.Fprintf(&b, "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n", filepath.Join(s.Dir, "data"), s.ClientPort)
+	if len(e.Servers) > 1 {
+		for _, o := range e.Servers {
+			fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d\n", o.ID, o.PeerPort, o.ElectionPort)
+		}
+	}
+	for _, l := range e.opt.Extra {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
+// freePorts asks the kernel for n distinct free loopback ports. They are
+// free when this returns; a process could take one before a server binds
+// it, which is unlikely on a test machine and reported by the server.
+func freePorts(n int) ([]int, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	var out []int
+	for len(out) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+// ConnectString is the client connect string (host:port,host:port,...).
+func (e *LocalEnsemble) ConnectString() string {
+	return strings.Join(e.ClientAddrs(), ",")
+}
+
+// ClientAddrs are the servers' client addresses, in id order.
+func (e *LocalEnsemble) ClientAddrs() []string {
+	var out []string
+	for _, s := range e.Servers {
+		out = append(out, s.ClientAddr())
+	}
+	return out
+}
+
+// ClientAddr is the server's client address.
+func (s *LocalServer) ClientAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.ClientPort))
+}
+
+// Start starts every server that is not running.
+func (e *LocalEnsemble) Start() error {
+	for _, s := range e.Servers {
+		if err := s.Start(e.opt.Binary); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops every server (SIGTERM, then SIGKILL after grace).
+func (e *LocalEnsemble) Stop(grace time.Duration) {
+	for _, s := range e.Servers {
+		s.Signal(syscall.SIGTERM)
+	}
+	for _, s := range e.Servers {
+		if !s.Wait(grace) {
+			s.Signal(syscall.SIGKILL)
+			s.Wait(grace)
+		}
+	}
+}
+
+// Start runs the server's process, its output appended to its log. It
+// does nothing if the process is running.
+func (s *LocalServer) Start(binary string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		select {
+		case <-s.exited:
+		default:
+			return nil
+		}
+	}
+	logf, err := os.OpenFile(s.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(binary, "serve", "--config", s.Config)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("real: start server %d: %w", s.ID, err)
+	}
+	exited := make(chan struct{})
+	s.cmd, s.exited, s.err = cmd, exited, nil
+	go func() {
+		err := cmd.Wait()
+		logf.Close()
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+		close(exited)
+	}()
+	return nil
+}
+
+// Running reports whether the server's process is running.
+func (s *LocalServer) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Signal sends sig to the server's process if it runs.
+func (s *LocalServer) Signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Signal(sig)
+	}
+}
+
+// Kill SIGKILLs the server and waits for it to be gone.
+func (s *LocalServer) Kill() {
+	s.Signal(syscall.SIGKILL)
+	s.Wait(time.Minute)
+}
+
+// Wait waits up to d for the process to exit and reports whether it has
+// (true also when it never ran).
+func (s *LocalServer) Wait(d time.Duration) bool {
+	s.mu.Lock()
+	exited := s.exited
+	s.mu.Unlock()
+	if exited == nil {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-exited:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Exited returns a channel closed when the current process exits (nil if
+// none was started).
+func (s *LocalServer) Exited() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exited
+}
+
+// ExitErr is the last process's exit error (nil while it runs or after a
+// clean exit; a process killed by a signal reports it).
+func (s *LocalServer) ExitErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}

@@ -1,0 +1,264 @@
+package real
+
+import (
+	"context"
+	"crypto/hmac"
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"zoosim/model"
+	"zoosim/node"
+	"zoosim/node/codec"
+	"zoosim/quorum"
+	"zoosim/quorum/zab"
+	"zoosim/server"
+)
+
+// EngineParams are what a config says about replication.
+type EngineParams struct {
+	Verifier             quorum.Verifier
+	TickTime             node.Time
+	InitLimit, SyncLimit int
+	SnapCount            int
+}
+
+// EngineFactory builds a server's replication engine.
+type EngineFactory func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error)
+
+// NewEngine returns the factory of the engine called name. It is the one
+// place serve chooses an engine: when the engine registry (scenarios'
+// --engine NAME) lands, this looks the name up there instead.
+func NewEngine(name string, p EngineParams) (EngineFactory, error) {
+	switch name {
+	case "zab":
+		return func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+			cfg := zab.DefaultConfig(p.Verifier, sm)
+			cfg.TickTime = p.TickTime
+			cfg.InitLimit, cfg.SyncLimit = p.InitLimit, p.SyncLimit
+			if p.SnapCount > 0 {
+				cfg.SnapCount = p.SnapCount
+			}
+			return zab.New(cfg, env)
+		}, nil
+	}
+	return nil, fmt.Errorf("real: unknown engine %q (this build has %v)", name, zoosimEngines)
+}
+
+// PeerRegistry returns the peer codecs of every message servers exchange.
+func PeerRegistry() (*codec.Registry, error) {
+	r := codec.NewRegistry()
+	if err := zab.RegisterCodecs(r); err != nil {
+		return nil, err
+	}
+	if err := server.RegisterCodecs(r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// SecretPasswd returns a session password function keyed by a secret drawn
+// now from crypto/rand: HMAC-SHA256(secret, session id), cut to ZooKeeper's
+// 16 bytes. The password travels with the createSession txn, so every
+// server can check it, and nobody can compute it from the session id.
+func SecretPasswd() (func(session int64) [model.PasswdLen]byte, error) {
+	secret := make([]byte, 32)
+	if _, err := crand.Read(secret); err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex // the driver's goroutine is the only caller; cheap insurance
+	mac := hmac.New(sha256.New, secret)
+	return func(session int64) [model.PasswdLen]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		mac.Reset()
+		mac.Write(binary.BigEndian.AppendUint64(nil, uint64(session)))
+		var out [model.PasswdLen]byte
+		copy(out[:], mac.Sum(nil))
+		return out
+	}, nil
+}
+
+// router sends a core's messages to a peer server or a client connection.
+type router struct {
+	peers   *Peers // nil for a lone server
+	clients *ClientPort
+}
+
+func (r *router) Send(m node.Message) {
+	if r.peers != nil && r.peers.Has(m.To) {
+		r.peers.Send(m)
+		return
+	}
+	if m.To >= FirstClientID {
+		r.clients.Send(m)
+	}
+}
+
+// Server is one running ensemble member.
+type Server struct {
+	cfg     *Config
+	log     *slog.Logger
+	st      *Storage
+	drv     *Driver
+	peers   *Peers
+	clients *ClientPort
+	core    *server.Server
+	last    quorum.Status // the role last logged
+}
+
+// NewServer opens a server's storage and ports from its config and builds
+// its core; Run serves.
+func NewServer(cfg *Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("server", cfg.MyID)
+	for _, k := range cfg.Ignored {
+		log.Warn("config: "+k+" has no effect in zoosim", "file", cfg.File)
+	}
+	v, err := cfg.Verifier()
+	if err != nil {
+		return nil, err
+	}
+	tick := node.Time(cfg.TickTimeMs) * node.Millisecond
+	eng, err := NewEngine(cfg.Engine, EngineParams{Verifier: v, TickTime: tick, InitLimit: cfg.InitLimit,
+		SyncLimit: cfg.SyncLimit, SnapCount: cfg.SnapCount})
+	if err != nil {
+		return nil, err
+	}
+	reg, err := PeerRegistry()
+	if err != nil {
+		return nil, err
+	}
+	passwd, err := SecretPasswd()
+	if err != nil {
+		return nil, err
+	}
+	clientAddr, err := cfg.ClientListenAddr()
+	if err != nil {
+		return nil, err
+	}
+	st, err := OpenStorage(StorageOptions{Dir: cfg.DataDir, LogDir: cfg.DataLogDir, Logger: log, NoSync: !cfg.ForceSync})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, st: st}
+	rt := &router{}
+	s.drv = NewDriver(DriverOptions{ID: cfg.MyID, Storage: st, Sender: rt, Logger: log, Observe: s.observe})
+	fail := func(err error) (*Server, error) {
+		s.close()
+		return nil, err
+	}
+	if len(cfg.Servers) > 1 {
+		if s.peers, err = ListenPeers(PeerOptions{Self: cfg.MyID, Addrs: cfg.PeerAddrs(), Registry: reg,
+			Deliver: s.drv.DeliverPeer, Logger: log}); err != nil {
+			return fail(err)
+		}
+		rt.peers = s.peers
+	}
+	if s.clients, err = ListenClients(ClientPortOptions{Self: cfg.MyID, Addr: clientAddr, Deliver: s.drv.DeliverClient,
+		MaxPerHost: cfg.MaxClientCnxns, Logger: log}); err != nil {
+		return fail(fmt.Errorf("real: client port: %w", err))
+	}
+	rt.clients = s.clients
+	scfg := server.Config{
+		NewEngine:         eng,
+		TickTime:          tick,
+		MinSessionTimeout: node.Time(cfg.MinSessionTimeoutMs) * node.Millisecond,
+		MaxSessionTimeout: node.Time(cfg.MaxSessionTimeoutMs) * node.Millisecond,
+		ReadMode:          cfg.ReadMode,
+		Passwd:            passwd,
+		RefuseTTL:         !cfg.ExtendedTypesEnabled,
+	}
+	if s.core, err = server.New(scfg, s.drv.Env()); err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
+
+// observe logs the server's role changes (on the driver's goroutine).
+func (s *Server) observe(node.Machine) {
+	st := s.core.Engine().Status()
+	if st.Role == s.last.Role && st.Leader == s.last.Leader && st.Epoch == s.last.Epoch && st.Established == s.last.Established {
+		return
+	}
+	s.last = st
+	s.log.Info("zoosim serve: role", "role", st.Role.String(), "leader", st.Leader, "epoch", st.Epoch,
+		"serving", st.Established, "lastLogged", st.LastLogged.String(), "committed", st.Committed.String())
+}
+
+func (s *Server) close() {
+	if s.peers != nil {
+		s.peers.ln.Close()
+	}
+	if s.clients != nil {
+		s.clients.ln.Close()
+	}
+	s.st.Close()
+}
+
+// ClientAddr is the address the client port listens on.
+func (s *Server) ClientAddr() net.Addr { return s.clients.Addr() }
+
+// PeerAddr is the address the peer port listens on (nil for a lone server).
+func (s *Server) PeerAddr() net.Addr {
+	if s.peers == nil {
+		return nil
+	}
+	return s.peers.Addr()
+}
+
+// Driver is the server's driver (for stats and inspection).
+func (s *Server) Driver() *Driver { return s.drv }
+
+// Run serves until ctx is done (nil) or the node fails (its error: a disk
+// op or an fsync that failed, a broken invariant).
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if s.peers != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.peers.Run(ctx) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); s.clients.Run(ctx) }()
+	peer := "none"
+	if s.peers != nil {
+		peer = s.peers.Addr().String()
+	}
+	s.log.Info("zoosim serve: listening", "clients", s.clients.Addr().String(), "peers", peer,
+		"engine", s.cfg.Engine, "quorum", s.cfg.Quorum, "ensemble", len(s.cfg.Servers))
+	err := s.drv.Run(ctx, s.core)
+	cancel()
+	wg.Wait()
+	ds := s.drv.Stats()
+	dropped := uint64(0)
+	if s.peers != nil {
+		dropped = s.peers.Dropped()
+	}
+	s.log.Info("zoosim serve: stopped", "readies", ds.Readies, "syncReadies", ds.SyncReadies, "fsyncs", ds.FsyncBatches,
+		"sent", ds.Sent, "peerDropped", dropped, "clientsRefused", s.clients.Refused())
+	if cerr := s.st.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Error("zoosim serve: the node stopped", "err", err)
+		return err
+	}
+	return nil
+}
+
+// Serve runs one ensemble member from its config until ctx is done.
+func Serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	s, err := NewServer(cfg, log)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}
