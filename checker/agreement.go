@@ -19,7 +19,19 @@ import (
 //   - durability: every acknowledged write is in the sequence at the zxid
 //     its reply carried, in its session, as the txn its op asked for;
 //   - and its reply is what that txn did when applied: the same error, the
-//     same created path and Stat.
+//     same created path and Stat;
+//   - every committed txn fits the state the sequence reached before it,
+//     by the checker's reference (reference.go): a setData one version past
+//     the node's, a create of a node that does not exist under a parent that
+//     does, a sequential name with the parent's counter, a closeSession that
+//     deletes only its session's ephemerals. A txn that does not fit is a
+//     leader's mistake whatever asked for it (the linearizability checker
+//     also judges it against the request, when it knows the request).
+//
+// Digests are the servers' own hash of their state (model.Tree.Digest), so
+// comparing one with the committed sequence needs that hash over that
+// sequence: a model.Tree replays it for the digests alone. No judgement of
+// what a txn should do comes from it.
 //
 // It reports divergence whatever the quorum configuration: with quorums
 // that do not intersect (History.QuorumSafe false) divergence is the
@@ -46,33 +58,43 @@ func (r *run) agreement() Result {
 	}
 
 	rp := newReplay(seq.txns)
+	digests := model.NewTree()
 	digestOK := true
 	checkRestores := func(z model.Zxid) {
 		for _, rs := range seq.restores[z] {
-			if rs.digest != rp.tree.Digest() {
+			if rs.digest != digests.Digest() {
 				vs = append(vs, violation{key: [2]int64{int64(z), 5},
 					explanation: fmt.Sprintf("server %d restored a snapshot at zxid %s whose state differs from the committed sequence's at that zxid (digest %#x, replay %#x)",
-						rs.server, z, rs.digest, rp.tree.Digest()),
+						rs.server, z, rs.digest, digests.Digest()),
 					txns: []model.Zxid{z}})
 			}
 		}
 	}
 	checkRestores(0)
 	restoresChecked := len(seq.restores[0])
+	unfit := 0
 	for !rp.done() {
 		idx := rp.next
-		t, res := rp.step()
+		t, res, problem := rp.step()
+		digests.Apply(model.TxnHeader{Session: t.Session, Zxid: t.Zxid, TimeMs: t.TimeMs}, t.Txn)
 		checkRestores(t.Zxid)
 		restoresChecked += len(seq.restores[t.Zxid])
-		if digestOK && t.Digest != 0 && rp.tree.Digest() != t.Digest {
+		if digestOK && t.Digest != 0 && digests.Digest() != t.Digest {
 			// After the first mismatch every later digest may differ too;
 			// the first one is the finding.
 			digestOK = false
 			vs = append(vs, violation{key: [2]int64{int64(t.Zxid), 2},
 				explanation: fmt.Sprintf("server %d's state after zxid %s differs from the replay of the committed sequence (digest %#x, replay %#x): it skipped, reordered or altered a txn",
-					seq.digestServer[idx], t.Zxid, t.Digest, rp.tree.Digest()),
+					seq.digestServer[idx], t.Zxid, t.Digest, digests.Digest()),
 				txns:    []model.Zxid{t.Zxid},
 				details: describeTxn(t) + "\n"})
+		}
+		if problem != "" {
+			unfit++
+			vs = append(vs, violation{key: [2]int64{int64(t.Zxid), 6},
+				explanation: fmt.Sprintf("the committed txn at zxid %s does not fit the state the sequence reached before it: %s", t.Zxid, problem),
+				txns:        []model.Zxid{t.Zxid},
+				details:     describeTxn(t) + "\n"})
 		}
 		for _, i := range ack[t.Zxid] {
 			if v, bad := ackMismatch(&h.Ops[i], t, res); bad {
@@ -102,8 +124,11 @@ func (r *run) agreement() Result {
 			servers++
 		}
 	}
-	res := verdictOf(vs, fmt.Sprintf("%d servers agree on %d txns; %d acknowledged writes are in the sequence as acknowledged",
+	res := verdictOf(vs, fmt.Sprintf("%d servers agree on %d txns, each of which fits the state before it; %d acknowledged writes are in the sequence as acknowledged",
 		servers, len(seq.txns), acked))
+	if unfit > 1 {
+		res.Details += fmt.Sprintf("%d committed txns do not fit the state before them\n", unfit)
+	}
 	if unplaced > 0 {
 		res.Details += fmt.Sprintf("%d snapshot restore(s) at zxids no server recorded applying were not compared\n", unplaced)
 	}
@@ -115,7 +140,7 @@ func (r *run) agreement() Result {
 
 // ackMismatch compares an acknowledged write with the committed txn at its
 // zxid and with what applying that txn did.
-func ackMismatch(op *Op, t *Txn, res model.Result) (violation, bool) {
+func ackMismatch(op *Op, t *Txn, res refResult) (violation, bool) {
 	why := ""
 	switch {
 	case t.Session != op.Session:
@@ -185,12 +210,12 @@ func changeMismatch(kind OpKind, path string, data []byte, mode model.CreateMode
 }
 
 // resultMismatch compares the reply with the replayed result.
-func resultMismatch(op *Op, res model.Result) string {
-	if op.Err != res.Err {
-		return fmt.Sprintf("the reply says %s, the txn applied with %s", errName(op.Err), errName(res.Err))
+func resultMismatch(op *Op, res refResult) string {
+	if op.Err != res.err {
+		return fmt.Sprintf("the reply says %s, the txn applied with %s", errName(op.Err), errName(res.err))
 	}
 	if op.Kind == OpMulti {
-		if len(res.Multi) != len(op.Multi) {
+		if len(res.multi) != len(op.Multi) {
 			return ""
 		}
 		subErrs := false
@@ -198,10 +223,10 @@ func resultMismatch(op *Op, res model.Result) string {
 			subErrs = subErrs || s.Err != model.ErrOK
 		}
 		for i, s := range op.Multi {
-			sr := res.Multi[i]
+			sr := res.multi[i]
 			if op.Err != model.ErrOK {
-				if subErrs && s.Err != sr.Err {
-					return fmt.Sprintf("op %d of the multi: the reply says %s, the txn %s", i, errName(s.Err), errName(sr.Err))
+				if subErrs && s.Err != sr.err {
+					return fmt.Sprintf("op %d of the multi: the reply says %s, the txn %s", i, errName(s.Err), errName(sr.err))
 				}
 				continue
 			}
@@ -217,18 +242,18 @@ func resultMismatch(op *Op, res model.Result) string {
 	return changeResultMismatch(op.Kind, op.CreatedPath, op.Stat, res)
 }
 
-func changeResultMismatch(kind OpKind, created string, st model.Stat, res model.Result) string {
+func changeResultMismatch(kind OpKind, created string, st model.Stat, res refResult) string {
 	switch kind {
 	case OpCreate:
-		if created != res.Path {
-			return fmt.Sprintf("the reply names %s, the txn created %s", created, res.Path)
+		if created != res.path {
+			return fmt.Sprintf("the reply names %s, the txn created %s", created, res.path)
 		}
-		if st != (model.Stat{}) && st != res.Stat {
-			return statDiff(res.Stat, st)
+		if st != (model.Stat{}) && st != res.stat {
+			return statDiff(res.stat, st)
 		}
 	case OpSetData:
-		if st != res.Stat {
-			return statDiff(res.Stat, st)
+		if st != res.stat {
+			return statDiff(res.stat, st)
 		}
 	}
 	return ""

@@ -179,25 +179,26 @@ func txnEqual(a, b model.Txn) bool {
 	return false
 }
 
-// replay applies the committed sequence to a fresh model.Tree, one txn at a
-// time, in zxid order. Checkers that compare the history with the state at
-// some zxid walk it forward once; none replays per question.
+// replay applies the committed sequence to the checker's reference tree,
+// one txn at a time, in zxid order. Checkers that compare the history with
+// the state at some zxid walk it forward once; none replays per question.
 type replay struct {
-	tree *model.Tree
+	tree *refTree
 	seq  []Txn
 	next int // index of the next txn to apply
 }
 
-func newReplay(seq []Txn) *replay { return &replay{tree: model.NewTree(), seq: seq} }
+func newReplay(seq []Txn) *replay { return &replay{tree: newRefTree(), seq: seq} }
 
 func (r *replay) done() bool { return r.next >= len(r.seq) }
 
-// step applies the next txn and returns it with what applying it did.
-func (r *replay) step() (*Txn, model.Result) {
+// step applies the next txn and returns it with what applying it did, and
+// why it did not fit the state ("" when it did).
+func (r *replay) step() (*Txn, refResult, string) {
 	t := &r.seq[r.next]
 	r.next++
-	res := r.tree.Apply(model.TxnHeader{Session: t.Session, Zxid: t.Zxid, TimeMs: t.TimeMs}, t.Txn)
-	return t, res
+	res, problem := r.tree.apply(model.TxnHeader{Session: t.Session, Zxid: t.Zxid, TimeMs: t.TimeMs}, t.Txn)
+	return t, res, problem
 }
 
 // advanceTo applies every txn with zxid <= z.

@@ -10,18 +10,21 @@ import (
 // The session checker holds sessions and their ephemeral nodes to what can
 // be proven from a finite history:
 //
-// From the committed sequence (replayed):
+// From the committed sequence (replayed by the checker's reference, whose
+// closeSession deletes every ephemeral of the session):
 //   - an ephemeral node is created only for a live session (one whose
-//     createSession is committed and whose closeSession is not);
-//   - right after a session's closeSession, no node has that session as
-//     ephemeralOwner, and at the end of the run every ephemeral's owner is
-//     a live session;
+//     createSession is committed and whose closeSession is not), so at the
+//     end of the run every ephemeral's owner is a live session;
 //   - a closed session never comes back: after its closeSession, the only
 //     txns of that session are error txns (requests the leader refused,
 //     which still take a zxid), failed multis and repeated closeSessions;
 //     no createSession and no change. Likewise no change is committed for
 //     a session before its createSession (session 0, the leader's own
 //     container sweep, excepted).
+//
+// From the servers' answers: no read returns a node whose ephemeralOwner
+// is a session the sequence had closed at or before the read's zxid (a
+// server that kept a closed session's ephemerals shows them).
 //
 // From the clients' view:
 //   - no op succeeds in a session after its client saw it Expired or
@@ -48,7 +51,7 @@ func (r *run) sessions() Result {
 	flagged := map[int64]bool{}
 	rp := newReplay(seq.txns)
 	for !rp.done() {
-		t, res := rp.step()
+		t, res, _ := rp.step()
 		s := t.Session
 		switch t.Txn.(type) {
 		case model.CreateSessionTxn:
@@ -64,13 +67,6 @@ func (r *run) sessions() Result {
 			}
 			continue
 		case model.CloseSessionTxn:
-			if left := rp.tree.Ephemerals(s); len(left) > 0 {
-				flagged[s] = true
-				vs = append(vs, violation{key: [2]int64{int64(t.Zxid), 1},
-					explanation: fmt.Sprintf("after session %#x's closeSession at zxid %s, it still owns ephemeral nodes %v",
-						s, t.Zxid, left),
-					txns: []model.Zxid{t.Zxid}, details: describeTxn(t) + "\n"})
-			}
 			if _, ok := closedAt[s]; !ok {
 				closedAt[s] = t.Zxid
 			}
@@ -96,7 +92,7 @@ func (r *run) sessions() Result {
 			continue
 		}
 		if createsEphemeral(t.Txn, res) {
-			if _, live := rp.tree.SessionTimeoutMs(s); !live {
+			if !rp.tree.live(s) {
 				flagged[s] = true
 				vs = append(vs, violation{key: [2]int64{int64(t.Zxid), 4},
 					explanation: fmt.Sprintf("txn %s created an ephemeral node for session %#x, which is not a live session",
@@ -105,13 +101,14 @@ func (r *run) sessions() Result {
 			}
 		}
 	}
-	for _, owner := range rp.tree.EphemeralOwners() {
-		if _, live := rp.tree.SessionTimeoutMs(owner); !live && !flagged[owner] {
+	for _, owner := range rp.tree.owners() {
+		if !rp.tree.live(owner) && !flagged[owner] {
 			vs = append(vs, violation{key: [2]int64{int64(seq.last()), 5},
 				explanation: fmt.Sprintf("at the end of the run, ephemeral nodes %v outlive their session %#x",
-					rp.tree.Ephemerals(owner), owner)})
+					rp.tree.ephemeralsOf(owner), owner)})
 		}
 	}
+	vs = append(vs, keptEphemeralViolations(h, closedAt)...)
 	vs = append(vs, clientSessionViolations(h, closedAt)...)
 	if len(seq.txns) == 0 {
 		return verdictOf(vs, "no applied txns recorded: only the clients' view of sessions was checked")
@@ -137,12 +134,12 @@ func effective(txn model.Txn) bool {
 	return true
 }
 
-func createsEphemeral(txn model.Txn, res model.Result) bool {
+func createsEphemeral(txn model.Txn, res refResult) bool {
 	switch x := txn.(type) {
 	case model.CreateTxn:
-		return x.Mode.IsEphemeral() && res.Err == model.ErrOK
+		return x.Mode.IsEphemeral() && res.err == model.ErrOK
 	case model.MultiTxn:
-		if res.Err != model.ErrOK {
+		if res.err != model.ErrOK {
 			return false
 		}
 		for _, s := range x.Txns {
@@ -152,6 +149,26 @@ func createsEphemeral(txn model.Txn, res model.Result) bool {
 		}
 	}
 	return false
+}
+
+// keptEphemeralViolations: a read at or after a session's closeSession
+// shows no node that session owns.
+func keptEphemeralViolations(h *History, closedAt map[int64]model.Zxid) []violation {
+	var vs []violation
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if (op.Kind != OpGetData && op.Kind != OpExists) || classify(op) != outcomeDone || op.Err != model.ErrOK {
+			continue
+		}
+		owner := op.Stat.EphemeralOwner
+		if z, closed := closedAt[owner]; owner != 0 && closed && op.Zxid >= z {
+			vs = append(vs, violation{key: [2]int64{int64(i), 3},
+				explanation: fmt.Sprintf("op %d read %s at zxid %s from server %d as an ephemeral node of session %#x, which was closed at zxid %s: the node outlived its session",
+					i, op.Path, op.Zxid, op.Server, owner, z),
+				ops: []int{i}, txns: []model.Zxid{z}, details: describeOp(op) + "\n"})
+		}
+	}
+	return vs
 }
 
 // clientSessionViolations checks the clients' side of session ends.

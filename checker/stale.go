@@ -72,15 +72,15 @@ func (r *run) staleReads() Result {
 	return verdictOf(vs, fmt.Sprintf("%d reads equal the committed state at their zxid", len(reads)))
 }
 
-// readMismatch compares a read with the tree; "" if they agree.
-func readMismatch(t *model.Tree, op *Op) string {
+// readMismatch compares a read with the reference tree; "" if they agree.
+func readMismatch(t *refTree, op *Op) string {
 	switch op.Kind {
 	case OpGetData:
-		data, st, err := t.GetData(op.Path)
+		data, st, ok := t.getData(op.Path)
 		switch {
-		case err != nil && op.Err == model.ErrOK:
+		case !ok && op.Err == model.ErrOK:
 			return "the node did not exist"
-		case err != nil:
+		case !ok:
 			return ""
 		case op.Err != model.ErrOK:
 			return "the node existed"
@@ -90,7 +90,7 @@ func readMismatch(t *model.Tree, op *Op) string {
 			return statDiff(st, op.Stat)
 		}
 	case OpExists:
-		st, ok := t.Exists(op.Path)
+		st, ok := t.exists(op.Path)
 		switch {
 		case !ok && op.Err == model.ErrOK:
 			return "the node did not exist"
@@ -102,11 +102,11 @@ func readMismatch(t *model.Tree, op *Op) string {
 			return statDiff(st, op.Stat)
 		}
 	case OpGetChildren:
-		kids, st, err := t.Children(op.Path)
+		kids, st, ok := t.children(op.Path)
 		switch {
-		case err != nil && op.Err == model.ErrOK:
+		case !ok && op.Err == model.ErrOK:
 			return "the node did not exist"
-		case err != nil:
+		case !ok:
 			return ""
 		case op.Err != model.ErrOK:
 			return "the node existed"

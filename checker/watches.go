@@ -100,8 +100,8 @@ func (r *run) watches() Result {
 	events := map[string][]pathEvent{}
 	rp := newReplay(seq.txns)
 	for !rp.done() {
-		t, res := rp.step()
-		for _, ev := range res.Events {
+		t, res, _ := rp.step()
+		for _, ev := range res.events {
 			events[ev.Path] = append(events[ev.Path], pathEvent{zxid: t.Zxid, typ: ev.Type})
 		}
 	}
