@@ -3,6 +3,7 @@ package checker
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -15,8 +16,8 @@ import (
 type Verdict string
 
 // The three verdicts. Inconclusive is never a pass and never a failure: the
-// checker could not decide (porcupine ran out of time, or the history lacks
-// what the checker needs).
+// checker could not decide (a search ran past its budget, or the history
+// lacks what the checker needs).
 const (
 	VerdictOK           Verdict = "ok"
 	VerdictViolation    Verdict = "violation"
@@ -42,15 +43,28 @@ var Names = []string{NameLinearizable, NameZxidOrder, NameStaleReads, NameAgreem
 
 // Defaults used when an Options field is zero.
 const (
-	DefaultLinearizabilityTimeout = 10 * time.Second
+	// DefaultLinearizabilityBudget is how many model steps the search of a
+	// history without server records may take per partition.
+	DefaultLinearizabilityBudget = 2_000_000
+	// DefaultLinearizabilityTimeout is the wall-clock guard: a last resort
+	// that no verdict should ever need on a working machine.
+	DefaultLinearizabilityTimeout = 10 * time.Minute
 	DefaultLivenessBound          = 30 * node.Second
 )
 
 // Options tune a check. The zero value checks everything with the defaults.
 type Options struct {
-	// LinearizabilityTimeout bounds the wall-clock time porcupine may spend
-	// (0 = DefaultLinearizabilityTimeout, negative = no limit). Running out
-	// of it makes the linearizability verdict inconclusive.
+	// LinearizabilityBudget bounds the search that checks a history
+	// without server records (porcupine), in model steps per partition
+	// (0 = DefaultLinearizabilityBudget, negative = no limit); the memory
+	// the search may use per partition is bounded too. Past either bound the
+	// verdict is inconclusive and says so. The budget counts steps, not
+	// time, so the same history gets the same verdict on every machine.
+	LinearizabilityBudget int64
+	// LinearizabilityTimeout is a wall-clock guard on that search, a last
+	// resort (0 = DefaultLinearizabilityTimeout, negative = none). Hitting
+	// it makes the verdict inconclusive with "guard hit" in its explanation:
+	// that verdict depends on the machine, which the budget never does.
 	LinearizabilityTimeout time.Duration
 	// LivenessBound is how much virtual time a healed majority-quorum
 	// ensemble may take to serve a write (0 = DefaultLivenessBound).
@@ -61,6 +75,16 @@ type Options struct {
 	// porcupine's HTML visualization of a failing partition.
 	VisualizePath string
 	_             struct{}
+}
+
+func (o Options) linBudget() int64 {
+	switch {
+	case o.LinearizabilityBudget == 0:
+		return DefaultLinearizabilityBudget
+	case o.LinearizabilityBudget < 0:
+		return math.MaxInt64
+	}
+	return o.LinearizabilityBudget
 }
 
 func (o Options) linTimeout() time.Duration {
@@ -81,8 +105,8 @@ func (o Options) livenessBound() node.Time {
 }
 
 // Result is one checker's verdict. Everything but Duration (wall clock) is a
-// function of the history, except that a porcupine timeout turns the
-// linearizability verdict inconclusive.
+// function of the history and the options, except when the wall-clock
+// guard of the linearizability search is hit (the result says so).
 type Result struct {
 	Checker string
 	Verdict Verdict
@@ -95,9 +119,47 @@ type Result struct {
 	Txns []model.Zxid
 	// Details lists the ops and txns involved, counts of further
 	// violations, and what the checker skipped.
-	Details  string
-	Duration time.Duration
-	_        struct{}
+	Details string
+	// Unchecked is how many ops within the checker's reach it drew no
+	// conclusion about (0: it judged every one), and UncheckedWhy says why,
+	// reason by reason (sorted by reason). A verdict of ok with Unchecked > 0
+	// is ok for the rest only.
+	Unchecked    int
+	UncheckedWhy []UncheckedReason
+	Duration     time.Duration
+	_            struct{}
+}
+
+// UncheckedReason is one reason a checker left ops unjudged.
+type UncheckedReason struct {
+	Why string
+	Ops int
+}
+
+// uncheckedOf turns counts by reason into Result fields.
+func uncheckedOf(byWhy map[string]int) (int, []UncheckedReason) {
+	total := 0
+	var out []UncheckedReason
+	for _, why := range sortedKeys(byWhy) {
+		if n := byWhy[why]; n > 0 {
+			total += n
+			out = append(out, UncheckedReason{Why: why, Ops: n})
+		}
+	}
+	return total, out
+}
+
+// UncheckedNote says in one line how many ops a result left unjudged and
+// why ("" when none).
+func (r Result) UncheckedNote() string {
+	if r.Unchecked == 0 {
+		return ""
+	}
+	parts := make([]string, len(r.UncheckedWhy))
+	for i, u := range r.UncheckedWhy {
+		parts[i] = fmt.Sprintf("%d %s", u.Ops, u.Why)
+	}
+	return fmt.Sprintf("%d op(s) not checked: %s", r.Unchecked, strings.Join(parts, "; "))
 }
 
 // Report is the verdict of every checker that ran.
@@ -120,6 +182,9 @@ func (r Report) String() string {
 			fmt.Fprintf(&b, ": %s", res.Explanation)
 		}
 		b.WriteByte('\n')
+		if note := res.UncheckedNote(); note != "" {
+			fmt.Fprintf(&b, "    %s\n", note)
+		}
 		if res.Verdict != VerdictOK && res.Details != "" {
 			for _, line := range strings.Split(strings.TrimRight(res.Details, "\n"), "\n") {
 				fmt.Fprintf(&b, "    %s\n", line)
@@ -202,9 +267,10 @@ func CheckRecipes(h *History, opt Options) Result { return newRun(h, opt).check(
 
 // run is one check of one history: it caches what several checkers share.
 type run struct {
-	h   *History
-	opt Options
-	seq *committedSeq // merged lazily
+	h    *History
+	opt  Options
+	seq  *committedSeq // merged lazily
+	attr *attribution  // tied lazily
 }
 
 func newRun(h *History, opt Options) *run {

@@ -39,9 +39,14 @@ func ms(n float64) node.Time { return node.Time(n * float64(node.Millisecond)) }
 
 // commit applies a txn at the next zxid on every server.
 func (b *builder) commit(session int64, txn model.Txn) (model.Zxid, model.Result) {
+	return b.commitRequest(session, 0, txn)
+}
+
+// commitRequest commits the txn of a session's request with that xid.
+func (b *builder) commitRequest(session int64, xid int32, txn model.Txn) (model.Zxid, model.Result) {
 	b.counter++
 	z := model.MakeZxid(1, b.counter)
-	t := Txn{Zxid: z, Session: session, TimeMs: int64(b.counter), Txn: txn}
+	t := Txn{Zxid: z, Session: session, Cxid: xid, TimeMs: int64(b.counter), Txn: txn}
 	res := b.tree.Apply(model.TxnHeader{Session: session, Zxid: z, TimeMs: t.TimeMs}, txn)
 	t.Digest = b.tree.Digest()
 	for s := 1; s <= servers; s++ {
@@ -60,10 +65,11 @@ func (b *builder) add(op Op) int {
 	return op.ID
 }
 
-// write runs a write through Prepare and commit and records its reply.
+// write runs a write through Prepare and commit and records its reply
+// (with op.Xid as the txn's cxid).
 func (b *builder) write(client node.ID, session int64, op Op, call, ret node.Time) int {
 	txn := model.Prepare(b.tree, session, request(&op), 0)
-	z, res := b.commit(session, txn)
+	z, res := b.commitRequest(session, op.Xid, txn)
 	op.Client, op.Session, op.Call, op.Return = client, session, call, ret
 	op.Zxid, op.Err = z, res.Err
 	switch op.Kind {
@@ -87,7 +93,7 @@ func (b *builder) write(client node.ID, session int64, op Op, call, ret node.Tim
 // says whether the service committed it (at the time of the call).
 func (b *builder) unknown(client node.ID, session int64, op Op, call node.Time, applied bool) int {
 	if applied {
-		b.commit(session, model.Prepare(b.tree, session, request(&op), 0))
+		b.commitRequest(session, op.Xid, model.Prepare(b.tree, session, request(&op), 0))
 	}
 	op.Client, op.Session, op.Call, op.Return = client, session, call, Infinity
 	op.Unknown, op.Err = true, model.ErrConnectionLoss
@@ -150,6 +156,25 @@ func del(path string, version int32) Op { return Op{Kind: OpDelete, Path: path, 
 func getData(path string) Op { return Op{Kind: OpGetData, Path: path} }
 
 func linGetData(path string) Op { return Op{Kind: OpGetData, Path: path, Linearizable: true} }
+
+// blackBox is the history without its server records, as real processes
+// would give it.
+func blackBox(h *History) *History {
+	c := *h
+	c.Applied = nil
+	return &c
+}
+
+// requireLinBothWays checks linearizability with the server records (by
+// the zxid order) and without them (by the search); both must say want.
+func requireLinBothWays(t *testing.T, want Verdict, h *History) (white, black Result) {
+	t.Helper()
+	white = CheckLinearizable(h, Options{})
+	require.Equal(t, want, white.Verdict, "with server records: %s\n%s", white.Explanation, white.Details)
+	black = CheckLinearizable(blackBox(h), Options{})
+	require.Equal(t, want, black.Verdict, "without server records: %s\n%s", black.Explanation, black.Details)
+	return white, black
+}
 
 func requireVerdict(t *testing.T, want Verdict, res Result) {
 	t.Helper()

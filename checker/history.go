@@ -74,6 +74,11 @@ type Op struct {
 	Client  node.ID // the client node
 	Session int64   // the session it ran in (0 if it never got one)
 	Server  node.ID // the server that answered (0 if none did)
+	// Xid is the request's xid (a sync + read: the read's), which the
+	// committed txn of a write carries as its Cxid; 0 if not recorded
+	// (histories saved before it was). With it, a write whose outcome the
+	// client never learned is tied to its txn exactly.
+	Xid int32
 
 	Kind    OpKind
 	Path    string

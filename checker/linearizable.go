@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -17,11 +18,16 @@ import (
 	"zoosim/node"
 )
 
-// The linearizability checker hands porcupine the writes and the reads the
-// service promises to be linearizable (Op.Linearizable), and a model of the
-// ZooKeeper API (linmodel.go).
+// The linearizability checker holds the writes, and the reads the service
+// promises to be linearizable (Op.Linearizable), to ZooKeeper's promise.
 //
-// What goes in:
+// With server records (History.Applied), the committed sequence is the
+// order: order.go checks every write and linearizable read against it in
+// one pass, ephemerals and sessions included, and needs no search.
+//
+// Without them (a black-box history, as real processes give), porcupine
+// searches for an order, over a model of the ZooKeeper API (linmodel.go)
+// that follows the zxids the replies carry. What goes in:
 //   - writes whose outcome is known (success, or an error the state
 //     explains: NoNode, NodeExists, BadVersion, NotEmpty,
 //     NoChildrenForEphemerals), with their results;
@@ -30,7 +36,11 @@ import (
 //   - linearizable reads that were answered. A read that follows a sync of
 //     the same session with nothing in between is checked over
 //     [sync call, read return]: ZooKeeper's sync+read is linearizable as a
-//     pair, not the read alone.
+//     pair, not the read alone;
+//   - one closeSession per session and partition where the session created
+//     an ephemeral node: the history cannot show when the session ended,
+//     only that it had ended by the time its client saw it Closed
+//     (linmodel.go says what the op may do).
 //
 // What stays out: reads with unknown outcome (no effect), plain reads (the
 // stale read checker replays them), syncs, and requests refused before they
@@ -44,32 +54,51 @@ import (
 // child). A multi unites the paths of all its ops. The root joins only when
 // some op observes its children; otherwise top-level groups stay apart.
 //
-// Components the model cannot describe are skipped as a whole and left to
-// the other checkers (the agreement checker compares every acknowledged
-// result with the replay of the committed log; the session checker owns
-// ephemerals): components with an ephemeral create (the node vanishes when
-// its session closes, an event no op records), a container or TTL create
-// (the leader removes those on its own), or a path in /zookeeper.
+// A partition with a container or TTL create is not searched: the leader
+// deletes those nodes on its own, at times nothing in a black-box history
+// shows. Its ops are counted as unchecked, with that reason.
+//
+// The search of each partition is bounded by a step budget and a memory
+// budget (Options.LinearizabilityBudget), both counted inside the model's
+// step, so that the verdict is the same on every machine whatever its
+// speed, its cores or how many checks run at once; the wall-clock guard
+// (Options.LinearizabilityTimeout) is a last resort that names itself.
+
+func (r *run) linearizable() Result {
+	if len(r.committed().txns) > 0 {
+		res := r.linearizableByOrder()
+		if res.Verdict == VerdictViolation && r.opt.VisualizePath != "" {
+			res.Details += r.visualizeWitness(res.Ops)
+		}
+		return res
+	}
+	return r.linearizableBySearch()
+}
+
+const (
+	whyContainer = "ops in partitions with container or TTL nodes, which the leader deletes at times a history without server records does not show"
+	whyBudget    = "ops in partitions whose search ran past its budget"
+	whyGuard     = "ops in partitions whose search the wall-clock guard stopped"
+)
 
 // linPlan is the history cut into porcupine partitions.
 type linPlan struct {
 	model    *linModel
-	parts    [][]porcupine.Operation // each sorted by op ID
+	parts    [][]porcupine.Operation // each sorted by op ID, closeSessions last
 	partKeys [][]string              // a few paths of each partition, for explanations
-	// skipped partitions and their op counts, by reason.
-	skippedParts, skippedOps int
-	skipReasons              map[string]int
-	// unapplied counts the writes of unknown outcome left out because no
-	// committed txn can be theirs.
-	unapplied int
+	// unchecked counts the ops of partitions the model cannot describe, by
+	// reason.
+	unchecked map[string]int
+	closes    int // closeSession ops added
 }
 
-func planLinearizability(h *History, seq *committedSeq) *linPlan {
+// planLinearizability cuts the ops keep selects (nil: every op) into
+// partitions.
+func planLinearizability(h *History, keep func(i int) bool) *linPlan {
 	ops := make([]*linOp, 0, len(h.Ops))
 	calls := linearizableCalls(h)
-	noEffect := unappliedUnknowns(h, seq)
 	for i := range h.Ops {
-		if noEffect[i] {
+		if keep != nil && !keep(i) {
 			continue
 		}
 		if lop := newLinOp(&h.Ops[i]); lop != nil {
@@ -156,34 +185,30 @@ func planLinearizability(h *History, seq *committedSeq) *linPlan {
 		}
 	}
 
-	plan := &linPlan{model: m, skipReasons: map[string]int{}, unapplied: len(noEffect)}
+	plan := &linPlan{model: m, unchecked: map[string]int{}}
 	partOf := map[string]int{}
-	skippedRoots := map[string]bool{}
-	lanes := map[clientSession]int{}
+	lanes := map[node.ID]int{}
 	nextLane := 0
+	// ephemeralsIn[p]: the sessions that create ephemerals in partition p,
+	// with the earliest time each session appears in the history.
+	var ephemeralsIn []map[int64]bool
 	for i, lop := range ops {
 		root := uf.find(keysOf[i][0])
 		if why, bad := taintedRoot[root]; bad {
-			if !skippedRoots[root] {
-				skippedRoots[root] = true
-				plan.skippedParts++
-				plan.skipReasons[why]++
-			}
-			plan.skippedOps++
+			plan.unchecked[why]++
 			continue
 		}
 		// One lane per client, and a fresh one after an op whose outcome
 		// is unknown (it stays pending to the end of the history).
-		cs := clientSession{lop.op.Client, 0}
-		lane, ok := lanes[cs]
+		lane, ok := lanes[lop.op.Client]
 		if !ok {
 			lane = nextLane
 			nextLane++
-			lanes[cs] = lane
+			lanes[lop.op.Client] = lane
 		}
 		lop.lane = lane
 		if lop.unknown {
-			lanes[cs] = nextLane
+			lanes[lop.op.Client] = nextLane
 			nextLane++
 		}
 		p, ok := partOf[root]
@@ -192,6 +217,7 @@ func planLinearizability(h *History, seq *committedSeq) *linPlan {
 			partOf[root] = p
 			plan.parts = append(plan.parts, nil)
 			plan.partKeys = append(plan.partKeys, nil)
+			ephemeralsIn = append(ephemeralsIn, map[int64]bool{})
 		}
 		plan.parts[p] = append(plan.parts[p], porcupine.Operation{
 			ClientId: lop.lane, Input: lop, Call: lop.call, Output: lop, Return: lop.ret, Metadata: lop.op.ID,
@@ -201,13 +227,56 @@ func planLinearizability(h *History, seq *committedSeq) *linPlan {
 				plan.partKeys[p] = append(plan.partKeys[p], k)
 			}
 		}
+		for _, s := range lop.subs {
+			if s.kind == OpCreate && s.mode.IsEphemeral() && lop.session != 0 {
+				ephemeralsIn[p][lop.session] = true
+			}
+		}
+	}
+
+	// The closeSessions.
+	start, closedAt := sessionTimes(h)
+	for p := range plan.parts {
+		for _, s := range sortedKeys(ephemeralsIn[p]) {
+			c := &linOp{kind: opCloseSession, closes: s, call: int64(start[s]), ret: math.MaxInt64, unknown: true,
+				lane: nextLane}
+			nextLane++
+			if t, ok := closedAt[s]; ok {
+				c.ret, c.unknown = int64(t), false
+			}
+			plan.parts[p] = append(plan.parts[p], porcupine.Operation{
+				ClientId: c.lane, Input: c, Call: c.call, Output: c, Return: c.ret, Metadata: -1,
+			})
+			plan.closes++
+		}
 	}
 	return plan
 }
 
-type clientSession struct {
-	client  node.ID
-	session int64
+// sessionTimes returns when each session first appears in the history (an
+// op's call or a session event), and when its client saw it Closed.
+func sessionTimes(h *History) (start, closed map[int64]node.Time) {
+	start, closed = map[int64]node.Time{}, map[int64]node.Time{}
+	seen := func(s int64, t node.Time) {
+		if s == 0 {
+			return
+		}
+		if old, ok := start[s]; !ok || t < old {
+			start[s] = t
+		}
+	}
+	for i := range h.Ops {
+		seen(h.Ops[i].Session, h.Ops[i].Call)
+	}
+	for _, ev := range h.Sessions {
+		seen(ev.Session, ev.Time)
+		if ev.State == SessionClosed && ev.Session != 0 {
+			if old, ok := closed[ev.Session]; !ok || ev.Time < old {
+				closed[ev.Session] = ev.Time
+			}
+		}
+	}
+	return start, closed
 }
 
 // newLinOp builds the model's view of an op, or nil if the op stays out.
@@ -230,9 +299,14 @@ func newLinOp(op *Op) *linOp {
 
 func buildLinOp(op *Op, unknown bool) *linOp {
 	lop := &linOp{op: op, call: int64(op.Call), ret: int64(op.Return), kind: op.Kind, path: op.Path,
-		err: op.Err, stat: op.Stat, unknown: unknown}
+		err: op.Err, stat: op.Stat, unknown: unknown, session: op.Session}
 	if unknown {
 		lop.ret = math.MaxInt64
+	} else if op.Zxid > 0 {
+		lop.pos = 2 * uint64(op.Zxid)
+		if isRead(op.Kind) {
+			lop.pos++
+		}
 	}
 	switch {
 	case isRead(op.Kind):
@@ -263,159 +337,67 @@ func buildLinOp(op *Op, unknown bool) *linOp {
 	return lop
 }
 
-// unappliedUnknowns finds the writes of unknown outcome that certainly took
-// no effect, so that porcupine need not consider them (every one it keeps
-// may take effect anywhere after its call, which multiplies the search,
-// most of all on an illegal history). This is etcd's "patching" of failed
-// requests from the persisted log, made safe without request IDs:
-//
-//   - a check never changes the tree;
-//   - any other write took effect only if a committed txn of its session
-//     does what it asked (same kind, path, data and mode; a failed request
-//     commits an error txn, which changes nothing), and that txn is not
-//     the one an acknowledged write of the session got.
-//
-// It relies on History.Applied holding every committed txn; with no
-// applied txns recorded nothing is left out.
-func unappliedUnknowns(h *History, seq *committedSeq) map[int]bool {
-	out := map[int]bool{}
-	if len(seq.txns) == 0 {
-		return out
-	}
-	type claim struct {
-		zxid    model.Zxid
-		session int64
-	}
-	claimed := map[claim]bool{}
-	for i := range h.Ops {
-		if op := &h.Ops[i]; acknowledgedWrite(op) {
-			claimed[claim{op.Zxid, op.Session}] = true
-		}
-	}
-	// Every server's records, not only the merged sequence: where servers
-	// diverged, a txn the merge left out may still be some op's effect.
-	bySession := map[int64][]model.Txn{}
-	for s := range h.Applied {
-		for i := range h.Applied[s] {
-			t := &h.Applied[s][i]
-			if effective(t.Txn) && !claimed[claim{t.Zxid, t.Session}] {
-				bySession[t.Session] = append(bySession[t.Session], t.Txn)
-			}
-		}
-	}
-	for i := range h.Ops {
-		op := &h.Ops[i]
-		if !op.Kind.IsWrite() || classify(op) != outcomeUnknown {
-			continue
-		}
-		if op.Kind == OpCheck {
-			out[i] = true
-			continue
-		}
-		maybe := false
-		for _, txn := range bySession[op.Session] {
-			if txnMismatch(op, txn) == "" {
-				maybe = true
-				break
-			}
-		}
-		if !maybe {
-			out[i] = true
-		}
-	}
-	return out
-}
-
 // taintOf says why an op puts its partition beyond the model, or "".
 func taintOf(lop *linOp) string {
-	paths := []string{lop.path}
 	for _, s := range lop.subs {
-		paths = append(paths, s.path, s.createdPath)
-		if s.kind == OpCreate {
-			switch {
-			case s.mode.IsEphemeral():
-				return "ephemeral nodes"
-			case s.mode.IsContainer():
-				return "container nodes"
-			case s.mode.IsTTL():
-				return "TTL nodes"
-			}
-			if p, ok := parentOf(s.path); ok && s.mode.IsSequential() {
-				paths = append(paths, p+"/x")
-			}
-		}
-	}
-	for _, p := range paths {
-		if inZooKeeperSubtree(p) {
-			return "the /zookeeper subtree"
+		if s.kind == OpCreate && (s.mode.IsContainer() || s.mode.IsTTL()) {
+			return whyContainer
 		}
 	}
 	return ""
 }
 
-func (r *run) linearizable() Result {
-	plan := planLinearizability(r.h, r.committed())
-	pm := plan.porcupineModel()
-	timeout := r.opt.linTimeout()
-	results := checkPartitions(pm, plan.parts, timeout)
+// searchBudget counts one partition's search, inside the model's step.
+type searchBudget struct {
+	stepsMax, bytesMax int64
+	deadline           time.Time // zero: no guard
+	bitsetBytes        int64
 
-	total := 0
-	for _, p := range plan.parts {
-		total += len(p)
-	}
-	skipNote := plan.skipNote()
-	illegal, unknown := -1, 0
-	for i, res := range results {
-		switch res {
-		case porcupine.Illegal:
-			if illegal < 0 {
-				illegal = i
-			}
-		case porcupine.Unknown:
-			unknown++
-		}
-	}
-	if illegal >= 0 {
-		return r.linViolation(plan, pm, illegal, timeout, skipNote)
-	}
-	if unknown > 0 {
-		largest := 0
-		for i, res := range results {
-			if res == porcupine.Unknown {
-				largest = max(largest, len(plan.parts[i]))
-			}
-		}
-		return Result{Verdict: VerdictInconclusive,
-			Explanation: fmt.Sprintf("porcupine ran out of time (%s) on %d of %d partition(s); the largest of them has %d ops",
-				timeout, unknown, len(plan.parts), largest),
-			Details: skipNote}
-	}
-	return Result{Verdict: VerdictOK,
-		Explanation: fmt.Sprintf("%d ops in %d partition(s) are linearizable", total, len(plan.parts)),
-		Details:     skipNote}
+	steps, bytes int64
+	over, guard  bool
 }
 
-func (plan *linPlan) skipNote() string {
-	note := ""
-	if plan.unapplied > 0 {
-		note = fmt.Sprintf("left out %d write(s) of unknown outcome that no committed txn can be (they took no effect)\n", plan.unapplied)
-	}
-	if plan.skippedParts == 0 {
-		return note
-	}
-	reasons := make([]string, 0, len(plan.skipReasons))
-	for _, k := range sortedKeys(plan.skipReasons) {
-		reasons = append(reasons, fmt.Sprintf("%s: %d", k, plan.skipReasons[k]))
-	}
-	return note + fmt.Sprintf("skipped %d op(s) in %d partition(s) the model leaves to other checkers (%s)\n",
-		plan.skippedOps, plan.skippedParts, strings.Join(reasons, ", "))
-}
+// searchMemoryMax bounds the estimated memory of one partition's search:
+// porcupine keeps every (linearized set, state) pair it has seen.
+const searchMemoryMax = 256 << 20
 
-func (plan *linPlan) porcupineModel() porcupine.Model {
+func (b *searchBudget) stop() bool { return b.over || b.guard }
+
+// porcupineModel is the model porcupine runs; with a budget, every step
+// is counted and, once the budget is spent, fails, which makes porcupine
+// unwind and return at once (its answer then means nothing: the budget
+// says so).
+func (plan *linPlan) porcupineModel(b *searchBudget) porcupine.Model {
 	m := plan.model
+	step := func(state, input, _ any) (bool, any) { return m.step(state, input) }
+	if b != nil {
+		step = func(state, input, _ any) (bool, any) {
+			if b.stop() {
+				return false, state
+			}
+			b.steps++
+			if b.steps > b.stepsMax {
+				b.over = true
+				return false, state
+			}
+			if b.steps&1023 == 0 && !b.deadline.IsZero() && time.Now().After(b.deadline) {
+				b.guard = true
+				return false, state
+			}
+			ok, next := m.step(state, input)
+			if ok {
+				b.bytes += b.bitsetBytes + stateBytes(state.(stateSet), next.(stateSet))
+				if b.bytes > b.bytesMax {
+					b.over = true
+					return false, state
+				}
+			}
+			return ok, next
+		}
+	}
 	return porcupine.Model{
 		Init: func() any { return stateSet{m.initState()} },
-		Step: func(state, input, _ any) (bool, any) { return m.step(state, input) },
+		Step: step,
 		Equal: func(a, b any) bool {
 			return a.(stateSet).equal(b.(stateSet))
 		},
@@ -423,7 +405,7 @@ func (plan *linPlan) porcupineModel() porcupine.Model {
 		DescribeOperation: func(in, _ any) string { return in.(*linOp).describe() },
 		DescribeState:     describeState,
 		DescribeOperationMetadata: func(info any) string {
-			if id, ok := info.(int); ok {
+			if id, ok := info.(int); ok && id >= 0 {
 				return fmt.Sprintf("op %d", id)
 			}
 			return ""
@@ -431,47 +413,138 @@ func (plan *linPlan) porcupineModel() porcupine.Model {
 	}
 }
 
-// checkPartitions runs porcupine on each partition, as many at once as
-// there are processors, all within one wall-clock deadline. The verdict of
-// each partition is deterministic unless the deadline passes.
-func checkPartitions(pm porcupine.Model, parts [][]porcupine.Operation, timeout time.Duration) []porcupine.CheckResult {
-	results := make([]porcupine.CheckResult, len(parts))
-	if len(parts) == 0 {
+// stateBytes estimates what a step allocated: the set, and the nodes of
+// every state in it that the step made.
+func stateBytes(from, to stateSet) int64 {
+	n := int64(48 + 8*len(to))
+	for _, s := range to {
+		if !slices.Contains(from, s) {
+			n += 96 + 80*int64(len(s.nodes))
+		}
+	}
+	return n
+}
+
+// searchResult is one partition's outcome.
+type searchResult struct {
+	res   porcupine.CheckResult
+	over  bool // the budget ran out
+	guard bool // the wall-clock guard stopped it
+}
+
+// search runs porcupine on one partition within the budget.
+func (r *run) search(plan *linPlan, ops []porcupine.Operation, deadline time.Time) searchResult {
+	b := &searchBudget{stepsMax: r.opt.linBudget(), bytesMax: searchMemoryMax, deadline: deadline,
+		bitsetBytes: 24 + 8*int64((len(ops)+63)/64)}
+	ok := porcupine.CheckOperations(plan.porcupineModel(b), ops)
+	switch {
+	case b.guard:
+		return searchResult{res: porcupine.Unknown, guard: true}
+	case b.over:
+		return searchResult{res: porcupine.Unknown, over: true}
+	case ok:
+		return searchResult{res: porcupine.Ok}
+	}
+	return searchResult{res: porcupine.Illegal}
+}
+
+func (r *run) guardDeadline() time.Time {
+	if t := r.opt.linTimeout(); t > 0 {
+		return time.Now().Add(t)
+	}
+	return time.Time{}
+}
+
+// linearizableBySearch is the black-box linearizability check.
+func (r *run) linearizableBySearch() Result {
+	plan := planLinearizability(r.h, nil)
+	deadline := r.guardDeadline()
+	results := r.searchPartitions(plan, deadline)
+
+	total := 0
+	for _, p := range plan.parts {
+		total += len(p)
+	}
+	unchecked := maps2(plan.unchecked)
+	illegal, over, guarded, largest := -1, 0, 0, 0
+	for i, res := range results {
+		switch {
+		case res.guard:
+			guarded++
+			unchecked[whyGuard] += len(plan.parts[i])
+			largest = max(largest, len(plan.parts[i]))
+		case res.over:
+			over++
+			unchecked[whyBudget] += len(plan.parts[i])
+			largest = max(largest, len(plan.parts[i]))
+		case res.res == porcupine.Illegal && illegal < 0:
+			illegal = i
+		}
+	}
+	var res Result
+	switch {
+	case illegal >= 0:
+		res = r.linViolation(plan, illegal, deadline)
+	case over+guarded > 0:
+		why := fmt.Sprintf("the search of %d of %d partition(s) ran past its budget (%d steps, %d MiB per partition)",
+			over, len(plan.parts), r.opt.linBudget(), searchMemoryMax>>20)
+		if guarded > 0 {
+			why = fmt.Sprintf("guard hit: the wall-clock guard (%s) stopped the search of %d of %d partition(s), a verdict that depends on this machine's speed",
+				r.opt.linTimeout(), guarded, len(plan.parts))
+			if over > 0 {
+				why += fmt.Sprintf("; %d more ran past the step budget", over)
+			}
+		}
+		res = Result{Verdict: VerdictInconclusive,
+			Explanation: fmt.Sprintf("%s; the largest of them has %d ops; no violation in the others", why, largest)}
+	default:
+		res = Result{Verdict: VerdictOK,
+			Explanation: fmt.Sprintf("no server records: %d ops (with %d closeSessions placed by the search) in %d partition(s) are linearizable",
+				total-plan.closes, plan.closes, len(plan.parts))}
+	}
+	res.Unchecked, res.UncheckedWhy = uncheckedOf(unchecked)
+	return res
+}
+
+func maps2(m map[string]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// searchPartitions searches every partition, as many at once as there are
+// processors (at most 4, which bounds the memory). Each partition's result
+// depends on that partition alone, whatever runs beside it.
+func (r *run) searchPartitions(plan *linPlan, deadline time.Time) []searchResult {
+	results := make([]searchResult, len(plan.parts))
+	if len(plan.parts) == 0 {
 		return results
 	}
-	var deadline time.Time
-	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
-	}
 	// Largest first, so that a big partition does not start last.
-	order := make([]int, len(parts))
+	order := make([]int, len(plan.parts))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return len(parts[b]) - len(parts[a]) })
-	work := make(chan int)
+	slices.SortStableFunc(order, func(a, b int) int { return len(plan.parts[b]) - len(plan.parts[a]) })
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	workers := min(runtime.GOMAXPROCS(0), len(parts))
+	workers := min(runtime.GOMAXPROCS(0), 4, len(plan.parts))
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range work {
-				var left time.Duration
-				if timeout > 0 {
-					if left = time.Until(deadline); left <= 0 {
-						results[i] = porcupine.Unknown
-						continue
-					}
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(order) {
+					return
 				}
-				results[i] = porcupine.CheckOperationsTimeout(pm, parts[i], left)
+				i := order[k]
+				results[i] = r.search(plan, plan.parts[i], deadline)
 			}
 		}()
 	}
-	for _, i := range order {
-		work <- i
-	}
-	close(work)
 	wg.Wait()
 	return results
 }
@@ -481,11 +554,14 @@ func checkPartitions(pm porcupine.Model, parts [][]porcupine.Operation, timeout 
 // whose results that prefix revealed last, and writes the visualization.
 //
 // A prefix up to time T keeps the results of the ops that returned before
-// T; ops still running at T become pending writes of unknown outcome
-// (reads are dropped). If the whole history were linearizable, so would be
-// every such prefix, so an illegal prefix is a genuine witness, and
-// illegality is monotone in T, which makes the search a bisection.
-func (r *run) linViolation(plan *linPlan, pm porcupine.Model, p int, timeout time.Duration, skipNote string) Result {
+// T; ops still running at T become pending writes (and closeSessions) of
+// unknown outcome (reads are dropped). If the whole history were
+// linearizable, so would be every such prefix, so an illegal prefix is a
+// genuine witness, and illegality is monotone in T, which makes the search
+// a bisection. Every prefix is searched within the same budget; one that
+// runs past it counts as "not shown illegal", which keeps the bisection's
+// invariant true.
+func (r *run) linViolation(plan *linPlan, p int, deadline time.Time) Result {
 	part := slices.Clone(plan.parts[p])
 	slices.SortStableFunc(part, func(a, b porcupine.Operation) int {
 		if c := cmpInt64(a.Call, b.Call); c != 0 {
@@ -503,20 +579,8 @@ func (r *run) linViolation(plan *linPlan, pm porcupine.Model, p int, timeout tim
 		}
 		return part[k-1].Call
 	}
-	// The bisection shares one budget; a step that runs out of it counts as
-	// "not shown illegal", which keeps the invariant below true.
-	var deadline time.Time
-	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
-	}
 	illegalAt := func(k int) bool {
-		left := time.Duration(0)
-		if timeout > 0 {
-			if left = time.Until(deadline); left <= 0 {
-				return false
-			}
-		}
-		return porcupine.CheckOperationsTimeout(pm, prefixOps(part, k), left) == porcupine.Illegal
+		return r.search(plan, prefixOps(part, k), deadline).res == porcupine.Illegal
 	}
 	lo, hi := 1, len(part)+1 // invariant: prefix(hi) is illegal
 	for lo < hi {
@@ -533,12 +597,16 @@ func (r *run) linViolation(plan *linPlan, pm porcupine.Model, p int, timeout tim
 	// The ops whose results prefix k revealed and prefix k-1 did not.
 	var revealed []*linOp
 	for _, o := range part[:min(k, len(part))] {
-		if o.Return >= tPrev && o.Return < tk {
-			revealed = append(revealed, o.Input.(*linOp))
+		if lop := o.Input.(*linOp); lop.op != nil && o.Return >= tPrev && o.Return < tk {
+			revealed = append(revealed, lop)
 		}
 	}
 	if len(revealed) == 0 {
-		revealed = append(revealed, part[min(k, len(part))-1].Input.(*linOp))
+		for i := min(k, len(part)) - 1; i >= 0 && len(revealed) == 0; i-- {
+			if lop := part[i].Input.(*linOp); lop.op != nil {
+				revealed = append(revealed, lop)
+			}
+		}
 	}
 	involved := map[int]bool{}
 	paths := map[string]bool{}
@@ -553,7 +621,7 @@ func (r *run) linViolation(plan *linPlan, pm porcupine.Model, p int, timeout tim
 	var context []*linOp
 	for i := len(witness) - 1; i >= 0 && len(context) < 4; i-- {
 		lop := witness[i].Input.(*linOp)
-		if involved[lop.op.ID] || !lop.kind.IsWrite() {
+		if lop.op == nil || involved[lop.op.ID] || !lop.kind.IsWrite() {
 			continue
 		}
 		for _, pth := range lopPaths(lop) {
@@ -579,20 +647,61 @@ func (r *run) linViolation(plan *linPlan, pm porcupine.Model, p int, timeout tim
 	for _, id := range ids {
 		fmt.Fprintf(&details, "  %s\n", describeOp(&r.h.Ops[id]))
 	}
+	for _, o := range witness {
+		if lop := o.Input.(*linOp); lop.kind == opCloseSession {
+			fmt.Fprintf(&details, "  closeSession of session %#x somewhere after %s%s\n", lop.closes, fmtTime(node.Time(lop.call)),
+				map[bool]string{true: "", false: ", by " + fmtTime(node.Time(lop.ret))}[lop.unknown])
+		}
+	}
 	if r.opt.VisualizePath != "" {
-		if err := visualizeFile(pm, witness, r.h.Faults, r.opt.VisualizePath, timeout); err != nil {
+		if err := visualizeFile(plan, witness, r.h.Faults, r.opt.VisualizePath, r.opt.linBudget()); err != nil {
 			fmt.Fprintf(&details, "visualization not written: %v\n", err)
 		} else {
 			fmt.Fprintf(&details, "visualization: %s\n", r.opt.VisualizePath)
 		}
 	}
-	details.WriteString(skipNote)
 	first := revealed[0]
 	return Result{Verdict: VerdictViolation,
-		Explanation: fmt.Sprintf("no order of the ops on %s explains the result of op %d (%s by client %d): it contradicts every order consistent with real time",
+		Explanation: fmt.Sprintf("no order of the ops on %s explains the result of op %d (%s by client %d): it contradicts every order consistent with real time and the zxids",
 			first.path, first.op.ID, first.kind, first.op.Client),
 		Ops:     ids,
 		Details: details.String()}
+}
+
+// visualizeWitness draws the ops of a white-box violation, with the ops on
+// the same paths around them, as porcupine sees them.
+func (r *run) visualizeWitness(ids []int) string {
+	h := r.h
+	paths := map[string]bool{}
+	var from, to node.Time = Infinity, 0
+	for _, id := range ids {
+		op := &h.Ops[id]
+		paths[op.Path] = true
+		for _, s := range op.Multi {
+			paths[s.Path] = true
+		}
+		from, to = min(from, op.Call), max(to, min(op.Return, op.Call+node.Second))
+	}
+	from -= node.Second
+	keep := func(i int) bool {
+		op := &h.Ops[i]
+		if op.Call > to || op.Return < from && !slices.Contains(ids, i) {
+			return false
+		}
+		if paths[op.Path] {
+			return true
+		}
+		return slices.ContainsFunc(op.Multi, func(s SubOp) bool { return paths[s.Path] })
+	}
+	plan := planLinearizability(h, keep)
+	var all []porcupine.Operation
+	for _, p := range plan.parts {
+		all = append(all, p...)
+	}
+	if err := visualizeFile(plan, all, h.Faults, r.opt.VisualizePath, r.opt.linBudget()); err != nil {
+		return fmt.Sprintf("visualization not written: %v\n", err)
+	}
+	return fmt.Sprintf("visualization (the ops on the same paths around the violation, as porcupine sees them without the committed order): %s\n", r.opt.VisualizePath)
 }
 
 func lopPaths(lop *linOp) []string {
@@ -620,12 +729,13 @@ func prefixOps(part []porcupine.Operation, k int) []porcupine.Operation {
 			continue
 		}
 		lop := o.Input.(*linOp)
-		if !lop.kind.IsWrite() {
+		if !lop.kind.IsWrite() && lop.kind != opCloseSession {
 			continue
 		}
 		pending := *lop
 		pending.unknown = true
 		pending.ret = math.MaxInt64
+		pending.pos = 0
 		o.Input, o.Output, o.Return = &pending, &pending, math.MaxInt64
 		out = append(out, o)
 	}
@@ -633,23 +743,38 @@ func prefixOps(part []porcupine.Operation, k int) []porcupine.Operation {
 }
 
 // VisualizeLinearizable writes porcupine's HTML visualization of every
-// partition of h the linearizability checker examines, with the nemesis'
-// faults as annotations, to w. Expect a large file for a long history; a
-// failing check writes only the failing part (Options.VisualizePath).
+// partition of h as the search (the black-box check) sees them, with the
+// nemesis' faults as annotations, to w. Expect a large file for a long
+// history; a failing check writes only the failing part
+// (Options.VisualizePath). The search behind the picture is bounded by the
+// same budget as the check, counted over all partitions.
 func VisualizeLinearizable(h *History, opt Options, w io.Writer) error {
-	plan := planLinearizability(h, mergeCommitted(h))
-	pm := plan.porcupineModel()
+	plan := planLinearizability(h, nil)
 	var all []porcupine.Operation
 	for _, p := range plan.parts {
 		all = append(all, p...)
 	}
+	pm := plan.porcupineModel(nil)
+	pm.Step = sharedBudgetStep(plan, opt.linBudget())
 	pm.Partition = func([]porcupine.Operation) [][]porcupine.Operation { return plan.parts }
-	_, info := porcupine.CheckOperationsVerbose(pm, all, opt.linTimeout())
+	_, info := porcupine.CheckOperationsVerbose(pm, all, 0)
 	info.AddAnnotations(faultAnnotations(h.Faults))
 	return porcupine.Visualize(pm, info, w)
 }
 
-func visualizeFile(pm porcupine.Model, ops []porcupine.Operation, faults []Fault, path string, timeout time.Duration) error {
+// sharedBudgetStep counts steps over partitions porcupine runs at once:
+// only for pictures, whose search need not be the same on every machine.
+func sharedBudgetStep(plan *linPlan, budget int64) func(state, input, output any) (bool, any) {
+	var steps atomic.Int64
+	return func(state, input, _ any) (bool, any) {
+		if steps.Add(1) > budget {
+			return false, state
+		}
+		return plan.model.step(state, input)
+	}
+}
+
+func visualizeFile(plan *linPlan, ops []porcupine.Operation, faults []Fault, path string, budget int64) error {
 	// Dense lanes, so the picture has no empty rows.
 	lanes := map[int]int{}
 	dense := make([]porcupine.Operation, len(ops))
@@ -662,7 +787,9 @@ func visualizeFile(pm porcupine.Model, ops []porcupine.Operation, faults []Fault
 		o.ClientId = l
 		dense[i] = o
 	}
-	_, info := porcupine.CheckOperationsVerbose(pm, dense, timeout)
+	pm := plan.porcupineModel(nil)
+	pm.Step = sharedBudgetStep(plan, budget)
+	_, info := porcupine.CheckOperationsVerbose(pm, dense, 0)
 	info.AddAnnotations(faultAnnotations(faults))
 	f, err := os.Create(path)
 	if err != nil {

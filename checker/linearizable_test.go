@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -14,6 +15,10 @@ import (
 	"zoosim/model"
 )
 
+// Every hand-made history here is checked twice where both checks can
+// decide it: with its server records (the zxid order, order.go) and
+// without them (the search, porcupine).
+
 func TestLinearizable_SequentialHistoryPasses(t *testing.T) {
 	b := newBuilder(t, 1)
 	b.write(1, 1, create("/a", "x"), ms(1), ms(2))
@@ -21,27 +26,41 @@ func TestLinearizable_SequentialHistoryPasses(t *testing.T) {
 	b.read(1, 1, linGetData("/a"), ms(5), ms(6), -1)
 	b.write(1, 1, del("/a", 1), ms(7), ms(8))
 	b.read(1, 1, Op{Kind: OpExists, Path: "/a", Linearizable: true}, ms(9), ms(10), -1)
-	requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+	white, black := requireLinBothWays(t, VerdictOK, b.h)
+	assert.Contains(t, white.Explanation, "3 writes and 2 linearizable reads follow the committed zxid order")
+	assert.Contains(t, black.Explanation, "no server records")
+	assert.Zero(t, white.Unchecked)
+	assert.Zero(t, black.Unchecked)
 }
 
 func TestLinearizable_FailsWhenLinearizableReadIsStale(t *testing.T) {
-	b := newBuilder(t, 1, 2)
-	b.write(1, 1, create("/a", "x"), ms(1), ms(2))
-	afterCreate := b.last()
-	set := b.write(1, 1, setData("/a", "y", 0), ms(3), ms(4))
-	read := b.read(2, 2, linGetData("/a"), ms(5), ms(6), afterCreate)
-	vis := filepath.Join(t.TempDir(), "lin.html")
+	for _, records := range []bool{true, false} {
+		b := newBuilder(t, 1, 2)
+		b.write(1, 1, create("/a", "x"), ms(1), ms(2))
+		afterCreate := b.last()
+		set := b.write(1, 1, setData("/a", "y", 0), ms(3), ms(4))
+		read := b.read(2, 2, linGetData("/a"), ms(5), ms(6), afterCreate)
+		vis := filepath.Join(t.TempDir(), "lin.html")
+		h := b.h
+		if !records {
+			h = blackBox(h)
+		}
 
-	res := CheckLinearizable(b.h, Options{VisualizePath: vis})
+		res := CheckLinearizable(h, Options{VisualizePath: vis})
 
-	requireVerdict(t, VerdictViolation, res)
-	assert.Contains(t, res.Ops, read)
-	assert.Contains(t, res.Ops, set)
-	assert.LessOrEqual(t, len(res.Ops), 4, "the witness should be small: %v", res.Ops)
-	assert.Contains(t, res.Explanation, "op 2 (getData")
-	html, err := os.ReadFile(vis)
-	require.NoError(t, err)
-	assert.Contains(t, string(html), "<html")
+		requireVerdict(t, VerdictViolation, res)
+		assert.Contains(t, res.Ops, read)
+		assert.Contains(t, res.Ops, set)
+		assert.LessOrEqual(t, len(res.Ops), 4, "the witness should be small: %v", res.Ops)
+		if records {
+			assert.Contains(t, res.Explanation, "linearizable read op 2 was called at 5.000ms, after write op 1 returned")
+		} else {
+			assert.Contains(t, res.Explanation, "op 2 (getData")
+		}
+		html, err := os.ReadFile(vis)
+		require.NoError(t, err)
+		assert.Contains(t, string(html), "<html")
+	}
 }
 
 func TestLinearizable_ConcurrentWriteAndReadMayOrderEitherWay(t *testing.T) {
@@ -56,7 +75,7 @@ func TestLinearizable_ConcurrentWriteAndReadMayOrderEitherWay(t *testing.T) {
 				at = old
 			}
 			b.read(2, 2, linGetData("/a"), ms(4), ms(5), at)
-			requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+			requireLinBothWays(t, VerdictOK, b.h)
 		})
 	}
 }
@@ -68,7 +87,12 @@ func TestLinearizable_UnknownWriteMayOrMayNotTakeEffect(t *testing.T) {
 		b.unknown(1, 1, setData("/a", "y", 0), ms(3), applied)
 		b.read(2, 2, linGetData("/a"), ms(10), ms(11), -1)
 		b.write(2, 2, setData("/a", "z", -1), ms(12), ms(13))
-		requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+		white, _ := requireLinBothWays(t, VerdictOK, b.h)
+		if applied {
+			assert.Contains(t, white.Explanation, "1 took effect and 0 did not")
+		} else {
+			assert.Contains(t, white.Explanation, "0 took effect and 1 did not")
+		}
 	}
 }
 
@@ -77,7 +101,8 @@ func TestLinearizable_FailsWhenUnknownWriteTakesEffectBeforeItsCall(t *testing.T
 	b.write(1, 1, create("/a", "x"), ms(1), ms(2))
 	b.unknown(1, 1, setData("/a", "y", 0), ms(10), true)
 	b.read(2, 2, linGetData("/a"), ms(3), ms(4), -1) // sees y before y was written
-	requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+	white, _ := requireLinBothWays(t, VerdictViolation, b.h)
+	assert.Contains(t, white.Explanation, "outcome unknown to its client")
 }
 
 func TestLinearizable_SequentialSuffixCountsEveryChildCreation(t *testing.T) {
@@ -87,10 +112,10 @@ func TestLinearizable_SequentialSuffixCountsEveryChildCreation(t *testing.T) {
 	b.write(1, 1, del("/q/x", -1), ms(5), ms(6))
 	seq := b.write(1, 1, createMode("/q/s-", model.ModePersistentSequential), ms(7), ms(8))
 	require.Equal(t, "/q/s-0000000001", b.h.Ops[seq].CreatedPath, "model.Prepare: the plain child counted")
-	requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictOK, b.h)
 
 	b.h.Ops[seq].CreatedPath = "/q/s-0000000000"
-	requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictViolation, b.h)
 }
 
 func TestLinearizable_UnknownSequentialCreateConsumesSuffixOnlyIfApplied(t *testing.T) {
@@ -99,10 +124,10 @@ func TestLinearizable_UnknownSequentialCreateConsumesSuffixOnlyIfApplied(t *test
 		b.write(1, 1, create("/q", ""), ms(1), ms(2))
 		b.unknown(1, 1, createMode("/q/s-", model.ModePersistentSequential), ms(3), applied)
 		next := b.write(2, 2, createMode("/q/s-", model.ModePersistentSequential), ms(10), ms(11))
-		requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+		requireLinBothWays(t, VerdictOK, b.h)
 
 		b.h.Ops[next].CreatedPath = "/q/s-0000000002" // a suffix nobody could have used up
-		requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+		requireLinBothWays(t, VerdictViolation, b.h)
 	}
 }
 
@@ -127,9 +152,49 @@ func TestLinearizable_FailsWhenAnErrorIsNotWhatTheStatePredicts(t *testing.T) {
 			b.write(1, 1, create("/a/kid", ""), ms(3), ms(4))
 			id := b.write(1, 1, c.op, ms(5), ms(6))
 			require.NotEqual(t, model.ErrOK, b.h.Ops[id].Err, "the op must fail for the test to mean anything")
-			requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+			requireLinBothWays(t, VerdictOK, b.h)
 			c.wrong(&b.h.Ops[id])
-			requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+			requireLinBothWays(t, VerdictViolation, b.h)
+		})
+	}
+}
+
+// The servers' own decision is judged too, not only the reply: a leader
+// that commits what the state forbids is caught even when the reply
+// agrees with the txn.
+func TestLinearizable_FailsWhenTheCommittedTxnIsNotWhatTheRequestGives(t *testing.T) {
+	cases := []struct {
+		name      string
+		op        Op
+		committed func(b *builder) model.Txn
+		err       model.Err
+		want      string
+	}{
+		{"setData succeeds twice on one version", setData("/a", "z", 0),
+			func(*builder) model.Txn { return model.SetDataTxn{Path: "/a", Data: []byte("z"), Version: 1} }, model.ErrOK,
+			"fails with BadVersion"},
+		{"a wrong NodeExists", create("/b", "x"),
+			func(*builder) model.Txn { return model.ErrorTxn{Err: model.ErrNodeExists} }, model.ErrNodeExists,
+			"succeeds at that state"},
+		{"a wrong BadVersion", setData("/a", "z", 1),
+			func(*builder) model.Txn { return model.ErrorTxn{Err: model.ErrBadVersion} }, model.ErrBadVersion,
+			"succeeds at that state"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBuilder(t, 1, 2)
+			b.write(1, 1, create("/a", "x"), ms(1), ms(2))
+			b.write(1, 1, setData("/a", "y", 0), ms(3), ms(4))
+			z, res := b.commit(2, c.committed(b))
+			op := c.op
+			op.Client, op.Session, op.Call, op.Return, op.Zxid, op.Err = 2, 2, ms(5), ms(6), z, c.err
+			op.Stat = res.Stat
+			b.add(op)
+			white := CheckLinearizable(b.h, Options{})
+			requireVerdict(t, VerdictViolation, white)
+			assert.Contains(t, white.Explanation, "which ZooKeeper would not commit there")
+			assert.Contains(t, white.Explanation, c.want)
+			requireVerdict(t, VerdictViolation, CheckLinearizable(blackBox(b.h), Options{}))
 		})
 	}
 }
@@ -138,9 +203,9 @@ func TestLinearizable_FailsWhenStatVersionIsWrong(t *testing.T) {
 	b := newBuilder(t, 1)
 	b.write(1, 1, create("/a", "x"), ms(1), ms(2))
 	set := b.write(1, 1, setData("/a", "y", -1), ms(3), ms(4))
-	requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictOK, b.h)
 	b.h.Ops[set].Stat.Version++
-	requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictViolation, b.h)
 }
 
 func TestLinearizable_ChecksCversionAndNumChildren(t *testing.T) {
@@ -152,12 +217,12 @@ func TestLinearizable_ChecksCversionAndNumChildren(t *testing.T) {
 	ex := b.read(1, 1, Op{Kind: OpExists, Path: "/p", Linearizable: true}, ms(9), ms(10), -1)
 	require.Equal(t, int32(3), b.h.Ops[ex].Stat.Cversion, "2 creations + 1 deletion")
 	require.Equal(t, int32(1), b.h.Ops[ex].Stat.NumChildren)
-	requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictOK, b.h)
 
 	b.h.Ops[ex].Stat.Cversion = 2
-	requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictViolation, b.h)
 	b.h.Ops[ex].Stat.Cversion, b.h.Ops[ex].Stat.NumChildren = 3, 2
-	requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictViolation, b.h)
 }
 
 func TestLinearizable_MultiIsAllOrNothing(t *testing.T) {
@@ -170,21 +235,21 @@ func TestLinearizable_MultiIsAllOrNothing(t *testing.T) {
 	}}, ms(3), ms(4))
 	require.Equal(t, model.ErrNodeExists, b.h.Ops[multi].Err)
 	read := b.read(1, 1, linGetData("/a"), ms(5), ms(6), -1)
-	requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictOK, b.h)
 
 	t.Run("a read sees part of the failed multi", func(t *testing.T) {
 		op := &b.h.Ops[read]
 		saved := *op
 		defer func() { *op = saved }()
 		op.ResultData, op.Stat.Version, op.Stat.DataLength = []byte("z"), 1, 1
-		requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+		requireLinBothWays(t, VerdictViolation, b.h)
 	})
 	t.Run("the per-op errors are not ok, error, runtime inconsistency", func(t *testing.T) {
 		sub := &b.h.Ops[multi].Multi[2]
 		saved := sub.Err
 		defer func() { sub.Err = saved }()
 		sub.Err = model.ErrOK
-		requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+		requireLinBothWays(t, VerdictViolation, b.h)
 	})
 	t.Run("a successful multi's created path is checked", func(t *testing.T) {
 		b := newBuilder(t, 1)
@@ -193,22 +258,169 @@ func TestLinearizable_MultiIsAllOrNothing(t *testing.T) {
 			{Kind: OpCreate, Path: "/q/s-", Mode: model.ModePersistentSequential},
 			{Kind: OpCreate, Path: "/q/s-", Mode: model.ModePersistentSequential},
 		}}, ms(3), ms(4))
-		requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+		requireLinBothWays(t, VerdictOK, b.h)
 		b.h.Ops[m].Multi[1].CreatedPath = "/q/s-0000000000"
-		requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+		requireLinBothWays(t, VerdictViolation, b.h)
 	})
 }
 
-func TestLinearizable_SkipsPartitionsWithEphemeralNodes(t *testing.T) {
+// Ephemeral nodes and sessions are checked like everything else.
+
+func TestLinearizable_EphemeralNodeLivesUntilItsSessionCloses(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, createMode("/e", model.ModeEphemeral), ms(1), ms(2))
+	seen := b.read(2, 2, linGetData("/e"), ms(3), ms(4), -1)
+	require.Equal(t, int64(1), b.h.Ops[seen].Stat.EphemeralOwner)
+	b.closeSession(1)
+	b.h.Sessions = append(b.h.Sessions, SessionEvent{Client: 1, Session: 1, State: SessionClosed, Time: ms(5)})
+	gone := b.read(2, 2, linGetData("/e"), ms(6), ms(7), -1)
+	require.Equal(t, model.ErrNoNode, b.h.Ops[gone].Err)
+	white, black := requireLinBothWays(t, VerdictOK, b.h)
+	assert.Zero(t, white.Unchecked)
+	assert.Contains(t, black.Explanation, "1 closeSessions placed by the search")
+
+	t.Run("the node is gone while its session lives", func(t *testing.T) {
+		op := &b.h.Ops[seen]
+		saved := *op
+		defer func() { *op = saved }()
+		op.Err, op.ResultData, op.Stat = model.ErrNoNode, nil, model.Stat{}
+		requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+		// Without the records the close may have come before the read...
+		requireVerdict(t, VerdictOK, CheckLinearizable(blackBox(b.h), Options{}))
+		// ...unless the session still wrote after it.
+		later := *b
+		later.h = blackBox(b.h)
+		later.h.Ops = append([]Op(nil), b.h.Ops...)
+		later.add(Op{Client: 1, Session: 1, Kind: OpCheck, Path: "/e", Version: 0, Call: ms(4.2), Return: ms(4.4),
+			Zxid: b.h.Ops[seen].Zxid + 1})
+		requireVerdict(t, VerdictViolation, CheckLinearizable(later.h, Options{}))
+	})
+	t.Run("the node outlives its closed session", func(t *testing.T) {
+		op := &b.h.Ops[gone]
+		saved := *op
+		defer func() { *op = saved }()
+		*op = b.h.Ops[seen]
+		op.ID, op.Call, op.Return, op.Zxid = gone, ms(6), ms(7), saved.Zxid
+		requireLinBothWays(t, VerdictViolation, b.h)
+	})
+	t.Run("the wrong owner", func(t *testing.T) {
+		op := &b.h.Ops[seen]
+		saved := op.Stat
+		defer func() { op.Stat = saved }()
+		op.Stat.EphemeralOwner = 2
+		requireLinBothWays(t, VerdictViolation, b.h)
+	})
+}
+
+// A client that saw its session expire cannot say when the closeSession
+// committed (the leader may tell it before): with the servers' records the
+// close is where the sequence puts it; without them it may be anywhere
+// after the session began, or nowhere.
+func TestLinearizable_ExpiryIsWhereTheSequencePutsIt(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, createMode("/e", model.ModeEphemeral), ms(1), ms(2))
+	b.closeSession(1)
+	b.h.Sessions = append(b.h.Sessions, SessionEvent{Client: 1, Session: 1, State: SessionExpired, Time: ms(9)})
+	gone := b.read(2, 2, Op{Kind: OpExists, Path: "/e", Linearizable: true}, ms(3), ms(4), -1)
+	requireLinBothWays(t, VerdictOK, b.h)
+
+	// The read says the node is still there after the close committed.
+	b.h.Ops[gone].Err, b.h.Ops[gone].Stat = model.ErrOK, model.Stat{EphemeralOwner: 1, Czxid: b.h.Ops[0].Zxid,
+		Mzxid: b.h.Ops[0].Zxid, Pzxid: b.h.Ops[0].Zxid, Ctime: b.h.Ops[0].Stat.Ctime, Mtime: b.h.Ops[0].Stat.Mtime}
+	requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+	requireVerdict(t, VerdictOK, CheckLinearizable(blackBox(b.h), Options{}))
+}
+
+func TestLinearizable_ChecksEphemeralParentsAndOwners(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, createMode("/e", model.ModeEphemeral), ms(1), ms(2))
+	kid := b.write(2, 2, create("/e/kid", ""), ms(3), ms(4))
+	require.Equal(t, model.ErrNoChildrenForEphemerals, b.h.Ops[kid].Err)
+	again := b.write(2, 2, createMode("/e", model.ModeEphemeral), ms(5), ms(6))
+	require.Equal(t, model.ErrNodeExists, b.h.Ops[again].Err)
+	requireLinBothWays(t, VerdictOK, b.h)
+
+	b.h.Ops[kid].Err, b.h.Ops[kid].CreatedPath = model.ErrOK, "/e/kid"
+	requireLinBothWays(t, VerdictViolation, b.h)
+}
+
+func TestLinearizable_FailsWhenAClosedSessionsWriteIsDecided(t *testing.T) {
 	b := newBuilder(t, 1)
 	b.write(1, 1, createMode("/e", model.ModeEphemeral), ms(1), ms(2))
-	r := b.read(1, 1, linGetData("/e"), ms(3), ms(4), -1)
-	// The node could have vanished with its session: the model leaves it to
-	// the session checker, whatever the read says.
-	b.h.Ops[r].Err, b.h.Ops[r].Stat = model.ErrNoNode, model.Stat{}
+	b.closeSession(1)
+	b.h.Sessions = append(b.h.Sessions, SessionEvent{Client: 1, Session: 1, State: SessionClosed, Time: ms(3)})
+	// A stale leader commits the session's write after its close.
+	z, _ := b.commit(1, model.SetDataTxn{Path: "/x", Version: 1})
+	b.add(Op{Client: 1, Session: 1, Kind: OpCreate, Path: "/e", Mode: model.ModeEphemeral, Call: ms(4), Return: ms(5),
+		Zxid: z, Err: model.ErrNodeExists})
+	white := CheckLinearizable(b.h, Options{})
+	requireVerdict(t, VerdictViolation, white)
+	assert.Contains(t, white.Explanation, "fails with Session expired")
+	requireVerdict(t, VerdictViolation, CheckLinearizable(blackBox(b.h), Options{}))
+}
+
+// Writes of unknown outcome are tied to their txn by the request's xid.
+func TestLinearizable_UnknownWritesAreTiedToTheirTxnByXid(t *testing.T) {
+	build := func() *builder {
+		b := newBuilder(t, 1, 2)
+		w := create("/a", "x")
+		w.Xid = 1
+		b.write(1, 1, w, ms(1), ms(2))
+		return b
+	}
+	t.Run("applied, and what the state allowed", func(t *testing.T) {
+		b := build()
+		u := setData("/a", "y", 0)
+		u.Xid = 2
+		b.unknown(1, 1, u, ms(3), true)
+		b.read(2, 2, linGetData("/a"), ms(10), ms(11), -1)
+		white := CheckLinearizable(b.h, Options{})
+		requireVerdict(t, VerdictOK, white)
+		assert.Contains(t, white.Explanation, "1 took effect and 0 did not")
+	})
+	t.Run("applied against a version the node did not have", func(t *testing.T) {
+		b := build()
+		b.commitRequest(1, 2, model.SetDataTxn{Path: "/a", Data: []byte("y"), Version: 1})
+		b.add(Op{Client: 1, Session: 1, Xid: 2, Kind: OpSetData, Path: "/a", Data: []byte("y"), Version: 5,
+			Call: ms(3), Return: Infinity, Unknown: true, Err: model.ErrConnectionLoss})
+		white := CheckLinearizable(b.h, Options{})
+		requireVerdict(t, VerdictViolation, white)
+		assert.Contains(t, white.Explanation, "fails with BadVersion")
+	})
+	t.Run("applied twice", func(t *testing.T) {
+		b := build()
+		u := setData("/a", "y", -1)
+		u.Xid = 2
+		b.unknown(1, 1, u, ms(3), true)
+		b.commitRequest(1, 2, model.SetDataTxn{Path: "/a", Data: []byte("y"), Version: 2})
+		white := CheckLinearizable(b.h, Options{})
+		requireVerdict(t, VerdictViolation, white)
+		assert.Contains(t, white.Explanation, "took effect twice")
+	})
+	t.Run("an acknowledged write tied to another request", func(t *testing.T) {
+		b := build()
+		b.h.Ops[0].Xid = 7
+		white := CheckLinearizable(b.h, Options{})
+		requireVerdict(t, VerdictViolation, white)
+		assert.Contains(t, white.Explanation, "the session's request 1")
+	})
+}
+
+// Without xids, writes of unknown outcome that cannot be told apart are
+// counted as unchecked, never silently passed.
+func TestLinearizable_CountsUnknownWritesItCannotTie(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, create("/a", "x"), ms(1), ms(2))
+	b.unknown(1, 1, del("/a", -1), ms(3), true)
+	b.add(Op{Client: 1, Session: 1, Kind: OpDelete, Path: "/a", Version: -1, Call: ms(4), Return: Infinity,
+		Unknown: true, Err: model.ErrConnectionLoss})
 	res := CheckLinearizable(b.h, Options{})
 	requireVerdict(t, VerdictOK, res)
-	assert.Contains(t, res.Details, "ephemeral")
+	assert.Equal(t, 2, res.Unchecked)
+	require.Len(t, res.UncheckedWhy, 1)
+	assert.Equal(t, whyAmbiguous, res.UncheckedWhy[0].Why)
+	rep := Check(b.h, Options{Checks: []string{NameLinearizable}})
+	assert.Contains(t, rep.String(), "2 op(s) not checked")
 }
 
 func TestLinearizable_SyncThenReadIsLinearizableFromTheSync(t *testing.T) {
@@ -225,8 +437,8 @@ func TestLinearizable_SyncThenReadIsLinearizableFromTheSync(t *testing.T) {
 		b.read(2, 2, linGetData("/a"), ms(4), ms(5), old)
 		return b.h
 	}
-	requireVerdict(t, VerdictOK, CheckLinearizable(build(true), Options{}))
-	requireVerdict(t, VerdictViolation, CheckLinearizable(build(false), Options{}))
+	requireLinBothWays(t, VerdictOK, build(true))
+	requireLinBothWays(t, VerdictViolation, build(false))
 }
 
 func TestLinearizable_PlainReadsAreLeftToTheStaleReadChecker(t *testing.T) {
@@ -235,7 +447,7 @@ func TestLinearizable_PlainReadsAreLeftToTheStaleReadChecker(t *testing.T) {
 	old := b.last()
 	b.write(1, 1, setData("/a", "y", -1), ms(3), ms(4))
 	b.read(2, 2, getData("/a"), ms(5), ms(6), old)
-	requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictOK, b.h)
 }
 
 func TestLinearizable_RefusedWritesTakeNoEffect(t *testing.T) {
@@ -244,7 +456,73 @@ func TestLinearizable_RefusedWritesTakeNoEffect(t *testing.T) {
 	b.add(Op{Client: 2, Session: 2, Kind: OpSetData, Path: "/a", Data: []byte("y"), Version: -1,
 		Call: ms(3), Return: ms(4), Err: model.ErrSessionMoved})
 	b.read(1, 1, linGetData("/a"), ms(5), ms(6), -1)
-	requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictOK, b.h)
+}
+
+// Containers and TTL nodes are removed by the leader on its own: the search
+// cannot place that, so it counts their partitions' ops as unchecked; the
+// zxid order has the removal as a txn and checks them.
+func TestLinearizable_ContainersAreCheckedByTheOrderAndCountedByTheSearch(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, createMode("/c", model.ModeContainer), ms(1), ms(2))
+	b.write(1, 1, create("/c/x", ""), ms(3), ms(4))
+	b.write(1, 1, del("/c/x", -1), ms(5), ms(6))
+	b.commit(0, model.Prepare(b.tree, 0, model.DeleteContainer{Path: "/c"}, 0)) // the leader's sweep
+	b.read(2, 2, Op{Kind: OpExists, Path: "/c", Linearizable: true}, ms(7), ms(8), -1)
+	b.write(2, 2, create("/other", ""), ms(9), ms(10))
+	white, black := requireLinBothWays(t, VerdictOK, b.h)
+	assert.Zero(t, white.Unchecked)
+	assert.Equal(t, 4, black.Unchecked)
+	require.Len(t, black.UncheckedWhy, 1)
+	assert.Equal(t, whyContainer, black.UncheckedWhy[0].Why)
+
+	b.h.Ops[len(b.h.Ops)-2].Err = model.ErrOK // the container is still there
+	requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+}
+
+func concurrentBlindWrites(t *testing.T, n int) *History {
+	b := newBuilder(t, 1)
+	b.write(1, 1, create("/a", ""), ms(1), ms(2))
+	// Many concurrent blind writes and reads of one node, none of them
+	// with a zxid (as a client may record them): a large search.
+	for i := range n {
+		b.write(1, 1, setData("/a", string(rune('a'+i%26)), -1), ms(3), ms(100))
+		b.read(1, 1, linGetData("/a"), ms(3), ms(100), -1)
+	}
+	h := blackBox(b.h)
+	for i := range h.Ops {
+		h.Ops[i].Zxid = 0
+	}
+	return h
+}
+
+// The search is bounded by steps, not time: the same history gets the same
+// verdict whatever the machine, the cores or the runs beside it.
+func TestLinearizable_SearchBudgetIsDeterministic(t *testing.T) {
+	h := concurrentBlindWrites(t, 60)
+	opt := Options{LinearizabilityBudget: 5000}
+	first := CheckLinearizable(h, opt)
+	requireVerdict(t, VerdictInconclusive, first)
+	assert.Contains(t, first.Explanation, "ran past its budget (5000 steps")
+	assert.Equal(t, 121, first.Unchecked)
+	require.Len(t, first.UncheckedWhy, 1)
+	assert.Equal(t, whyBudget, first.UncheckedWhy[0].Why)
+	procs := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(procs)
+	for _, p := range []int{1, 2, 4} {
+		runtime.GOMAXPROCS(p)
+		again := CheckLinearizable(h, opt)
+		first.Duration, again.Duration = 0, 0
+		assert.Equal(t, first, again, "GOMAXPROCS=%d", p)
+	}
+}
+
+func TestLinearizable_WallClockGuardSaysItWasHit(t *testing.T) {
+	h := concurrentBlindWrites(t, 60)
+	res := CheckLinearizable(h, Options{LinearizabilityBudget: -1, LinearizabilityTimeout: time.Nanosecond})
+	requireVerdict(t, VerdictInconclusive, res)
+	assert.Contains(t, res.Explanation, "guard hit")
+	assert.Equal(t, whyGuard, res.UncheckedWhy[0].Why)
 }
 
 func TestLinearizable_PartitionsFollowPathGroups(t *testing.T) {
@@ -255,20 +533,20 @@ func TestLinearizable_PartitionsFollowPathGroups(t *testing.T) {
 	b.write(1, 1, create("/g1/b", ""), ms(3), ms(4))
 	b.write(1, 1, setData("/g2", "v", -1), ms(3), ms(4))
 	b.read(1, 1, linGetData("/g3"), ms(3), ms(4), -1)
-	plan := planLinearizability(b.h, mergeCommitted(b.h))
+	plan := planLinearizability(b.h, nil)
 	assert.Len(t, plan.parts, 3, "/g1 with its children, /g2, /g3")
 	assert.False(t, plan.model.trackRoot)
 
 	b.read(1, 1, Op{Kind: OpGetChildren, Path: "/", Linearizable: true}, ms(5), ms(6), -1)
-	plan = planLinearizability(b.h, mergeCommitted(b.h))
+	plan = planLinearizability(b.h, nil)
 	assert.True(t, plan.model.trackRoot)
 	assert.Len(t, plan.parts, 2, "the root joins every top-level create; /g3 is only read")
-	requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictOK, b.h)
 
 	kids := b.h.Ops[len(b.h.Ops)-1].Children
 	assert.Equal(t, []string{"g1", "g2", "zookeeper"}, kids)
 	b.h.Ops[len(b.h.Ops)-1].Children = []string{"g1", "zookeeper"}
-	requireVerdict(t, VerdictViolation, CheckLinearizable(b.h, Options{}))
+	requireLinBothWays(t, VerdictViolation, b.h)
 }
 
 func TestLinearizable_SequentialChildrenJoinTheirParentsPartition(t *testing.T) {
@@ -277,23 +555,9 @@ func TestLinearizable_SequentialChildrenJoinTheirParentsPartition(t *testing.T) 
 	// The outcome is unknown, so only the parent's counter knows the name.
 	b.unknown(1, 1, createMode("/q/s-", model.ModePersistentSequential), ms(3), true)
 	b.read(2, 2, linGetData("/q/s-0000000000"), ms(10), ms(11), -1)
-	plan := planLinearizability(b.h, mergeCommitted(b.h))
+	plan := planLinearizability(b.h, nil)
 	assert.Len(t, plan.parts, 1)
-	requireVerdict(t, VerdictOK, CheckLinearizable(b.h, Options{}))
-}
-
-func TestLinearizable_TimeoutIsInconclusive(t *testing.T) {
-	b := newBuilder(t, 1)
-	b.write(1, 1, create("/a", ""), ms(1), ms(2))
-	// Many concurrent blind writes and reads of one node: a search that
-	// cannot finish in a nanosecond.
-	for i := range 60 {
-		b.write(1, 1, setData("/a", string(rune('a'+i%26)), -1), ms(3), ms(100))
-		b.read(1, 1, linGetData("/a"), ms(3), ms(100), -1)
-	}
-	res := CheckLinearizable(b.h, Options{LinearizabilityTimeout: time.Nanosecond})
-	requireVerdict(t, VerdictInconclusive, res)
-	assert.Contains(t, res.Explanation, "ran out of time")
+	requireLinBothWays(t, VerdictOK, b.h)
 }
 
 func TestLinearizable_VisualizeLinearizableWritesHTML(t *testing.T) {
@@ -306,20 +570,23 @@ func TestLinearizable_VisualizeLinearizableWritesHTML(t *testing.T) {
 	assert.Contains(t, out.String(), "partition")
 }
 
-// The model must predict exactly what model.Prepare and Apply do, errors
-// and their order included, for any sequence of ops run one at a time.
+// The porcupine model must predict exactly what model.Prepare and Apply do,
+// errors and their order included, for any sequence of ops run one at a
+// time.
 func TestLinModel_AgreesWithPrepareAndApply(t *testing.T) {
 	// Weighted towards a small tree, so that ops collide.
 	paths := []string{"/a", "/a", "/a", "/a/b", "/a/b", "/a/b/c", "/a/s-", "/a/s-", "/b",
-		"/a/s-0000000000", "/a/s-0000000001", "/", "/a/", "bad"}
-	modes := []model.CreateMode{model.ModePersistent, model.ModePersistentSequential, model.ModeEphemeral, 9}
+		"/a/s-0000000000", "/a/s-0000000001", "/", "/a/", "bad", "/zookeeper/x"}
+	modes := []model.CreateMode{model.ModePersistent, model.ModePersistentSequential, model.ModeEphemeral,
+		model.ModeEphemeralSequential, 9}
 	rapid.Check(t, func(rt *rapid.T) {
-		b := newBuilder(t, 1)
+		b := newBuilder(t, 1, 2)
 		path := func() string { return rapid.SampledFrom(paths).Draw(rt, "path") }
 		version := func() int32 { return rapid.SampledFrom([]int32{-1, 0, 1}).Draw(rt, "version") }
 		n := rapid.IntRange(10, 80).Draw(rt, "ops")
 		for i := range n {
 			call, ret := ms(float64(2*i)), ms(float64(2*i+1))
+			session := rapid.Int64Range(1, 2).Draw(rt, "session")
 			var op Op
 			switch rapid.IntRange(0, 5).Draw(rt, "kind") {
 			case 0:
@@ -340,10 +607,10 @@ func TestLinModel_AgreesWithPrepareAndApply(t *testing.T) {
 				}
 			default:
 				rd := rapid.SampledFrom([]OpKind{OpGetData, OpExists, OpGetChildren}).Draw(rt, "read")
-				b.read(1, 1, Op{Kind: rd, Path: path(), Linearizable: true}, call, ret, -1)
+				b.read(1, session, Op{Kind: rd, Path: path(), Linearizable: true}, call, ret, -1)
 				continue
 			}
-			b.write(1, 1, op, call, ret)
+			b.write(1, session, op, call, ret)
 		}
 		m := &linModel{trackRoot: true}
 		states := stateSet{m.initState()}

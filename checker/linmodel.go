@@ -8,17 +8,36 @@ import (
 	"zoosim/model"
 )
 
-// The porcupine model of ZooKeeper's tree API.
+// The porcupine model of ZooKeeper's tree API, for histories without
+// server records (black box).
 //
 // A state is the part of the tree one partition touches: its znodes, sorted
 // by path, each with what a client can observe of it without knowing zxids
 // or clocks: data, data version, the parent's child-creation counter (the
-// sequential suffix) and the number of children, whether it is ephemeral.
-// Zxid-valued Stat fields (czxid, mzxid, pzxid) and times are left to the
-// zxid checkers, which replay the committed log; the model checks version,
-// dataLength, numChildren, cversion (= 2*creations - numChildren, as
-// DataNode.copyStat reports it) and ephemeralOwner == 0 for persistent
-// nodes, plus the created path of every create.
+// sequential suffix) and the number of children, and the session that owns
+// it if it is ephemeral. Zxid-valued Stat fields (czxid, mzxid, pzxid) and
+// times are left out (nothing in a black-box history says what they should
+// be); the model checks version, dataLength, numChildren, cversion
+// (= 2*creations - numChildren, as DataNode.copyStat reports it) and
+// ephemeralOwner, plus the created path of every create.
+//
+// Sessions: a state also holds the sessions of the partition that have
+// been closed. A session's closeSession is an op of its own (the history
+// does not record it): it deletes the session's ephemerals, after which
+// the session's writes take no effect (a write the client saw decided is
+// then impossible). It may happen any time after the session first
+// appears; it has happened by the time the client saw its session Closed;
+// and otherwise (Expired seen, or nothing) its outcome is unknown: it may
+// happen later or never, as ZooKeeper's leader may tell a client "expired"
+// before the closeSession commits.
+//
+// Positions: ZooKeeper orders every write by its zxid, and a linearizable
+// read returns the state just after the zxid in its reply. An op whose
+// reply carries a zxid therefore has a position (zxid, then reads after
+// writes), and the state remembers the greatest position placed so far: an
+// op can only be placed at or after it. This makes the search follow the
+// zxid order, which is what ZooKeeper promises, and leaves only the ops
+// without a zxid (unknown outcomes, closeSessions) to be placed freely.
 //
 // States are immutable: Step copies the node slice before changing it, and
 // the state's hash is computed once. A porcupine state is a set of such
@@ -75,34 +94,62 @@ type znode struct {
 	version     int32
 	creations   int32 // child creations: the next sequential suffix
 	numChildren int32
-	ephemeral   bool
+	owner       int64 // the session of an ephemeral node, 0 for others
 }
 
 func (n *znode) hash() uint64 {
 	h := fold(n.pathHash, n.data.hash)
 	h = fold(h, uint64(uint32(n.data.n))<<32|uint64(uint32(n.version)))
 	h = fold(h, uint64(uint32(n.creations))<<32|uint64(uint32(n.numChildren)))
-	if n.ephemeral {
-		h = fold(h, 1)
+	if n.owner != 0 {
+		h = fold(h, uint64(n.owner))
 	}
 	return h
 }
 
 type zstate struct {
-	nodes []znode // sorted by path
-	hash  uint64  // wrapping sum of the nodes' hashes
+	nodes     []znode // sorted by path
+	closed    []int64 // sessions closed so far, sorted
+	pos       uint64  // the greatest position placed so far
+	nodesHash uint64  // wrapping sum of the nodes' hashes
+	hash      uint64
 }
 
-func newZState(nodes []znode) *zstate {
-	s := &zstate{nodes: nodes}
+func newZState(nodes []znode, closed []int64, pos uint64) *zstate {
+	s := &zstate{nodes: nodes, closed: closed, pos: pos}
 	for i := range nodes {
-		s.hash += nodes[i].hash()
+		s.nodesHash += nodes[i].hash()
 	}
+	s.rehash()
 	return s
 }
 
+func (s *zstate) rehash() {
+	h := fold(s.nodesHash, s.pos)
+	for _, c := range s.closed {
+		h = fold(h, uint64(c))
+	}
+	s.hash = h
+}
+
+// at is the state moved to a later position, sharing everything else.
+func (s *zstate) at(pos uint64) *zstate {
+	if pos == s.pos {
+		return s
+	}
+	c := *s
+	c.pos = pos
+	c.rehash()
+	return &c
+}
+
+func (s *zstate) isClosed(session int64) bool {
+	_, found := slices.BinarySearch(s.closed, session)
+	return found
+}
+
 func (s *zstate) equal(o *zstate) bool {
-	return s == o || s.hash == o.hash && slices.Equal(s.nodes, o.nodes)
+	return s == o || s.hash == o.hash && s.pos == o.pos && slices.Equal(s.closed, o.closed) && slices.Equal(s.nodes, o.nodes)
 }
 
 func findNode(nodes []znode, path string) (int, bool) {
@@ -186,11 +233,17 @@ type linSub struct {
 // linOp is an op as the model sees it: input and recorded output together
 // (porcupine gets the same pointer as Input and Output).
 type linOp struct {
-	op      *Op
+	op      *Op   // nil for a closeSession
 	call    int64 // may be earlier than op.Call (a sync before the read)
 	ret     int64
 	lane    int
 	unknown bool
+	session int64
+	// pos is the op's place in the zxid order (2*zxid for a write, one more
+	// for a read), 0 if its reply carried no zxid.
+	pos uint64
+	// closes is the session a closeSession op ends (kind opCloseSession).
+	closes int64
 
 	kind OpKind
 	path string
@@ -216,13 +269,17 @@ type linModel struct {
 
 func (m *linModel) tracked(path string) bool { return path != "/" || m.trackRoot }
 
-// initState is the tree every history starts from: the root and the
-// /zookeeper node (whose own subtree ops never reach the model).
+// opCloseSession is the kind of the closeSession ops the plan adds.
+const opCloseSession OpKind = 100
+
+// initState is the tree every history starts from: the root, /zookeeper,
+// /zookeeper/quota and /zookeeper/config.
 func (m *linModel) initState() *zstate {
-	return newZState([]znode{
-		{path: "/", pathHash: hashString("/"), data: sigOf(nil), numChildren: 1},
-		{path: "/zookeeper", pathHash: hashString("/zookeeper"), data: sigOf(nil), numChildren: 2},
-	})
+	node := func(p string, kids int32) znode {
+		return znode{path: p, pathHash: hashString(p), data: sigOf(nil), numChildren: kids}
+	}
+	return newZState([]znode{node("/", 1), node("/zookeeper", 2), node("/zookeeper/config", 0),
+		node("/zookeeper/quota", 0)}, nil, 0)
 }
 
 // maxForkedStates bounds a state set. Forking an op of unknown outcome into
@@ -240,6 +297,12 @@ func (m *linModel) step(state any, in any) (bool, any) {
 	next := make(stateSet, 0, len(ss)+1)
 	fork := len(ss) < maxForkedStates
 	for _, s := range ss {
+		if op.pos != 0 {
+			if op.pos < s.pos {
+				continue // placed after an op later in the zxid order
+			}
+			s = s.at(op.pos)
+		}
 		if op.unknown {
 			if fork {
 				next = append(next, s)
@@ -269,6 +332,16 @@ func (m *linModel) exec(s *zstate, op *linOp, check bool) *zstate {
 			return s
 		}
 		return nil
+	case opCloseSession:
+		return m.closeSession(s, op.closes)
+	}
+	if op.session != 0 && s.isClosed(op.session) {
+		// ZooKeeper answers SessionExpired and changes nothing: an answer
+		// the state decided is impossible.
+		if check {
+			return nil
+		}
+		return s
 	}
 	w := slices.Clone(s.nodes)
 	failAt, failErr := -1, model.ErrOK
@@ -282,7 +355,7 @@ func (m *linModel) exec(s *zstate, op *linOp, check bool) *zstate {
 		sub := &op.subs[i]
 		var err model.Err
 		var created string
-		w, err, created = m.write(w, sub)
+		w, err, created = m.write(w, sub, op.session)
 		if err != model.ErrOK {
 			failAt, failErr = i, err
 			break
@@ -307,7 +380,36 @@ func (m *linModel) exec(s *zstate, op *linOp, check bool) *zstate {
 			}
 		}
 	}
-	return newZState(w)
+	return newZState(w, s.closed, s.pos)
+}
+
+// closeSession deletes a session's ephemerals and marks it closed; a
+// second close changes nothing.
+func (m *linModel) closeSession(s *zstate, session int64) *zstate {
+	if s.isClosed(session) {
+		return s
+	}
+	w := make([]znode, 0, len(s.nodes))
+	var gone []string
+	for _, n := range s.nodes {
+		if n.owner == session {
+			gone = append(gone, n.path)
+			continue
+		}
+		w = append(w, n)
+	}
+	for _, p := range gone {
+		// An ephemeral's parent is never another ephemeral, so it is still
+		// here.
+		if parent, ok := parentOf(p); ok && m.tracked(parent) {
+			if pi, found := findNode(w, parent); found {
+				w[pi].numChildren--
+			}
+		}
+	}
+	closed := slices.Clone(s.closed)
+	i, _ := slices.BinarySearch(closed, session)
+	return newZState(w, slices.Insert(closed, i, session), s.pos)
 }
 
 // subAfter is what one successful change returned: the created path and the
@@ -377,7 +479,7 @@ func (m *linModel) statMatches(n *znode, st model.Stat) bool {
 	if st.Version != n.version || st.DataLength != n.data.n {
 		return false
 	}
-	if !n.ephemeral && st.EphemeralOwner != 0 {
+	if st.EphemeralOwner != n.owner {
 		return false
 	}
 	if m.tracked(n.path) && (st.NumChildren != n.numChildren || st.Cversion != 2*n.creations-n.numChildren) {
@@ -434,10 +536,10 @@ func childrenOf(nodes []znode, parent string) []string {
 // write applies one change to w (owned by the caller) with
 // PrepRequestProcessor's checks in ZooKeeper's order, and returns the new
 // slice, the error, and for a create the created path.
-func (m *linModel) write(w []znode, sub *linSub) ([]znode, model.Err, string) {
+func (m *linModel) write(w []znode, sub *linSub, session int64) ([]znode, model.Err, string) {
 	switch sub.kind {
 	case OpCreate:
-		return m.create(w, sub)
+		return m.create(w, sub, session)
 	case OpDelete:
 		return m.delete(w, sub)
 	case OpSetData, OpCheck:
@@ -461,7 +563,7 @@ func (m *linModel) write(w []znode, sub *linSub) ([]znode, model.Err, string) {
 	return w, model.ErrMarshallingError, ""
 }
 
-func (m *linModel) create(w []znode, sub *linSub) ([]znode, model.Err, string) {
+func (m *linModel) create(w []znode, sub *linSub, session int64) ([]znode, model.Err, string) {
 	if !sub.mode.Valid() || sub.mode.IsTTL() {
 		return w, model.ErrBadArguments, "" // a TTL mode needs a TTL, which ops do not carry
 	}
@@ -484,15 +586,18 @@ func (m *linModel) create(w []znode, sub *linSub) ([]znode, model.Err, string) {
 	if exists {
 		return w, model.ErrNodeExists, ""
 	}
-	if w[pi].ephemeral {
+	if w[pi].owner != 0 {
 		return w, model.ErrNoChildrenForEphemerals, ""
 	}
 	if m.tracked(parent) {
 		w[pi].creations++
 		w[pi].numChildren++
 	}
-	w = slices.Insert(w, i, znode{path: path, pathHash: hashString(path), data: sub.data,
-		ephemeral: sub.mode.IsEphemeral()})
+	owner := int64(0)
+	if sub.mode.IsEphemeral() {
+		owner = session // session 0 makes a persistent node
+	}
+	w = slices.Insert(w, i, znode{path: path, pathHash: hashString(path), data: sub.data, owner: owner})
 	return w, model.ErrOK, path
 }
 
@@ -558,6 +663,9 @@ func formatSequence(n int32) string {
 
 // describe is porcupine's DescribeOperation.
 func (op *linOp) describe() string {
+	if op.kind == opCloseSession {
+		return fmt.Sprintf("closeSession(%#x)", op.closes)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "#%d ", op.op.ID)
 	switch op.kind {

@@ -77,68 +77,21 @@ func (r *run) zxidOrder() Result {
 	return verdictOf(vs, fmt.Sprintf("%d acknowledged writes with distinct zxids in real-time order; session zxids never decrease", writes))
 }
 
-// realTimeViolations sweeps the ops in call order, keeping the greatest
-// position among the ops that returned before the current call.
+// realTimeViolations places the acknowledged writes and the linearizable
+// reads at their reply zxids and sweeps them in call order.
 func realTimeViolations(h *History) []violation {
 	calls := linearizableCalls(h)
-	// pos orders a write at its zxid and a read just after it.
-	type point struct {
-		id   int
-		zxid model.Zxid
-		read bool
-	}
-	var pts []point
+	var pts []orderPoint
 	for i := range h.Ops {
 		op := &h.Ops[i]
 		switch {
 		case acknowledgedWrite(op):
-			pts = append(pts, point{id: i, zxid: op.Zxid})
+			pts = append(pts, orderPoint{id: i, zxid: op.Zxid, call: op.Call, ret: op.Return})
 		case linearizableRead(op):
-			pts = append(pts, point{id: i, zxid: op.Zxid, read: true})
+			pts = append(pts, orderPoint{id: i, zxid: op.Zxid, read: true, call: calls[i], ret: op.Return})
 		}
 	}
-	less := func(a, b point) bool { // a strictly before b
-		return a.zxid < b.zxid || a.zxid == b.zxid && !a.read && b.read
-	}
-	byCall := slices.Clone(pts)
-	slices.SortStableFunc(byCall, func(a, b point) int { return cmpInt64(int64(calls[a.id]), int64(calls[b.id])) })
-	byReturn := slices.Clone(pts)
-	slices.SortStableFunc(byReturn, func(a, b point) int {
-		return cmpInt64(int64(h.Ops[a.id].Return), int64(h.Ops[b.id].Return))
-	})
-	var vs []violation
-	best, have, j := point{}, false, 0
-	for _, b := range byCall {
-		for j < len(byReturn) && h.Ops[byReturn[j].id].Return < calls[b.id] {
-			if a := byReturn[j]; !have || less(best, a) {
-				best, have = a, true
-			}
-			j++
-		}
-		if !have || !less(b, best) {
-			continue
-		}
-		a, opA, opB := best, &h.Ops[best.id], &h.Ops[b.id]
-		var why string
-		switch {
-		case !a.read && !b.read:
-			why = fmt.Sprintf("write op %d returned at %s, before write op %d was called at %s, yet its zxid %s is not below %s",
-				a.id, fmtTime(opA.Return), b.id, fmtTime(calls[b.id]), a.zxid, b.zxid)
-		case !a.read:
-			why = fmt.Sprintf("linearizable read op %d was called at %s, after write op %d returned at %s, but read at zxid %s < %s: it missed the write",
-				b.id, fmtTime(calls[b.id]), a.id, fmtTime(opA.Return), b.zxid, a.zxid)
-		case !b.read:
-			why = fmt.Sprintf("write op %d was called at %s, after linearizable read op %d returned at %s, yet the read saw zxid %s and the write got %s",
-				b.id, fmtTime(calls[b.id]), a.id, fmtTime(opA.Return), a.zxid, b.zxid)
-		default:
-			why = fmt.Sprintf("linearizable read op %d was called at %s, after linearizable read op %d returned at %s, but read an older zxid (%s < %s)",
-				b.id, fmtTime(calls[b.id]), a.id, fmtTime(opA.Return), b.zxid, a.zxid)
-		}
-		vs = append(vs, violation{key: [2]int64{int64(b.id), 1}, explanation: why,
-			ops:     []int{a.id, b.id},
-			details: describeOp(opA) + "\n" + describeOp(opB) + "\n"})
-	}
-	return vs
+	return orderViolations(h, pts, 1)
 }
 
 // repliesBySession groups the answered ops that carry a zxid by session
@@ -183,4 +136,9 @@ func sessionZxidViolations(h *History) []violation {
 		}
 	}
 	return vs
+}
+
+type clientSession struct {
+	client  node.ID
+	session int64
 }

@@ -20,9 +20,11 @@ import (
 
 // Options tune how a run is judged and reported (not what it does).
 type Options struct {
-	// CheckTimeout bounds porcupine's search (wall time): past it the
-	// linearizability verdict is "inconclusive".
+	// CheckTimeout is the wall-clock guard on the linearizability search
+	// (checker.Options.LinearizabilityTimeout); CheckBudget its
+	// deterministic budget (checker.Options.LinearizabilityBudget).
 	CheckTimeout time.Duration
+	CheckBudget  int64
 	// VisualizeDir: when set, a failing linearizability check writes
 	// porcupine's HTML visualization there.
 	VisualizeDir string
@@ -285,7 +287,8 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	runTo(w, w.Now()+3*node.Second)
 
 	h := rs.history(v.Safe(), runner)
-	copt := checker.Options{LinearizabilityTimeout: opt.CheckTimeout, LivenessBound: sc.LivenessBound, Checks: sc.Checks}
+	copt := checker.Options{LinearizabilityTimeout: opt.CheckTimeout, LinearizabilityBudget: opt.CheckBudget,
+		LivenessBound: sc.LivenessBound, Checks: sc.Checks}
 	if !v.Safe() || !isMajority(v) || damagedMajority(runner.Applied(), sc.Servers) || clockWentBack(sched, runner.Applied()) {
 		// Liveness is promised only for majority quorums, only while a
 		// majority of servers kept their disks (a server whose disk lost

@@ -420,6 +420,9 @@ func (n *clientNode) value() []byte {
 
 func (n *clientNode) start(op checker.Op, xids ...int32) {
 	op.Client, op.Session, op.Call = n.id, n.c.SessionID(), n.run.world.Now()
+	if len(xids) > 0 {
+		op.Xid = xids[len(xids)-1]
+	}
 	i := n.run.rec.addOp(op)
 	n.cur = &inflight{op: i, xids: xids, kind: op.Kind}
 }

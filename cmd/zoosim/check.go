@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"zoosim/checker"
 	"zoosim/node"
@@ -25,8 +24,10 @@ configuration is unsafe the liveness check is left out (as run does).
 
 With --json, one object on stdout:
   {"file","verdict","checks":{NAME: VERDICT},
-   "results":[{"checker","verdict","explanation","ops","txns","details"}]}
-(txns as zxids in hex, "0x...").
+   "results":[{"checker","verdict","explanation","ops","txns","details",
+               "unchecked","unchecked_why":{REASON: OPS}}]}
+(txns as zxids in hex, "0x..."; "unchecked" counts the ops a checker
+could not judge, and "unchecked_why" says why).
 
 The file is checked before any checker runs: at most 256 MiB, paths that
 follow ZooKeeper's rules, data of at most 1 MiB, an ensemble of 1..255
@@ -49,12 +50,16 @@ type checkResultJSON struct {
 	Ops         []int           `json:"ops"`
 	Txns        []string        `json:"txns"`
 	Details     string          `json:"details"`
+	// Unchecked: how many ops the checker could not judge, and why.
+	Unchecked    int            `json:"unchecked"`
+	UncheckedWhy map[string]int `json:"unchecked_why"`
 }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check", "zoosim check FILE [--json] [flags]", checkAbout)
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
-	checkTimeout := fs.Duration("check-timeout", 10*time.Second, "wall-clock `TIME` the linearizability check may take before it says inconclusive (0: no limit)")
+	checkTimeout := fs.Duration("check-timeout", checker.DefaultLinearizabilityTimeout, "wall-clock guard `TIME` on the linearizability search, a last resort: hitting it makes the verdict inconclusive and says \"guard hit\" (0: no guard)")
+	checkBudget := fs.Int64("check-budget", checker.DefaultLinearizabilityBudget, "`STEPS` the linearizability search of a history without server records may take per partition; past them the verdict is inconclusive, the same on every machine (0: no limit)")
 	checks := fs.String("checks", "", "run only these checkers, `NAMES` separated by commas (default: all)")
 	livenessBound := fs.Duration("liveness-bound", 0, "virtual `TIME` a healed ensemble may take to serve a write (default: the checker's)")
 	viz := fs.String("viz", "", "write porcupine's HTML visualization of a failing linearizability check into `DIR`")
@@ -67,13 +72,17 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, fs, "no history file given")
 	case len(files) > 1:
 		return usageErr(stderr, fs, "one history file at a time (got %d)", len(files))
-	case *checkTimeout < 0 || *livenessBound < 0:
-		return usageErr(stderr, fs, "--check-timeout and --liveness-bound must not be negative")
+	case *checkTimeout < 0 || *checkBudget < 0 || *livenessBound < 0:
+		return usageErr(stderr, fs, "--check-timeout, --check-budget and --liveness-bound must not be negative")
 	}
 	path := files[0]
-	opt := checker.Options{LinearizabilityTimeout: *checkTimeout, LivenessBound: node.Time(*livenessBound)}
+	opt := checker.Options{LinearizabilityTimeout: *checkTimeout, LinearizabilityBudget: *checkBudget,
+		LivenessBound: node.Time(*livenessBound)}
 	if *checkTimeout == 0 {
-		opt.LinearizabilityTimeout = -1 // no limit
+		opt.LinearizabilityTimeout = -1 // no guard
+	}
+	if *checkBudget == 0 {
+		opt.LinearizabilityBudget = -1 // no limit
 	}
 	if *checks != "" {
 		for name := range strings.SplitSeq(*checks, ",") {
@@ -117,7 +126,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		for _, r := range rep.Results {
 			out.Checks[r.Checker] = r.Verdict
 			j := checkResultJSON{Checker: r.Checker, Verdict: r.Verdict, Explanation: r.Explanation,
-				Ops: r.Ops, Txns: []string{}, Details: r.Details}
+				Ops: r.Ops, Txns: []string{}, Details: r.Details, Unchecked: r.Unchecked, UncheckedWhy: uncheckedWhy(r)}
 			if j.Ops == nil {
 				j.Ops = []int{}
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"zoosim/checker"
 	"zoosim/nemesis"
 	"zoosim/node"
 	"zoosim/scenarios"
@@ -110,6 +111,7 @@ type overrideFlags struct {
 	duration                node.Time
 	faults                  *[]string
 	checkTimeout            time.Duration
+	checkBudget             int64
 	visualizeDir            string
 	durationText, faultText string // as given, for messages
 	knobs                   string
@@ -183,7 +185,8 @@ func addOverrideFlags(fs *flagSet) *overrideFlags {
 		o.knobs = s
 		return nil
 	})
-	fs.DurationVar(&o.checkTimeout, "check-timeout", 10*time.Second, "wall-clock `TIME` the linearizability check may take before it says inconclusive (0: no limit)")
+	fs.DurationVar(&o.checkTimeout, "check-timeout", checker.DefaultLinearizabilityTimeout, "wall-clock guard `TIME` on the linearizability search, a last resort: hitting it makes the verdict inconclusive and says \"guard hit\" (0: no guard)")
+	fs.Int64Var(&o.checkBudget, "check-budget", checker.DefaultLinearizabilityBudget, "`STEPS` the linearizability search of a history without server records may take per partition; past them the verdict is inconclusive, the same on every machine (0: no limit)")
 	fs.StringVar(&o.visualizeDir, "viz", "", "write porcupine's HTML visualization of a failing linearizability check into `DIR`")
 	return o
 }
@@ -214,12 +217,15 @@ func (o *overrideFlags) overrides() scenarios.Overrides {
 // options are the judging options the flags ask for. The check timeout 0
 // means no limit to a user; the harness spells that as a negative value.
 func (o *overrideFlags) options() (scenarios.Options, error) {
-	opt := scenarios.Options{CheckTimeout: o.checkTimeout, VisualizeDir: o.visualizeDir}
-	if o.checkTimeout < 0 {
-		return opt, errors.New("--check-timeout must not be negative")
+	opt := scenarios.Options{CheckTimeout: o.checkTimeout, CheckBudget: o.checkBudget, VisualizeDir: o.visualizeDir}
+	if o.checkTimeout < 0 || o.checkBudget < 0 {
+		return opt, errors.New("--check-timeout and --check-budget must not be negative")
 	}
 	if o.checkTimeout == 0 {
 		opt.CheckTimeout = -1
+	}
+	if o.checkBudget == 0 {
+		opt.CheckBudget = -1
 	}
 	return opt, nil
 }

@@ -69,6 +69,10 @@ func printResults(w io.Writer, results []checker.Result, h *checker.History) {
 	}
 	for _, r := range results {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, r.Checker, r.Verdict)
+		if note := r.UncheckedNote(); note != "" {
+			// Whatever the verdict: an ok that left ops unjudged says so.
+			fmt.Fprintf(w, "      %s\n", indent(note, "      "))
+		}
 		if r.Verdict == checker.VerdictOK {
 			continue
 		}
@@ -93,6 +97,19 @@ func printResults(w io.Writer, results []checker.Result, h *checker.History) {
 			fmt.Fprintf(w, "      details:\n        %s\n", indent(d, "        "))
 		}
 	}
+}
+
+// uncheckedWhy is a result's unchecked counts by reason, for JSON (nil
+// when it judged every op).
+func uncheckedWhy(r checker.Result) map[string]int {
+	if r.Unchecked == 0 {
+		return nil
+	}
+	out := make(map[string]int, len(r.UncheckedWhy))
+	for _, u := range r.UncheckedWhy {
+		out[u.Why] = u.Ops
+	}
+	return out
 }
 
 // printOps prints the ops with the given IDs, one compact line each, at

@@ -29,8 +29,9 @@ Without --seed a seed is drawn at random and printed.
 
 The report shows the run's parameters, the swarm nemesis's configuration
 and every fault it applied, a line of figures (ops, faults, events, virtual
-and wall milliseconds, trace hash), then each checker's verdict; a violation
-comes with its explanation and the ops it involves:
+and wall milliseconds, trace hash), then each checker's verdict (with how many ops it could not judge, and
+why, whenever there are any); a violation comes with its explanation and
+the ops it involves:
 
   #id c<client> s<session> kind path [args] -> result zxid=... call=...ms ret=...ms srv=<server>
 
@@ -39,13 +40,15 @@ instead of the swarm nemesis, and --max-ops stops each client after that
 many operations; both go into the repro line.
 
 With --json, one object on stdout:
-  {"scenario","seed","engine","servers","quorum","verdict","checks","ops",
-   "faults","virtual_ms","wall_ms","trace_hash","repro","error"}
+  {"scenario","seed","engine","servers","quorum","verdict","checks",
+   "unchecked","ops","faults","virtual_ms","wall_ms","trace_hash","knobs",
+   "buggify_fired","repro","error"}
 verdict and every value of checks (a map from checker name) are "ok",
 "violation" or "inconclusive"; verdict is "error" when the harness itself
 failed (error says how; it is a bug in zoosim, not in the service);
-trace_hash is the 64-bit trace hash as 16 lowercase hex digits (a string:
-JSON numbers cannot hold 64 bits exactly).
+unchecked (absent when empty) maps a checker that left ops unjudged to
+{"ops": N, "why": {REASON: N}}; trace_hash is the 64-bit trace hash as 16
+lowercase hex digits (a string: JSON numbers cannot hold 64 bits exactly).
 
 Every flag and file is checked before the run starts: a --duration of at
 least 1s, a schedule that fits the scenario's world, counts in range.
@@ -249,22 +252,30 @@ func saveHistory(f *os.File, h *checker.History) error {
 
 // runJSON is run's --json object.
 type runJSON struct {
-	Scenario  string                     `json:"scenario"`
-	Seed      uint64                     `json:"seed"`
-	Engine    string                     `json:"engine"`
-	Servers   int                        `json:"servers"`
-	Quorum    string                     `json:"quorum"`
-	Verdict   checker.Verdict            `json:"verdict"`
-	Checks    map[string]checker.Verdict `json:"checks"`
-	Ops       int                        `json:"ops"`
-	Faults    int                        `json:"faults"`
-	VirtualMs int64                      `json:"virtual_ms"`
-	WallMs    int64                      `json:"wall_ms"`
-	TraceHash string                     `json:"trace_hash"`
-	Knobs     string                     `json:"knobs"`
-	Buggify   []string                   `json:"buggify_fired"`
-	Repro     string                     `json:"repro"`
-	Error     string                     `json:"error"` // why the harness failed ("" unless verdict is "error")
+	Scenario string                     `json:"scenario"`
+	Seed     uint64                     `json:"seed"`
+	Engine   string                     `json:"engine"`
+	Servers  int                        `json:"servers"`
+	Quorum   string                     `json:"quorum"`
+	Verdict  checker.Verdict            `json:"verdict"`
+	Checks   map[string]checker.Verdict `json:"checks"`
+	// Unchecked lists, for each checker that left ops unjudged, how many
+	// and why (absent when every checker judged every op).
+	Unchecked map[string]uncheckedJSON `json:"unchecked,omitempty"`
+	Ops       int                      `json:"ops"`
+	Faults    int                      `json:"faults"`
+	VirtualMs int64                    `json:"virtual_ms"`
+	WallMs    int64                    `json:"wall_ms"`
+	TraceHash string                   `json:"trace_hash"`
+	Knobs     string                   `json:"knobs"`
+	Buggify   []string                 `json:"buggify_fired"`
+	Repro     string                   `json:"repro"`
+	Error     string                   `json:"error"` // why the harness failed ("" unless verdict is "error")
+}
+
+type uncheckedJSON struct {
+	Ops int            `json:"ops"`
+	Why map[string]int `json:"why"`
 }
 
 func runJSONOf(res *scenarios.Result, repro string) runJSON {
@@ -272,8 +283,17 @@ func runJSONOf(res *scenarios.Result, repro string) runJSON {
 	for k, v := range res.Checks {
 		checks[k] = v
 	}
+	var unchecked map[string]uncheckedJSON
+	for _, r := range res.Report.Results {
+		if r.Unchecked > 0 {
+			if unchecked == nil {
+				unchecked = map[string]uncheckedJSON{}
+			}
+			unchecked[r.Checker] = uncheckedJSON{Ops: r.Unchecked, Why: uncheckedWhy(r)}
+		}
+	}
 	return runJSON{Scenario: res.Scenario, Seed: res.Seed, Engine: res.Engine, Servers: res.Servers,
-		Quorum: res.Quorum, Verdict: res.Verdict, Checks: checks, Ops: res.Ops, Faults: res.Faults,
+		Quorum: res.Quorum, Verdict: res.Verdict, Checks: checks, Unchecked: unchecked, Ops: res.Ops, Faults: res.Faults,
 		VirtualMs: res.VirtualMs, WallMs: res.WallMs, TraceHash: hashText(res.TraceHash), Knobs: res.Knobs.String(),
 		Buggify: res.BuggifyFired, Repro: repro, Error: res.Err}
 }
