@@ -145,3 +145,19 @@ func TestAgreement_ASnapshotRestoreMustLandOnTheCommittedState(t *testing.T) {
 	requireVerdict(t, VerdictViolation, res)
 	assert.Contains(t, res.Explanation, "restored a snapshot")
 }
+
+// A committed txn that the state before it does not allow is a leader's
+// mistake, whoever asked for it: here a second setData at the version the
+// first one already used (a stale prepare), next to an ephemeral node.
+func TestAgreement_FailsWhenACommittedTxnDoesNotFitTheStateBeforeIt(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, createMode("/e", model.ModeEphemeral), ms(1), ms(2))
+	b.write(1, 1, setData("/e", "y", 0), ms(3), ms(4))
+	requireVerdict(t, VerdictOK, CheckAgreement(b.h, Options{}))
+	z, _ := b.commit(2, model.SetDataTxn{Path: "/e", Data: []byte("z"), Version: 1})
+	res := CheckAgreement(b.h, Options{})
+	requireVerdict(t, VerdictViolation, res)
+	assert.Equal(t, []model.Zxid{z}, res.Txns)
+	assert.Contains(t, res.Explanation, "does not fit the state")
+	assert.Contains(t, res.Explanation, "version 1")
+}

@@ -38,9 +38,9 @@ import (
 //     [sync call, read return]: ZooKeeper's sync+read is linearizable as a
 //     pair, not the read alone;
 //   - one closeSession per session and partition where the session created
-//     an ephemeral node: the history cannot show when the session ended,
-//     only that it had ended by the time its client saw it Closed
-//     (linmodel.go says what the op may do).
+//     an ephemeral node, of unknown outcome from the session's first
+//     appearance on: the history cannot show when the session ended, nor
+//     even that it did (linmodel.go says what the op may do).
 //
 // What stays out: reads with unknown outcome (no effect), plain reads (the
 // stale read checker replays them), syncs, and requests refused before they
@@ -235,15 +235,12 @@ func planLinearizability(h *History, keep func(i int) bool) *linPlan {
 	}
 
 	// The closeSessions.
-	start, closedAt := sessionTimes(h)
+	start := sessionStarts(h)
 	for p := range plan.parts {
 		for _, s := range sortedKeys(ephemeralsIn[p]) {
 			c := &linOp{kind: opCloseSession, closes: s, call: int64(start[s]), ret: math.MaxInt64, unknown: true,
 				lane: nextLane}
 			nextLane++
-			if t, ok := closedAt[s]; ok {
-				c.ret, c.unknown = int64(t), false
-			}
 			plan.parts[p] = append(plan.parts[p], porcupine.Operation{
 				ClientId: c.lane, Input: c, Call: c.call, Output: c, Return: c.ret, Metadata: -1,
 			})
@@ -253,15 +250,12 @@ func planLinearizability(h *History, keep func(i int) bool) *linPlan {
 	return plan
 }
 
-// sessionTimes returns when each session first appears in the history (an
-// op's call or a session event), and when its client saw it Closed.
-func sessionTimes(h *History) (start, closed map[int64]node.Time) {
-	start, closed = map[int64]node.Time{}, map[int64]node.Time{}
+// sessionStarts returns when each session first appears in the history
+// (an op's call or a session event).
+func sessionStarts(h *History) map[int64]node.Time {
+	start := map[int64]node.Time{}
 	seen := func(s int64, t node.Time) {
-		if s == 0 {
-			return
-		}
-		if old, ok := start[s]; !ok || t < old {
+		if old, ok := start[s]; s != 0 && (!ok || t < old) {
 			start[s] = t
 		}
 	}
@@ -270,13 +264,8 @@ func sessionTimes(h *History) (start, closed map[int64]node.Time) {
 	}
 	for _, ev := range h.Sessions {
 		seen(ev.Session, ev.Time)
-		if ev.State == SessionClosed && ev.Session != 0 {
-			if old, ok := closed[ev.Session]; !ok || ev.Time < old {
-				closed[ev.Session] = ev.Time
-			}
-		}
 	}
-	return start, closed
+	return start
 }
 
 // newLinOp builds the model's view of an op, or nil if the op stays out.

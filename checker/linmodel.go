@@ -26,10 +26,10 @@ import (
 // does not record it): it deletes the session's ephemerals, after which
 // the session's writes take no effect (a write the client saw decided is
 // then impossible). It may happen any time after the session first
-// appears; it has happened by the time the client saw its session Closed;
-// and otherwise (Expired seen, or nothing) its outcome is unknown: it may
-// happen later or never, as ZooKeeper's leader may tell a client "expired"
-// before the closeSession commits.
+// appears, or never: its outcome is unknown whatever the client saw.
+// ZooKeeper's leader may tell a client "expired" before the closeSession
+// commits, and a client that closes while disconnected sees Closed at once
+// while its session expires on the servers much later.
 //
 // Positions: ZooKeeper orders every write by its zxid, and a linearizable
 // read returns the state just after the zxid in its reply. An op whose

@@ -348,8 +348,14 @@ func (r *run) linearizableByOrder() Result {
 	}
 	vs = append(vs, orderViolations(h, pts, 5)...)
 
-	res := verdictOf(vs, fmt.Sprintf("%d writes and %d linearizable reads follow the committed zxid order; of the writes whose outcome their client never learned, %d took effect and %d did not",
-		writes, len(reads), att.tied, att.noEffect))
+	tiedErrors := 0
+	for j, i := range att.opOf {
+		if !acknowledgedWrite(&h.Ops[i]) && !effective(seq.txns[j].Txn) {
+			tiedErrors++
+		}
+	}
+	res := verdictOf(vs, fmt.Sprintf("%d writes and %d linearizable reads follow the committed zxid order; of the writes whose outcome their client never learned, %d took effect, %d were committed as failures and %d never were",
+		writes, len(reads), att.tied-tiedErrors, tiedErrors, att.noEffect))
 	res.Unchecked, res.UncheckedWhy = uncheckedOf(unchecked)
 	return res
 }

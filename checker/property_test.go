@@ -49,6 +49,17 @@ func TestProperty_CorrectHistoriesPassEveryChecker(t *testing.T) {
 	})
 }
 
+// The same histories without their server records are linearizable by the
+// search (or it says it ran out of budget, never a violation).
+func TestProperty_CorrectHistoriesAreLinearizableWithoutServerRecords(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		h := generate(rapidSource{rt}, drawGenConfig(rt))
+		if res := CheckLinearizable(blackBox(h), Options{}); res.Verdict == VerdictViolation {
+			rt.Fatalf("a correct history without its server records was judged %s: %s\n%s", res.Verdict, res.Explanation, res.Details)
+		}
+	})
+}
+
 // Changing one acknowledged result of such a history is caught.
 func TestProperty_OneMutatedResultIsCaught(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {

@@ -109,3 +109,19 @@ func TestSessions_FailsWhenAReadIsAnsweredAfterTheCloseWasApplied(t *testing.T) 
 	assert.Equal(t, []int{r}, res.Ops)
 	assert.Contains(t, res.Explanation, "at or after the session's closeSession")
 }
+
+func TestSessions_FailsWhenAServerShowsAClosedSessionsEphemeral(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, createMode("/e", model.ModeEphemeral), ms(1), ms(2))
+	seen := b.read(2, 2, Op{Kind: OpExists, Path: "/e"}, ms(3), ms(4), -1)
+	closed := b.closeSession(1)
+	after := b.read(2, 2, Op{Kind: OpExists, Path: "/e"}, ms(5), ms(6), -1)
+	requireVerdict(t, VerdictOK, CheckSessions(b.h, Options{}))
+
+	b.h.Ops[after].Err, b.h.Ops[after].Stat = model.ErrOK, b.h.Ops[seen].Stat
+	res := CheckSessions(b.h, Options{})
+	requireVerdict(t, VerdictViolation, res)
+	assert.Equal(t, []int{after}, res.Ops)
+	assert.Equal(t, []model.Zxid{closed}, res.Txns)
+	assert.Contains(t, res.Explanation, "outlived its session")
+}

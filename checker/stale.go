@@ -6,12 +6,14 @@ import (
 	"slices"
 
 	"zoosim/model"
+	"zoosim/node"
 )
 
 // The stale read checker holds every answered read (plain or linearizable)
 // to ZooKeeper's promise for local reads: it returns exactly the state
 // after some committed zxid, no older than what its session had already
-// seen.
+// seen and no newer than its return: it cannot include a write that was
+// called only after the read returned.
 //
 // A server answers a read with its last applied zxid in the reply header,
 // so the read must equal the state of the replayed committed sequence at
@@ -39,6 +41,7 @@ func (r *run) staleReads() Result {
 	}
 	var vs []violation
 	vs = append(vs, sessionFloorViolations(h)...)
+	vs = append(vs, futureReadViolations(h, seq, r.attributed(), reads)...)
 
 	slices.SortStableFunc(reads, func(a, b int) int { return cmpInt64(int64(h.Ops[a].Zxid), int64(h.Ops[b].Zxid)) })
 	rp := newReplay(seq.txns)
@@ -153,6 +156,48 @@ func txnTouches(txn model.Txn, path string) bool {
 		return slices.ContainsFunc(x.Txns, func(s model.Txn) bool { return txnTouches(s, path) })
 	}
 	return false
+}
+
+// futureReadViolations: no read returns a state that includes a write
+// called after the read returned (the write's zxid at or below the read's).
+// The writes are the acknowledged ones and those of unknown outcome tied to
+// their txn.
+func futureReadViolations(h *History, seq *committedSeq, att *attribution, reads []int) []violation {
+	type write struct {
+		id   int
+		call node.Time
+		zxid model.Zxid
+	}
+	var ws []write
+	for i := range h.Ops {
+		if j := att.txnOf[i]; j >= 0 {
+			ws = append(ws, write{id: i, call: h.Ops[i].Call, zxid: seq.txns[j].Zxid})
+		}
+	}
+	slices.SortStableFunc(ws, func(a, b write) int { return cmpInt64(int64(a.call), int64(b.call)) })
+	// lowest[k] is the write with the smallest zxid among ws[k:].
+	lowest := make([]int, len(ws)+1)
+	lowest[len(ws)] = -1
+	for k := len(ws) - 1; k >= 0; k-- {
+		lowest[k] = k
+		if l := lowest[k+1]; l >= 0 && ws[l].zxid < ws[k].zxid {
+			lowest[k] = l
+		}
+	}
+	var vs []violation
+	for _, i := range reads {
+		rd := &h.Ops[i]
+		k, _ := slices.BinarySearchFunc(ws, rd.Return+1, func(w write, t node.Time) int { return cmpInt64(int64(w.call), int64(t)) })
+		if l := lowest[k]; l >= 0 && ws[l].zxid <= rd.Zxid {
+			w := &h.Ops[ws[l].id]
+			vs = append(vs, violation{key: [2]int64{int64(i), 3},
+				explanation: fmt.Sprintf("read op %d returned at %s the state at zxid %s, which includes write op %d (zxid %s), called only at %s",
+					i, fmtTime(rd.Return), rd.Zxid, ws[l].id, ws[l].zxid, fmtTime(w.Call)),
+				ops: []int{i, ws[l].id}, txns: []model.Zxid{ws[l].zxid},
+				details: describeOp(rd) + "\n" + describeOp(w) + "\n"})
+		}
+	}
+	return vs
 }
 
 // sessionFloorViolations: a read's zxid is at least the greatest zxid its

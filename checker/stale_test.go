@@ -112,3 +112,33 @@ func TestStaleReads_ReadsInAnyOrderAreAnsweredByOneReplay(t *testing.T) {
 	requireVerdict(t, VerdictViolation, res)
 	assert.Equal(t, []int{len(b.h.Ops) - 3}, res.Ops)
 }
+
+func TestStaleReads_FailsWhenAReadSeesAWriteCalledAfterIt(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, create("/a", "x"), ms(1), ms(2))
+	r := b.read(2, 2, getData("/a"), ms(3), ms(4), -1)
+	w := b.write(1, 1, setData("/a", "y", -1), ms(5), ms(6))
+	requireVerdict(t, VerdictOK, CheckStaleReads(b.h, Options{}))
+
+	// The read returned at 4ms the state after a write called at 5ms.
+	data, st, _ := b.states[b.last()].GetData("/a")
+	b.h.Ops[r].Zxid, b.h.Ops[r].ResultData, b.h.Ops[r].Stat = b.last(), data, st
+	res := CheckStaleReads(b.h, Options{})
+	requireVerdict(t, VerdictViolation, res)
+	assert.Equal(t, []int{r, w}, res.Ops)
+	assert.Contains(t, res.Explanation, "called only at 5.000ms")
+}
+
+func TestStaleReads_EphemeralsAndSessionsAreInTheReplay(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, createMode("/e", model.ModeEphemeral), ms(1), ms(2))
+	seen := b.read(2, 2, Op{Kind: OpExists, Path: "/e"}, ms(3), ms(4), -1)
+	b.closeSession(1)
+	gone := b.read(2, 2, Op{Kind: OpExists, Path: "/e"}, ms(5), ms(6), -1)
+	requireVerdict(t, VerdictOK, CheckStaleReads(b.h, Options{}))
+
+	b.h.Ops[gone].Err, b.h.Ops[gone].Stat = model.ErrOK, b.h.Ops[seen].Stat // a server kept it
+	res := CheckStaleReads(b.h, Options{})
+	requireVerdict(t, VerdictViolation, res)
+	assert.Contains(t, res.Explanation, "the node did not exist")
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"zoosim/checker"
+	"zoosim/model"
 	"zoosim/scenarios"
 )
 
@@ -321,6 +322,46 @@ func TestCheck_ASavedHistoryGetsTheRunsVerdict(t *testing.T) {
 	stdout, _, code = zoosim(t, "check", path)
 	assert.Equal(t, runCode, code)
 	assert.Contains(t, stdout, "verdict: "+res.Verdict)
+}
+
+// A check that leaves ops unjudged says how many and why, in the text and
+// in the JSON, whatever its verdict.
+func TestCheck_SaysHowManyOpsItLeftUnchecked(t *testing.T) {
+	z := func(n uint32) model.Zxid { return model.MakeZxid(1, n) }
+	h := &checker.History{Servers: 1, QuorumSafe: true, Applied: [][]checker.Txn{nil, {
+		{Zxid: z(1), Session: 1, Txn: model.CreateSessionTxn{TimeoutMs: 5000}},
+		{Zxid: z(2), Session: 1, Txn: model.CreateTxn{Path: "/a", ParentCVersion: 1}},
+		{Zxid: z(3), Session: 1, Txn: model.DeleteTxn{Path: "/a"}},
+	}}, Ops: []checker.Op{
+		{ID: 0, Client: 1, Session: 1, Kind: checker.OpCreate, Path: "/a", Call: 1, Return: 2, Zxid: z(2), CreatedPath: "/a"},
+		// Two deletes of unknown outcome, no xids: either may be the txn.
+		{ID: 1, Client: 1, Session: 1, Kind: checker.OpDelete, Path: "/a", Version: -1, Call: 3, Return: checker.Infinity,
+			Unknown: true, Err: model.ErrConnectionLoss},
+		{ID: 2, Client: 1, Session: 1, Kind: checker.OpDelete, Path: "/a", Version: -1, Call: 4, Return: checker.Infinity,
+			Unknown: true, Err: model.ErrConnectionLoss},
+	}}
+	path := filepath.Join(t.TempDir(), "h.json")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, checker.WriteJSON(f, h))
+	require.NoError(t, f.Close())
+
+	stdout, stderr, code := zoosim(t, "check", path)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "linearizable  ok\n      2 op(s) not checked: 2 writes of unknown outcome")
+
+	stdout, _, _ = zoosim(t, "check", "--json", path)
+	var got struct {
+		Results []struct {
+			Checker      string         `json:"checker"`
+			Unchecked    int            `json:"unchecked"`
+			UncheckedWhy map[string]int `json:"unchecked_why"`
+		} `json:"results"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	require.Equal(t, checker.NameLinearizable, got.Results[0].Checker)
+	assert.Equal(t, 2, got.Results[0].Unchecked)
+	assert.Len(t, got.Results[0].UncheckedWhy, 1)
 }
 
 func runSmoke(t *testing.T, dir, name string, extra ...string) (string, suiteResultJSON) {
