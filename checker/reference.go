@@ -34,7 +34,8 @@ import (
 //     the reference is not, because a committed txn that does not fit is a
 //     bug of the leader that prepared it.
 
-// refKind is what a node's owner field means.
+// refKind is what a node's owner field means (numbered as the digest
+// format has them).
 type refKind uint8
 
 const (
@@ -56,6 +57,7 @@ type refNode struct {
 	kind      refKind
 	owner     int64 // the session of an ephemeral node
 	ttl       int64
+	acl       []model.ACL
 	perms     int32 // what world:anyone may do (zoosim has no other identity)
 }
 
@@ -78,6 +80,9 @@ type refTree struct {
 	// before the scope (nil: it did not exist).
 	saved   map[string]*refNode
 	scoping bool
+	// digest is the servers' fingerprint of this state (see digest below),
+	// kept up to date as scopes commit.
+	digest uint64
 }
 
 const (
@@ -96,8 +101,9 @@ const (
 // everyone and its ACL version is -1.
 func newRefTree() *refTree {
 	t := &refTree{nodes: map[string]*refNode{}, sessions: map[int64]int32{}}
+	open := []model.ACL{{Perms: refPermAll, Scheme: "world", ID: "anyone"}}
 	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"} {
-		n := &refNode{data: []byte{}, kind: refPersistent, perms: refPermAll}
+		n := &refNode{data: []byte{}, kind: refPersistent, acl: open, perms: refPermAll}
 		t.nodes[p] = n
 		if p != "/" {
 			parent, name := splitPath(p)
@@ -105,7 +111,11 @@ func newRefTree() *refTree {
 		}
 	}
 	cfg := t.nodes["/zookeeper/config"]
+	cfg.acl = []model.ACL{{Perms: refPermRead, Scheme: "world", ID: "anyone"}}
 	cfg.perms, cfg.aversion = refPermRead, -1
+	for p, n := range t.nodes {
+		t.digest += refNodeHash(p, n)
+	}
 	return t
 }
 
@@ -207,6 +217,9 @@ func refSequence(n int32) string {
 // Scopes: everything a multi (or decide) changes can be undone.
 
 func (t *refTree) begin() {
+	if t.scoping {
+		panic("checker: reference invariant violated: scopes do not nest")
+	}
 	t.scoping = true
 	clear(t.saved)
 	if t.saved == nil {
@@ -227,6 +240,14 @@ func (t *refTree) rollback() {
 }
 
 func (t *refTree) commit() {
+	for p, old := range t.saved {
+		if old != nil {
+			t.digest -= refNodeHash(p, old)
+		}
+		if n := t.nodes[p]; n != nil {
+			t.digest += refNodeHash(p, n)
+		}
+	}
 	t.scoping = false
 	clear(t.saved)
 }
@@ -503,10 +524,17 @@ func (t *refTree) apply(hdr model.TxnHeader, txn model.Txn) (res refResult, prob
 	case model.ErrorTxn:
 		return refResult{err: x.Err}, ""
 	case model.CreateSessionTxn:
+		if old, ok := t.sessions[hdr.Session]; ok {
+			t.digest -= refSessionHash(hdr.Session, old)
+		}
 		t.sessions[hdr.Session] = x.TimeoutMs
+		t.digest += refSessionHash(hdr.Session, x.TimeoutMs)
 		return refResult{}, ""
 	case model.CloseSessionTxn:
-		return t.closeSession(hdr, x)
+		t.begin()
+		res, problem := t.closeSession(hdr, x)
+		t.commit()
+		return res, problem
 	case model.MultiTxn:
 		return t.applyMulti(hdr, x)
 	case nil:
@@ -615,7 +643,7 @@ func (t *refTree) applyOne(hdr model.TxnHeader, txn model.Txn, events *[]model.W
 				fmt.Sprintf("it sets %s to ACL version %d, but the node is at ACL version %d", x.Path, x.Version, n.aversion)
 		}
 		m := t.mutable(x.Path)
-		m.perms, m.aversion = worldPerms(x.ACL), x.Version
+		m.acl, m.perms, m.aversion = x.ACL, worldPerms(x.ACL), x.Version
 		return refResult{path: x.Path, stat: m.stat()}, ""
 	}
 	return refResult{err: model.ErrMarshallingError}, fmt.Sprintf("a %T cannot apply here", txn)
@@ -670,7 +698,7 @@ func createProblemErr(t *refTree, x model.CreateTxn) model.Err {
 func (t *refTree) create(session int64, hdr model.TxnHeader, x model.CreateTxn, events *[]model.WatchEvent) *refNode {
 	parentPath, name := splitPath(x.Path)
 	n := &refNode{data: x.Data, czxid: hdr.Zxid, mzxid: hdr.Zxid, pzxid: hdr.Zxid, ctime: hdr.TimeMs, mtime: hdr.TimeMs,
-		kind: refPersistent, perms: worldPerms(x.ACL)}
+		kind: refPersistent, acl: x.ACL, perms: worldPerms(x.ACL)}
 	switch x.Mode {
 	case model.ModeEphemeral, model.ModeEphemeralSequential:
 		// ephemeralOwner 0 means "not ephemeral": session 0 (the leader
@@ -722,7 +750,10 @@ func (t *refTree) closeSession(hdr model.TxnHeader, x model.CloseSessionTxn) (re
 	for _, p := range t.ephemeralsOf(hdr.Session) {
 		t.remove(hdr, p, &res.events)
 	}
-	delete(t.sessions, hdr.Session)
+	if old, ok := t.sessions[hdr.Session]; ok {
+		t.digest -= refSessionHash(hdr.Session, old)
+		delete(t.sessions, hdr.Session)
+	}
 	return res, problem
 }
 
@@ -799,4 +830,68 @@ func txnSummaryAt(m model.MultiTxn, i int) string {
 		return "no op fails"
 	}
 	return txnSummary(m.Txns[i])
+}
+
+// The digest is the servers' fingerprint of a state (model.Tree.Digest),
+// which History.Applied records after every txn: to hold a server's state
+// to the committed sequence, the reference computes the same number over
+// its own state. It is a format, defined bit for bit by zoosim's model
+// (FNV-1a and splitmix64's finalizer, folded over every stored field of a
+// node, summed over the nodes and the sessions): the one thing here that
+// must equal model's by construction rather than by ZooKeeper's rules, and
+// the differential property checks it after every step. Because the
+// reference computes it from its own state, a server whose own apply got a
+// field wrong (a model bug included) shows a digest the reference does not
+// reach.
+
+const (
+	refFNVOffset = 14695981039346656037
+	refFNVPrime  = 1099511628211
+)
+
+func refFNV(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= refFNVPrime
+	}
+	return h
+}
+
+func refFNVString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= refFNVPrime
+	}
+	return h
+}
+
+// refFold absorbs one value into a running hash.
+func refFold(h, v uint64) uint64 { return mix64(h ^ mix64(v+0x9e3779b97f4a7c15)) }
+
+func refNodeHash(path string, n *refNode) uint64 {
+	h := mix64(refFNVString(refFNVOffset, path))
+	data := uint64(0x6e696c) // nil data ("nil"), told apart from empty data
+	if n.data != nil {
+		data = mix64(refFNV(refFNVOffset, n.data) ^ uint64(len(n.data)))
+	}
+	h = refFold(h, data)
+	acl := uint64(refFNVOffset)
+	for _, a := range n.acl {
+		acl = refFold(acl, uint64(uint32(a.Perms)))
+		acl = refFNVString(acl, a.Scheme)
+		acl = refFold(acl, uint64(len(a.Scheme)))
+		acl = refFNVString(acl, a.ID)
+		acl = refFold(acl, uint64(len(a.ID)))
+	}
+	h = refFold(h, refFold(acl, uint64(len(n.acl))))
+	for _, v := range []uint64{uint64(n.czxid), uint64(n.mzxid), uint64(n.pzxid), uint64(n.ctime), uint64(n.mtime),
+		uint64(uint32(n.version))<<32 | uint64(uint32(n.creations)),
+		uint64(uint32(n.aversion))<<8 | uint64(n.kind), uint64(n.owner), uint64(n.ttl)} {
+		h = refFold(h, v)
+	}
+	return h
+}
+
+func refSessionHash(id int64, timeoutMs int32) uint64 {
+	return refFold(refFold(0x73657373696f6e, uint64(id)), uint64(uint32(timeoutMs)))
 }

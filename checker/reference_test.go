@@ -134,6 +134,7 @@ func requireSameResult(t require.TestingT, m model.Result, r refResult, what str
 }
 
 func requireSameTree(t require.TestingT, m *model.Tree, r *refTree) {
+	require.Equal(t, m.Digest(), r.digest, "digest")
 	paths := m.Paths()
 	require.Len(t, r.nodes, len(paths), "node count")
 	for _, p := range paths {
