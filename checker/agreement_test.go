@@ -161,3 +161,22 @@ func TestAgreement_FailsWhenACommittedTxnDoesNotFitTheStateBeforeIt(t *testing.T
 	assert.Contains(t, res.Explanation, "does not fit the state")
 	assert.Contains(t, res.Explanation, "version 1")
 }
+
+func TestAgreement_FailsWhenACloseSessionDeletesAnotherSessionsNode(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	b.write(1, 1, createMode("/e1", model.ModeEphemeral), ms(1), ms(2))
+	b.write(2, 2, createMode("/e2", model.ModeEphemeral), ms(1), ms(2))
+	b.closeSession(1)
+	// A listed path may be gone by the time the close applies.
+	b.commit(2, model.CloseSessionTxn{Paths: []string{"/e2", "/gone"}})
+	requireVerdict(t, VerdictOK, CheckAgreement(b.h, Options{}))
+
+	b2 := newBuilder(t, 1, 2)
+	b2.write(1, 1, createMode("/e1", model.ModeEphemeral), ms(1), ms(2))
+	b2.write(2, 2, create("/p", ""), ms(1), ms(2))
+	bad, _ := b2.commit(1, model.CloseSessionTxn{Paths: []string{"/e1", "/p"}})
+	res := CheckAgreement(b2.h, Options{})
+	requireVerdict(t, VerdictViolation, res)
+	assert.Equal(t, []model.Zxid{bad}, res.Txns)
+	assert.Contains(t, res.Explanation, "lists /p, which is not an ephemeral node of session 0x1")
+}

@@ -2,13 +2,23 @@
 // operation with its call and return time, what the server answered, the
 // watch notifications and session events each client saw, and, white box,
 // the txns every server applied) and holds it to the promises in
-// DESIGN.md: linearizable writes and synced reads (porcupine), zxid order,
-// stale reads that are exact states of the past, agreement and durability,
-// sessions and ephemerals, watches, liveness after heal, and the recipes.
+// DESIGN.md: linearizable writes and synced reads, zxid order, stale reads
+// that are exact states of the past, agreement and durability, sessions
+// and ephemerals, watches, liveness after heal, and the recipes.
 //
-// Checkers live apart from the code they judge: this package imports the
-// model (to replay committed txns) and nothing of the servers, the engines
-// or the simulator.
+// Linearizability is checked against the one committed zxid order when the
+// servers' records are there (order.go: one pass, no search), and by
+// porcupine's search, bounded by a deterministic budget, when they are not
+// (linearizable.go). Every verdict is a function of the history and the
+// options: no checker reads the wall clock to decide (the search's
+// wall-clock guard names itself when it is hit), and whatever a checker
+// could not judge it counts in Result.Unchecked, with the reason.
+//
+// Checkers live apart from the code they judge: what a request or a txn
+// should do comes from the checker's own reference of ZooKeeper's data
+// tree (reference.go), never from package model's code, which this package
+// imports for its types only; nothing of the servers, the engines or the
+// simulator.
 package checker
 
 import (

@@ -490,7 +490,7 @@ func (m *linModel) statMatches(n *znode, st model.Stat) bool {
 
 // read checks a read's recorded result against s.
 func (m *linModel) read(s *zstate, op *linOp) bool {
-	if op.kind == OpExists && model.ValidatePath(op.path) != nil {
+	if op.kind == OpExists && !refValidPath(op.path) {
 		return op.err == model.ErrBadArguments
 	}
 	i, ok := findNode(s.nodes, op.path)
@@ -543,7 +543,7 @@ func (m *linModel) write(w []znode, sub *linSub, session int64) ([]znode, model.
 	case OpDelete:
 		return m.delete(w, sub)
 	case OpSetData, OpCheck:
-		if model.ValidatePath(sub.path) != nil {
+		if !refValidPath(sub.path) {
 			return w, model.ErrBadArguments, ""
 		}
 		i, ok := findNode(w, sub.path)
@@ -579,7 +579,7 @@ func (m *linModel) create(w []znode, sub *linSub, session int64) ([]znode, model
 	if sub.mode.IsSequential() {
 		path += formatSequence(w[pi].creations)
 	}
-	if model.ValidatePath(path) != nil {
+	if !refValidPath(path) {
 		return w, model.ErrBadArguments, ""
 	}
 	i, exists := findNode(w, path)

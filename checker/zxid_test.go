@@ -102,3 +102,18 @@ func TestZxidOrder_UnknownAndRefusedOpsAreNotOrdered(t *testing.T) {
 	b.write(1, 1, setData("/a", "z", -1), ms(6), ms(7))
 	requireVerdict(t, VerdictOK, CheckZxidOrder(b.h, Options{}))
 }
+
+func TestZxidOrder_EphemeralsAndSessionEndsFollowTheSameRules(t *testing.T) {
+	b := newBuilder(t, 1, 2)
+	e := b.write(1, 1, createMode("/e", model.ModeEphemeral), ms(1), ms(2))
+	b.read(1, 1, Op{Kind: OpExists, Path: "/e"}, ms(3), ms(4), -1)
+	b.closeSession(1)
+	b.write(2, 2, createMode("/e", model.ModeEphemeral), ms(5), ms(6)) // the node is free again
+	requireVerdict(t, VerdictOK, CheckZxidOrder(b.h, Options{}))
+
+	// Session 1 then reads an older state than its own create.
+	r := b.read(1, 1, Op{Kind: OpExists, Path: "/e"}, ms(3.5), ms(4.5), b.h.Ops[e].Zxid-1)
+	res := CheckZxidOrder(b.h, Options{})
+	requireVerdict(t, VerdictViolation, res)
+	assert.Equal(t, []int{e, r}, res.Ops)
+}
