@@ -41,7 +41,7 @@ import (
 // attribution ties write ops to the committed txns that are their effect.
 type attribution struct {
 	txnOf []int       // per op: index into the committed sequence, -1 if none
-	opOf  map[int]int // committed index -> op
+	opOf  []int // per committed txn: the op it is the effect of, -1 if none
 	// Unknown-outcome writes (and answered writes without a zxid):
 	// tied to a txn, shown to have taken no effect, or left undecided.
 	tied, noEffect int
@@ -63,9 +63,12 @@ func (r *run) attributed() *attribution {
 }
 
 func attribute(h *History, seq *committedSeq) *attribution {
-	a := &attribution{txnOf: make([]int, len(h.Ops)), opOf: map[int]int{}, unchecked: map[string]int{}}
+	a := &attribution{txnOf: make([]int, len(h.Ops)), opOf: make([]int, len(seq.txns)), unchecked: map[string]int{}}
 	for i := range a.txnOf {
 		a.txnOf[i] = -1
+	}
+	for j := range a.opOf {
+		a.opOf[j] = -1
 	}
 	tie := func(i, j int) { a.txnOf[i], a.opOf[j] = j, i }
 
@@ -93,7 +96,7 @@ func attribute(h *History, seq *committedSeq) *attribution {
 					i, op.Kind, op.Path, op.Xid, op.Zxid, seq.txns[j].Cxid),
 				ops: []int{i}, txns: []model.Zxid{op.Zxid}, details: describeOp(op) + "\n" + describeTxn(&seq.txns[j]) + "\n"})
 		default:
-			if _, taken := a.opOf[j]; !taken {
+			if a.opOf[j] < 0 {
 				tie(i, j) // a second op at one zxid is the zxid checker's finding
 			}
 		}
@@ -120,8 +123,7 @@ func attribute(h *History, seq *committedSeq) *attribution {
 			a.unchecked[whyNoSession]++
 		case op.Xid != 0:
 			js := slices.DeleteFunc(slices.Clone(byRequest[[2]int64{op.Session, int64(op.Xid)}]), func(j int) bool {
-				_, taken := a.opOf[j]
-				return taken
+				return a.opOf[j] >= 0
 			})
 			if len(js) == 0 {
 				a.noEffect++
@@ -141,7 +143,7 @@ func attribute(h *History, seq *committedSeq) *attribution {
 		js := byRequest[k]
 		i, tied := -1, false
 		for _, j := range js {
-			if o, ok := a.opOf[j]; ok && h.Ops[o].Xid != 0 {
+			if o := a.opOf[j]; o >= 0 && h.Ops[o].Xid != 0 {
 				i, tied = o, true
 			}
 		}
@@ -186,7 +188,7 @@ func (a *attribution) byContent(h *History, seq *committedSeq, ops []int) {
 	bySession := map[int64][]int{}
 	for j := range seq.txns {
 		t := &seq.txns[j]
-		if _, taken := a.opOf[j]; !taken && t.Session != 0 && effective(t.Txn) {
+		if a.opOf[j] < 0 && t.Session != 0 && effective(t.Txn) {
 			bySession[t.Session] = append(bySession[t.Session], j)
 		}
 	}
@@ -300,7 +302,8 @@ func (r *run) linearizableByOrder() Result {
 		j := rp.next
 		t := &seq.txns[j]
 		answer(t.Zxid)
-		i, tied := att.opOf[j]
+		i := att.opOf[j]
+		tied := i >= 0
 		var op *Op
 		if tied {
 			op = &h.Ops[i]
@@ -350,7 +353,7 @@ func (r *run) linearizableByOrder() Result {
 
 	tiedErrors := 0
 	for j, i := range att.opOf {
-		if !acknowledgedWrite(&h.Ops[i]) && !effective(seq.txns[j].Txn) {
+		if i >= 0 && !acknowledgedWrite(&h.Ops[i]) && !effective(seq.txns[j].Txn) {
 			tiedErrors++
 		}
 	}
@@ -373,7 +376,7 @@ func (r *run) lastChanges(seq *committedSeq, j int, op *Op) string {
 		for _, p := range paths {
 			if p != "" && txnTouches(seq.txns[k].Txn, p) {
 				line := "earlier: " + describeTxn(&seq.txns[k])
-				if o, ok := r.attributed().opOf[k]; ok {
+				if o := r.attributed().opOf[k]; o >= 0 {
 					line += fmt.Sprintf(" (op %d)", o)
 				}
 				out += line + "\n"

@@ -77,12 +77,17 @@ type refTree struct {
 	nodes    map[string]*refNode
 	sessions map[int64]int32 // live sessions and their timeouts
 	// saved holds, while a scope is open, each touched node as it was
-	// before the scope (nil: it did not exist).
-	saved   map[string]*refNode
-	scoping bool
+	// before the scope (nil: it did not exist), but for its children, whose
+	// changes childLog lists in order (so that a parent with many children
+	// is not copied for each child created or deleted).
+	saved    map[string]*refNode
+	childLog []childChange
+	scoping  bool
 	// digest is the servers' fingerprint of this state (see digest below),
-	// kept up to date as scopes commit.
+	// and owned the ephemeral nodes of each session; both are kept up to
+	// date as scopes commit.
 	digest uint64
+	owned  map[int64]map[string]bool
 }
 
 const (
@@ -100,7 +105,7 @@ const (
 // shows cversion -1 and /zookeeper -2); /zookeeper/config is read-only for
 // everyone and its ACL version is -1.
 func newRefTree() *refTree {
-	t := &refTree{nodes: map[string]*refNode{}, sessions: map[int64]int32{}}
+	t := &refTree{nodes: map[string]*refNode{}, sessions: map[int64]int32{}, owned: map[int64]map[string]bool{}}
 	open := []model.ACL{{Perms: refPermAll, Scheme: "world", ID: "anyone"}}
 	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"} {
 		n := &refNode{data: []byte{}, kind: refPersistent, acl: open, perms: refPermAll}
@@ -214,6 +219,12 @@ func refSequence(n int32) string {
 	return fmt.Sprintf("%010d", n)
 }
 
+// childChange is a child added to or removed from a parent in a scope.
+type childChange struct {
+	parent, name string
+	added        bool
+}
+
 // Scopes: everything a multi (or decide) changes can be undone.
 
 func (t *refTree) begin() {
@@ -222,34 +233,82 @@ func (t *refTree) begin() {
 	}
 	t.scoping = true
 	clear(t.saved)
+	t.childLog = t.childLog[:0]
 	if t.saved == nil {
 		t.saved = map[string]*refNode{}
 	}
 }
 
+// rollback puts every saved node back (with the children it has now: a
+// node deleted in the scope had none left), then undoes the child changes
+// newest first.
 func (t *refTree) rollback() {
 	for p, n := range t.saved {
 		if n == nil {
 			delete(t.nodes, p)
-		} else {
-			t.nodes[p] = n
+			continue
+		}
+		c := *n
+		c.children = nil
+		if live := t.nodes[p]; live != nil {
+			c.children = live.children
+		}
+		t.nodes[p] = &c
+	}
+	for i := len(t.childLog) - 1; i >= 0; i-- {
+		ch := t.childLog[i]
+		if n := t.nodes[ch.parent]; n != nil {
+			if ch.added {
+				n.children = removeSorted(n.children, ch.name)
+			} else {
+				n.children = insertSorted(n.children, ch.name)
+			}
 		}
 	}
 	t.scoping = false
 	clear(t.saved)
+	t.childLog = t.childLog[:0]
 }
 
 func (t *refTree) commit() {
 	for p, old := range t.saved {
 		if old != nil {
 			t.digest -= refNodeHash(p, old)
+			if old.kind == refEphemeral {
+				delete(t.owned[old.owner], p)
+				if len(t.owned[old.owner]) == 0 {
+					delete(t.owned, old.owner)
+				}
+			}
 		}
 		if n := t.nodes[p]; n != nil {
 			t.digest += refNodeHash(p, n)
+			if n.kind == refEphemeral {
+				if t.owned[n.owner] == nil {
+					t.owned[n.owner] = map[string]bool{}
+				}
+				t.owned[n.owner][p] = true
+			}
 		}
 	}
 	t.scoping = false
 	clear(t.saved)
+	t.childLog = t.childLog[:0]
+}
+
+// addChild and removeChild change a parent's children, logged in a scope.
+func (t *refTree) addChild(parent string, n *refNode, name string) {
+	n.children = insertSorted(n.children, name)
+	if t.scoping {
+		t.childLog = append(t.childLog, childChange{parent: parent, name: name, added: true})
+	}
+}
+
+func (t *refTree) removeChild(parent string, n *refNode, name string) {
+	n.children = removeSorted(n.children, name)
+	if t.scoping {
+		t.childLog = append(t.childLog, childChange{parent: parent, name: name})
+	}
 }
 
 // save remembers a path as it was before the scope changed it.
@@ -266,7 +325,7 @@ func (t *refTree) save(p string) {
 		return
 	}
 	c := *n
-	c.children = slices.Clone(n.children)
+	c.children = nil // rollback rebuilds them from the child log
 	t.saved[p] = &c
 }
 
@@ -308,28 +367,17 @@ func (t *refTree) live(session int64) bool {
 	return ok
 }
 
-// ephemeralsOf lists, sorted, the ephemeral nodes a session owns.
+// ephemeralsOf lists, sorted, the ephemeral nodes a session owns (outside
+// a scope).
 func (t *refTree) ephemeralsOf(session int64) []string {
-	var out []string
-	for p, n := range t.nodes {
-		if n.kind == refEphemeral && n.owner == session {
-			out = append(out, p)
-		}
+	if len(t.owned[session]) == 0 {
+		return nil
 	}
-	slices.Sort(out)
-	return out
+	return sortedKeys(t.owned[session])
 }
 
 // owners lists, sorted, every session that owns an ephemeral node.
-func (t *refTree) owners() []int64 {
-	seen := map[int64]bool{}
-	for _, n := range t.nodes {
-		if n.kind == refEphemeral {
-			seen[n.owner] = true
-		}
-	}
-	return sortedKeys(seen)
-}
+func (t *refTree) owners() []int64 { return sortedKeys(t.owned) }
 
 // refRequest is a client's write request as the history records it.
 type refRequest struct {
@@ -421,8 +469,7 @@ func (t *refTree) decideOne(session int64, r refRequest) (model.Txn, model.Err) 
 		}
 		t.save(r.path)
 		delete(t.nodes, r.path)
-		p := t.mutable(parentPath)
-		p.children = removeSorted(p.children, r.path[i+1:])
+		t.removeChild(parentPath, t.mutable(parentPath), r.path[i+1:])
 		return model.DeleteTxn{Path: r.path}, model.ErrOK
 	case OpSetData, OpCheck:
 		if !t.live(session) {
@@ -714,7 +761,7 @@ func (t *refTree) create(session int64, hdr model.TxnHeader, x model.CreateTxn, 
 	t.save(x.Path)
 	t.nodes[x.Path] = n
 	p := t.mutable(parentPath)
-	p.children = insertSorted(p.children, name)
+	t.addChild(parentPath, p, name)
 	p.creations++
 	p.pzxid = hdr.Zxid
 	if events != nil {
@@ -729,7 +776,7 @@ func (t *refTree) remove(hdr model.TxnHeader, path string, events *[]model.Watch
 	t.save(path)
 	delete(t.nodes, path)
 	p := t.mutable(parentPath)
-	p.children = removeSorted(p.children, name)
+	t.removeChild(parentPath, p, name)
 	p.pzxid = hdr.Zxid
 	*events = append(*events, model.WatchEvent{Type: model.EventNodeDeleted, Path: path},
 		model.WatchEvent{Type: model.EventNodeChildrenChanged, Path: parentPath})

@@ -257,3 +257,45 @@ func TestReference_DecideFollowsZooKeepersOrderOfChecks(t *testing.T) {
 	seq := r.decide(1, refRequest{kind: OpCreate, path: "/a/s-", mode: model.ModePersistentSequential})
 	require.Equal(t, "/a/s-0000000001", seq.(model.CreateTxn).Path, "the suffix counts every child creation")
 }
+
+// A multi that fails at its last op leaves the tree exactly as it was,
+// however many children its ops added and removed on the way.
+func TestReference_AFailedMultiLeavesNoTrace(t *testing.T) {
+	r := newRefTree()
+	r.apply(model.TxnHeader{Session: 1, Zxid: 1}, model.CreateSessionTxn{TimeoutMs: 1000})
+	r.apply(model.TxnHeader{Session: 1, Zxid: 2}, model.CreateTxn{Path: "/a", ParentCVersion: 1})
+	r.apply(model.TxnHeader{Session: 1, Zxid: 3}, model.CreateTxn{Path: "/a/b", ParentCVersion: 1})
+	r.apply(model.TxnHeader{Session: 1, Zxid: 4}, model.CreateTxn{Path: "/a/c", ParentCVersion: 2})
+	snapshot := func() (uint64, []string, []string, model.Stat) {
+		root, _, _ := r.children("/")
+		kids, st, _ := r.children("/a")
+		return r.digest, root, kids, st
+	}
+	d0, root0, kids0, st0 := snapshot()
+	multi := model.MultiTxn{Txns: []model.Txn{
+		model.CreateTxn{Path: "/a/d", ParentCVersion: 3},
+		model.DeleteTxn{Path: "/a/b"}, model.DeleteTxn{Path: "/a/c"}, model.DeleteTxn{Path: "/a/d"},
+		model.DeleteTxn{Path: "/a"},
+		model.CreateTxn{Path: "/a", ParentCVersion: 2},
+		model.SetDataTxn{Path: "/nope", Version: 1}, // does not fit: all is undone
+	}}
+	_, problem := r.apply(model.TxnHeader{Session: 1, Zxid: 5}, multi)
+	require.Contains(t, problem, "op 6 of the multi")
+	d1, root1, kids1, st1 := snapshot()
+	require.Equal(t, d0, d1)
+	require.Equal(t, root0, root1)
+	require.Equal(t, kids0, kids1)
+	require.Equal(t, st0, st1)
+
+	req := refRequest{kind: OpMulti, subs: []refRequest{
+		{kind: OpCreate, path: "/a/d"}, {kind: OpDelete, path: "/a/b", version: -1}, {kind: OpDelete, path: "/a/c", version: -1},
+		{kind: OpDelete, path: "/a/d", version: -1}, {kind: OpDelete, path: "/a", version: -1}, {kind: OpCreate, path: "/a"},
+		{kind: OpSetData, path: "/nope", version: -1}}}
+	got := r.decide(1, req).(model.MultiTxn)
+	require.Equal(t, model.ErrorTxn{Err: model.ErrNoNode}, got.Txns[6])
+	d2, root2, kids2, st2 := snapshot()
+	require.Equal(t, d0, d2)
+	require.Equal(t, root0, root2)
+	require.Equal(t, kids0, kids2)
+	require.Equal(t, st0, st2)
+}
