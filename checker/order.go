@@ -40,7 +40,7 @@ import (
 
 // attribution ties write ops to the committed txns that are their effect.
 type attribution struct {
-	txnOf []int       // per op: index into the committed sequence, -1 if none
+	txnOf []int // per op: index into the committed sequence, -1 if none
 	opOf  []int // per committed txn: the op it is the effect of, -1 if none
 	// Unknown-outcome writes (and answered writes without a zxid):
 	// tied to a txn, shown to have taken no effect, or left undecided.
