@@ -14,7 +14,10 @@ import (
 
 // A saved history is one JSON object:
 //
-//	{"format": "zoosim-history", "version": 1, "history": {...}}
+//	{"format": "zoosim-history", "version": 2, "history": {...}}
+//
+// Version 2 added Op.Xid (the request's xid); a version 1 file is read as
+// it is, every Xid 0 (not recorded).
 //
 // The history's fields keep their Go names. Times are integers of virtual
 // nanoseconds (Infinity is 9223372036854775807, which round-trips through
@@ -29,7 +32,9 @@ import (
 
 const (
 	historyFormat  = "zoosim-history"
-	historyVersion = 1
+	historyVersion = 2
+	// historyOldest is the oldest version this build still reads.
+	historyOldest = 1
 )
 
 // Bounds on a saved history, so that a hostile or broken file cannot make
@@ -93,8 +98,8 @@ func ReadJSON(r io.Reader) (*History, error) {
 	if f.Format != historyFormat {
 		return nil, fmt.Errorf("checker: reading history: format is %q, want %q", f.Format, historyFormat)
 	}
-	if f.Version != historyVersion {
-		return nil, fmt.Errorf("checker: reading history: version %d, this build reads version %d", f.Version, historyVersion)
+	if f.Version < historyOldest || f.Version > historyVersion {
+		return nil, fmt.Errorf("checker: reading history: version %d, this build reads versions %d to %d", f.Version, historyOldest, historyVersion)
 	}
 	if f.History == nil {
 		return nil, errors.New("checker: reading history: no \"history\" object")
