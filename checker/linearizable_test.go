@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anishathalye/porcupine"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
@@ -645,4 +646,27 @@ func TestLinModel_AgreesWithPrepareAndApply(t *testing.T) {
 			require.Len(t, states, 1)
 		}
 	})
+}
+
+// An op placed in the zxid order takes effect after the calls of the ops
+// before it and before the returns of the ops after it; an interval that
+// would become empty is left for the search to reject.
+func TestLinearizable_ZxidOrderNarrowsTheSearchIntervals(t *testing.T) {
+	op := func(pos uint64, call, ret int64) porcupine.Operation {
+		return porcupine.Operation{Input: &linOp{pos: pos}, Call: call, Return: ret}
+	}
+	part := []porcupine.Operation{op(2, 0, 10), op(4, 1, 5), op(5, 3, 4), op(6, 2, 20), op(0, 0, 100)}
+	tightenByPosition(part)
+	got := make([][2]int64, len(part))
+	for i, o := range part {
+		got[i] = [2]int64{o.Call, o.Return}
+	}
+	assert.Equal(t, [][2]int64{{0, 4}, {1, 4}, {3, 4}, {3, 20}, {0, 100}}, got)
+
+	contradiction := []porcupine.Operation{op(2, 10, 12), op(4, 0, 5)}
+	tightenByPosition(contradiction)
+	assert.Equal(t, int64(10), contradiction[0].Call)
+	assert.Equal(t, int64(12), contradiction[0].Return)
+	assert.Equal(t, int64(0), contradiction[1].Call)
+	assert.Equal(t, int64(5), contradiction[1].Return)
 }
