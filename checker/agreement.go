@@ -57,33 +57,32 @@ func (r *run) agreement() Result {
 			Explanation: fmt.Sprintf("the history records no applied txns, so %d acknowledged writes cannot be located", acked)}
 	}
 
-	rp := newReplay(seq.txns)
+	rep := r.replayed()
 	digestOK := true
-	checkRestores := func(z model.Zxid) {
+	checkRestores := func(z model.Zxid, digest uint64) {
 		for _, rs := range seq.restores[z] {
-			if rs.digest != rp.tree.digest {
+			if rs.digest != digest {
 				vs = append(vs, violation{key: [2]int64{int64(z), 5},
 					explanation: fmt.Sprintf("server %d restored a snapshot at zxid %s whose state differs from the committed sequence's at that zxid (digest %#x, replay %#x)",
-						rs.server, z, rs.digest, rp.tree.digest),
+						rs.server, z, rs.digest, digest),
 					txns: []model.Zxid{z}})
 			}
 		}
 	}
-	checkRestores(0)
+	checkRestores(0, rep.digest0)
 	restoresChecked := len(seq.restores[0])
 	unfit := 0
-	for !rp.done() {
-		idx := rp.next
-		t, res, problem := rp.step()
-		checkRestores(t.Zxid)
+	for idx := range seq.txns {
+		t, res, problem, digest := &seq.txns[idx], rep.results[idx], rep.problems[idx], rep.digests[idx]
+		checkRestores(t.Zxid, digest)
 		restoresChecked += len(seq.restores[t.Zxid])
-		if digestOK && t.Digest != 0 && rp.tree.digest != t.Digest {
+		if digestOK && t.Digest != 0 && digest != t.Digest {
 			// After the first mismatch every later digest may differ too;
 			// the first one is the finding.
 			digestOK = false
 			vs = append(vs, violation{key: [2]int64{int64(t.Zxid), 2},
 				explanation: fmt.Sprintf("server %d's state after zxid %s differs from the replay of the committed sequence (digest %#x, replay %#x): it skipped, reordered or altered a txn",
-					seq.digestServer[idx], t.Zxid, t.Digest, rp.tree.digest),
+					seq.digestServer[idx], t.Zxid, t.Digest, digest),
 				txns:    []model.Zxid{t.Zxid},
 				details: describeTxn(t) + "\n"})
 		}

@@ -271,6 +271,7 @@ type run struct {
 	opt  Options
 	seq  *committedSeq // merged lazily
 	attr *attribution  // tied lazily
+	rep  *replayed     // replayed lazily
 }
 
 func newRun(h *History, opt Options) *run {

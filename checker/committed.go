@@ -180,8 +180,8 @@ func txnEqual(a, b model.Txn) bool {
 }
 
 // replay applies the committed sequence to the checker's reference tree,
-// one txn at a time, in zxid order. Checkers that compare the history with
-// the state at some zxid walk it forward once; none replays per question.
+// one txn at a time, in zxid order. It runs once per check (replayAll),
+// answering on the way every question the checkers ask of a state.
 type replay struct {
 	tree *refTree
 	seq  []Txn
@@ -201,9 +201,74 @@ func (r *replay) step() (*Txn, refResult, string) {
 	return t, res, problem
 }
 
-// advanceTo applies every txn with zxid <= z.
-func (r *replay) advanceTo(z model.Zxid) {
-	for r.next < len(r.seq) && r.seq[r.next].Zxid <= z {
-		r.step()
+// replayed is the committed sequence replayed once by the reference, with
+// what every checker asks of it gathered on the way, so that no checker
+// replays it again.
+type replayed struct {
+	results  []refResult // per committed txn, what applying it did
+	problems []string    // per committed txn, why it does not fit the state before it ("" fits)
+	// digests[i] is the reference's digest after txn i; digest0 before
+	// the first.
+	digests []uint64
+	digest0 uint64
+	// liveAfter[i]: txn i's session is live after it applied.
+	liveAfter []bool
+	// decisions[i], for a txn tied to an op, says how the op's request
+	// decided against the state before it differs from the txn ("" alike).
+	decisions []string
+	// reads holds, for every answered read whose zxid is in the sequence's
+	// range, how it differs from the state at its zxid ("" equal).
+	reads map[int]string
+	// final is the state after the last txn.
+	final *refTree
+}
+
+func (r *run) replayed() *replayed {
+	if r.rep == nil {
+		r.rep = replayAll(r.h, r.committed(), r.attributed())
 	}
+	return r.rep
+}
+
+// answeredRead reports a read whose answer the state decided (the data or
+// NoNode).
+func answeredRead(op *Op) bool {
+	return isRead(op.Kind) && classify(op) == outcomeDone && (op.Err == model.ErrOK || op.Err == model.ErrNoNode)
+}
+
+func replayAll(h *History, seq *committedSeq, att *attribution) *replayed {
+	n := len(seq.txns)
+	out := &replayed{results: make([]refResult, n), problems: make([]string, n), digests: make([]uint64, n),
+		liveAfter: make([]bool, n), decisions: make([]string, n), reads: map[int]string{}}
+	var reads []int
+	last := seq.last()
+	for i := range h.Ops {
+		if op := &h.Ops[i]; answeredRead(op) && op.Zxid <= last {
+			reads = append(reads, i)
+		}
+	}
+	slices.SortStableFunc(reads, func(a, b int) int { return cmpInt64(int64(h.Ops[a].Zxid), int64(h.Ops[b].Zxid)) })
+	rp := newReplay(seq.txns)
+	out.digest0 = rp.tree.digest
+	next := 0
+	answer := func(below model.Zxid) {
+		for ; next < len(reads) && h.Ops[reads[next]].Zxid < below; next++ {
+			out.reads[reads[next]] = readMismatch(rp.tree, &h.Ops[reads[next]])
+		}
+	}
+	for !rp.done() {
+		j := rp.next
+		t := &seq.txns[j]
+		answer(t.Zxid)
+		if i := att.opOf[j]; i >= 0 {
+			op := &h.Ops[i]
+			out.decisions[j] = sameDecision(rp.tree.decide(op.Session, requestOf(op)), t.Txn)
+		}
+		_, out.results[j], out.problems[j] = rp.step()
+		out.digests[j] = rp.tree.digest
+		out.liveAfter[j] = rp.tree.live(t.Session)
+	}
+	answer(last + 1)
+	out.final = rp.tree
+	return out
 }

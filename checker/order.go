@@ -281,58 +281,47 @@ func (r *run) linearizableByOrder() Result {
 		}
 		reads = append(reads, i)
 	}
-	slices.SortStableFunc(reads, func(a, b int) int { return cmpInt64(int64(h.Ops[a].Zxid), int64(h.Ops[b].Zxid)) })
-
-	rp := newReplay(seq.txns)
-	next := 0
-	answer := func(below model.Zxid) {
-		for ; next < len(reads) && h.Ops[reads[next]].Zxid < below; next++ {
-			i := reads[next]
-			op := &h.Ops[i]
-			if why := readMismatch(rp.tree, op); why != "" {
-				vs = append(vs, violation{key: [2]int64{int64(i), 2},
-					explanation: fmt.Sprintf("linearizable read op %d (%s %s) returned zxid %s, but does not match the committed state there: %s",
-						i, op.Kind, op.Path, op.Zxid, why),
-					ops: []int{i}, txns: []model.Zxid{op.Zxid}, details: describeOp(op) + "\n"})
-			}
+	rep := r.replayed()
+	last := seq.last()
+	for _, i := range reads {
+		op := &h.Ops[i]
+		why, inRange := rep.reads[i]
+		switch {
+		case !inRange:
+			vs = append(vs, violation{key: [2]int64{int64(i), 2},
+				explanation: fmt.Sprintf("linearizable read op %d returned zxid %s, beyond the last committed txn (%s)", i, op.Zxid, last),
+				ops:         []int{i}, details: describeOp(op) + "\n"})
+		case why != "":
+			vs = append(vs, violation{key: [2]int64{int64(i), 2},
+				explanation: fmt.Sprintf("linearizable read op %d (%s %s) returned zxid %s, but does not match the committed state there: %s",
+					i, op.Kind, op.Path, op.Zxid, why),
+				ops: []int{i}, txns: []model.Zxid{op.Zxid}, details: describeOp(op) + "\n"})
 		}
 	}
 	writes := 0
-	for !rp.done() {
-		j := rp.next
-		t := &seq.txns[j]
-		answer(t.Zxid)
+	for j := range seq.txns {
 		i := att.opOf[j]
-		tied := i >= 0
-		var op *Op
-		if tied {
-			op = &h.Ops[i]
-			writes++
-			if why := sameDecision(rp.tree.decide(op.Session, requestOf(op)), t.Txn); why != "" {
-				vs = append(vs, violation{key: [2]int64{int64(i), 3},
-					explanation: fmt.Sprintf("op %d (%s %s by client %d) is the txn at zxid %s, which ZooKeeper would not commit there: %s",
-						i, op.Kind, op.Path, op.Client, t.Zxid, why),
-					ops: []int{i}, txns: []model.Zxid{t.Zxid},
-					details: describeOp(op) + "\n" + describeTxn(t) + "\n" + r.lastChanges(seq, j, op)})
-			}
+		if i < 0 {
+			continue
 		}
-		_, res, _ := rp.step()
-		if tied && answered(op) {
-			if why := resultMismatch(op, res); why != "" {
-				vs = append(vs, violation{key: [2]int64{int64(i), 4},
-					explanation: fmt.Sprintf("op %d (%s %s by client %d) was answered %s, but its txn at zxid %s gives another result: %s",
-						i, op.Kind, op.Path, op.Client, errName(op.Err), t.Zxid, why),
-					ops: []int{i}, txns: []model.Zxid{t.Zxid}, details: describeOp(op) + "\n" + describeTxn(t) + "\n"})
-			}
+		t, op := &seq.txns[j], &h.Ops[i]
+		writes++
+		if why := rep.decisions[j]; why != "" {
+			vs = append(vs, violation{key: [2]int64{int64(i), 3},
+				explanation: fmt.Sprintf("op %d (%s %s by client %d) is the txn at zxid %s, which ZooKeeper would not commit there: %s",
+					i, op.Kind, op.Path, op.Client, t.Zxid, why),
+				ops: []int{i}, txns: []model.Zxid{t.Zxid},
+				details: describeOp(op) + "\n" + describeTxn(t) + "\n" + r.lastChanges(seq, j, op)})
 		}
-	}
-	last := seq.last()
-	answer(last + 1)
-	for _, i := range reads[next:] {
-		op := &h.Ops[i]
-		vs = append(vs, violation{key: [2]int64{int64(i), 2},
-			explanation: fmt.Sprintf("linearizable read op %d returned zxid %s, beyond the last committed txn (%s)", i, op.Zxid, last),
-			ops:         []int{i}, details: describeOp(op) + "\n"})
+		if !answered(op) {
+			continue
+		}
+		if why := resultMismatch(op, rep.results[j]); why != "" {
+			vs = append(vs, violation{key: [2]int64{int64(i), 4},
+				explanation: fmt.Sprintf("op %d (%s %s by client %d) was answered %s, but its txn at zxid %s gives another result: %s",
+					i, op.Kind, op.Path, op.Client, errName(op.Err), t.Zxid, why),
+				ops: []int{i}, txns: []model.Zxid{t.Zxid}, details: describeOp(op) + "\n" + describeTxn(t) + "\n"})
+		}
 	}
 
 	// Real time: every op placed at its zxid.

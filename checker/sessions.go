@@ -49,9 +49,9 @@ func (r *run) sessions() Result {
 	createdAt := map[int64]model.Zxid{}
 	closedAt := map[int64]model.Zxid{}
 	flagged := map[int64]bool{}
-	rp := newReplay(seq.txns)
-	for !rp.done() {
-		t, res, _ := rp.step()
+	rep := r.replayed()
+	for j := range seq.txns {
+		t, res := &seq.txns[j], rep.results[j]
 		s := t.Session
 		switch t.Txn.(type) {
 		case model.CreateSessionTxn:
@@ -92,7 +92,7 @@ func (r *run) sessions() Result {
 			continue
 		}
 		if createsEphemeral(t.Txn, res) {
-			if !rp.tree.live(s) {
+			if !rep.liveAfter[j] {
 				flagged[s] = true
 				vs = append(vs, violation{key: [2]int64{int64(t.Zxid), 4},
 					explanation: fmt.Sprintf("txn %s created an ephemeral node for session %#x, which is not a live session",
@@ -101,11 +101,11 @@ func (r *run) sessions() Result {
 			}
 		}
 	}
-	for _, owner := range rp.tree.owners() {
-		if !rp.tree.live(owner) && !flagged[owner] {
+	for _, owner := range rep.final.owners() {
+		if !rep.final.live(owner) && !flagged[owner] {
 			vs = append(vs, violation{key: [2]int64{int64(seq.last()), 5},
 				explanation: fmt.Sprintf("at the end of the run, ephemeral nodes %v outlive their session %#x",
-					rp.tree.ephemeralsOf(owner), owner)})
+					rep.final.ephemeralsOf(owner), owner)})
 		}
 	}
 	vs = append(vs, keptEphemeralViolations(h, closedAt)...)

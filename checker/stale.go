@@ -26,8 +26,7 @@ func (r *run) staleReads() Result {
 	h := r.h
 	var reads []int
 	for i := range h.Ops {
-		op := &h.Ops[i]
-		if isRead(op.Kind) && classify(op) == outcomeDone && (op.Err == model.ErrOK || op.Err == model.ErrNoNode) {
+		if answeredRead(&h.Ops[i]) {
 			reads = append(reads, i)
 		}
 	}
@@ -43,8 +42,7 @@ func (r *run) staleReads() Result {
 	vs = append(vs, sessionFloorViolations(h)...)
 	vs = append(vs, futureReadViolations(h, seq, r.attributed(), reads)...)
 
-	slices.SortStableFunc(reads, func(a, b int) int { return cmpInt64(int64(h.Ops[a].Zxid), int64(h.Ops[b].Zxid)) })
-	rp := newReplay(seq.txns)
+	rep := r.replayed()
 	last := seq.last()
 	for _, i := range reads {
 		op := &h.Ops[i]
@@ -55,8 +53,7 @@ func (r *run) staleReads() Result {
 				ops: []int{i}, details: describeOp(op) + "\n"})
 			continue
 		}
-		rp.advanceTo(op.Zxid)
-		if why := readMismatch(rp.tree, op); why != "" {
+		if why := rep.reads[i]; why != "" {
 			v := violation{key: [2]int64{int64(i), 1},
 				explanation: fmt.Sprintf("read op %d (%s %s, zxid %s) does not match the committed state at that zxid: %s",
 					i, op.Kind, op.Path, op.Zxid, why),
@@ -65,7 +62,8 @@ func (r *run) staleReads() Result {
 				v.txns = []model.Zxid{op.Zxid}
 				v.details += describeTxn(&seq.txns[j]) + "\n"
 			}
-			if lw := lastTouch(seq.txns[:rp.next], op.Path); lw != nil && lw.Zxid != op.Zxid {
+			upTo, _ := seq.find(op.Zxid + 1)
+			if lw := lastTouch(seq.txns[:upTo], op.Path); lw != nil && lw.Zxid != op.Zxid {
 				v.txns = append(v.txns, lw.Zxid)
 				v.details += "last committed change of the path at or before the read's zxid: " + describeTxn(lw) + "\n"
 			}

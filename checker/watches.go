@@ -98,11 +98,10 @@ func (r *run) watches() Result {
 			Explanation: "the history records no applied txns, so watch notices cannot be matched with changes"}
 	}
 	events := map[string][]pathEvent{}
-	rp := newReplay(seq.txns)
-	for !rp.done() {
-		t, res, _ := rp.step()
-		for _, ev := range res.events {
-			events[ev.Path] = append(events[ev.Path], pathEvent{zxid: t.Zxid, typ: ev.Type})
+	rep := r.replayed()
+	for j := range seq.txns {
+		for _, ev := range rep.results[j].events {
+			events[ev.Path] = append(events[ev.Path], pathEvent{zxid: seq.txns[j].Zxid, typ: ev.Type})
 		}
 	}
 	// firstAfter finds the first event on path after zxid z (exclusive)
