@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"runtime"
@@ -189,8 +190,7 @@ func planLinearizability(h *History, keep func(i int) bool) *linPlan {
 	partOf := map[string]int{}
 	lanes := map[node.ID]int{}
 	nextLane := 0
-	// ephemeralsIn[p]: the sessions that create ephemerals in partition p,
-	// with the earliest time each session appears in the history.
+	// ephemeralsIn[p]: the sessions that create ephemerals in partition p.
 	var ephemeralsIn []map[int64]bool
 	for i, lop := range ops {
 		root := uf.find(keysOf[i][0])
@@ -518,7 +518,7 @@ func (r *run) linearizableBySearch() Result {
 	for _, p := range plan.parts {
 		total += len(p)
 	}
-	unchecked := maps2(plan.unchecked)
+	unchecked := maps.Clone(plan.unchecked)
 	illegal, over, guarded, largest := -1, 0, 0, 0
 	for i, res := range results {
 		switch {
@@ -557,14 +557,6 @@ func (r *run) linearizableBySearch() Result {
 	}
 	res.Unchecked, res.UncheckedWhy = uncheckedOf(unchecked)
 	return res
-}
-
-func maps2(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // searchPartitions searches every partition, as many at once as there are

@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"zoosim/model"
@@ -262,10 +263,7 @@ func sortedKeys2(m map[[2]int64][]int) [][2]int64 {
 func (r *run) linearizableByOrder() Result {
 	h, seq, att := r.h, r.committed(), r.attributed()
 	vs := slices.Clone(att.vs)
-	unchecked := map[string]int{}
-	for k, n := range att.unchecked {
-		unchecked[k] = n
-	}
+	unchecked := maps.Clone(att.unchecked)
 	calls := linearizableCalls(h)
 
 	var reads []int
