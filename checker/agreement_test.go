@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"zoosim/model"
 )
@@ -179,4 +180,41 @@ func TestAgreement_FailsWhenACloseSessionDeletesAnotherSessionsNode(t *testing.T
 	requireVerdict(t, VerdictViolation, res)
 	assert.Equal(t, []model.Zxid{bad}, res.Txns)
 	assert.Contains(t, res.Explanation, "lists /p, which is not an ephemeral node of session 0x1")
+}
+
+// The checker's reference shares no code with the model the servers run,
+// so a bug of that model is caught, not repeated: here two of the seeded
+// model bugs (a failed multi that applies its first ops; sequential names
+// from the parent's number of children).
+func TestAgreement_CatchesBugsOfTheModelTheServersRun(t *testing.T) {
+	t.Run("a failed multi applies its first op", func(t *testing.T) {
+		b := newBuilder(t, 1)
+		b.tree.SetBugs(model.Bugs{MultiPartial: true})
+		b.write(1, 1, create("/a", "x"), ms(1), ms(2))
+		b.write(1, 1, Op{Kind: OpMulti, Multi: []SubOp{
+			{Kind: OpSetData, Path: "/a", Data: []byte("z"), Version: -1},
+			{Kind: OpCreate, Path: "/a"}, // NodeExists: nothing may apply
+		}}, ms(3), ms(4))
+		r := b.read(1, 1, getData("/a"), ms(5), ms(6), -1)
+		require.Equal(t, "z", string(b.h.Ops[r].ResultData), "the buggy model applied the setData")
+		res := CheckAgreement(b.h, Options{})
+		requireVerdict(t, VerdictViolation, res)
+		assert.Contains(t, res.Explanation, "differs from the replay")
+		requireVerdict(t, VerdictViolation, CheckStaleReads(b.h, Options{}))
+	})
+	t.Run("a sequential name reused after a delete", func(t *testing.T) {
+		b := newBuilder(t, 1)
+		b.tree.SetBugs(model.Bugs{SeqFromChildren: true})
+		b.write(1, 1, create("/q", ""), ms(1), ms(2))
+		first := b.write(1, 1, createMode("/q/s-", model.ModePersistentSequential), ms(3), ms(4))
+		b.write(1, 1, del(b.h.Ops[first].CreatedPath, -1), ms(5), ms(6))
+		again := b.write(1, 1, createMode("/q/s-", model.ModePersistentSequential), ms(7), ms(8))
+		require.Equal(t, b.h.Ops[first].CreatedPath, b.h.Ops[again].CreatedPath, "the buggy model reused the name")
+		res := CheckAgreement(b.h, Options{})
+		requireVerdict(t, VerdictViolation, res)
+		assert.Contains(t, res.Explanation, "the parent's counter gives the suffix 0000000001")
+		lin := CheckLinearizable(b.h, Options{})
+		requireVerdict(t, VerdictViolation, lin)
+		assert.Contains(t, lin.Explanation, "which ZooKeeper would not commit there")
+	})
 }
