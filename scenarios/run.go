@@ -71,6 +71,8 @@ type Result struct {
 	// opposed to no answer); over the fault windows only in DuringFaults.
 	WriteAvailability, DuringFaults float64
 	WriteLatencies                  []node.Time
+	// Roles are the servers' role changes over the run (see RoleChange).
+	Roles []RoleChange
 
 	// Err says why the harness failed when Verdict is VerdictError.
 	Err string
@@ -98,6 +100,7 @@ type runState struct {
 	// fired) and done (server -> the leader its cascade crashed).
 	cascade  map[node.ID]node.Time
 	cascaded map[node.ID]node.ID
+	roles    roleSampler
 }
 
 const firstClientID = 101
@@ -264,10 +267,10 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		if !ok || next > end {
 			break
 		}
-		runTo(w, next)
+		rs.runTo(next)
 		runner.Apply(w.Now())
 	}
-	runTo(w, end)
+	rs.runTo(end)
 
 	// Liveness phase: heal everything, restart every server, and the
 	// ensemble must acknowledge a write within the bound.
@@ -277,14 +280,14 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	}
 	limit := w.Now() + sc.LivenessBound + 5*node.Second
 	for w.Now() < limit && rs.rec.firstAfter == 0 && !w.Exhausted() {
-		runTo(w, w.Now()+50*node.Millisecond)
+		rs.runTo(w.Now() + 50*node.Millisecond)
 	}
 	// Quiesce: no new operations; outstanding ones finish or time out;
 	// servers catch up.
 	for _, n := range rs.nodes {
 		n.stopped = true
 	}
-	runTo(w, w.Now()+3*node.Second)
+	rs.runTo(w.Now() + 3*node.Second)
 
 	h := rs.history(v.Safe(), runner)
 	copt := checker.Options{LinearizabilityTimeout: opt.CheckTimeout, LinearizabilityBudget: opt.CheckBudget,
@@ -311,7 +314,7 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		Ops: len(h.Ops), Faults: len(runner.Applied()), Events: w.Stats().Events,
 		VirtualMs: int64(w.Now() / node.Millisecond), TraceHash: w.TraceHash(), Swarm: swarmDesc,
 		Schedule: sched, Applied: runner.Applied(), History: h, Knobs: knobs, BuggifyFired: plan.Fired(),
-		Exhausted: w.Exhausted()}
+		Exhausted: w.Exhausted(), Roles: rs.roles.changes}
 	for _, r := range report.Results {
 		res.Checks[r.Checker] = r.Verdict
 	}
@@ -319,17 +322,6 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	res.measure(h)
 	res.WallMs = time.Since(wallStart).Milliseconds()
 	return res, nil
-}
-
-// runTo runs the world until virtual time t. A world with nothing queued
-// (every node down) would otherwise stay at its last event: an empty
-// callback at t makes time pass anyway.
-func runTo(w *sim.World, t node.Time) {
-	if t <= w.Now() || w.Exhausted() {
-		return
-	}
-	w.At(t, func() {})
-	w.Run(t)
 }
 
 func damagedMajority(applied []nemesis.Applied, servers int) bool {
