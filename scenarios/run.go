@@ -302,7 +302,7 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		copt.Checks = withoutCheck(copt.Checks, "liveness")
 	}
 	if opt.VisualizeDir != "" {
-		copt.VisualizePath = fmt.Sprintf("%s/%s-%d.html", opt.VisualizeDir, sc.Name, seed)
+		copt.VisualizePath = VisualizationPath(opt.VisualizeDir, sc.Name, seed)
 	}
 	report := checker.Check(h, copt)
 	if w.Exhausted() {

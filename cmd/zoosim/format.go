@@ -10,8 +10,7 @@ import (
 	"strings"
 
 	"zoosim/checker"
-	"zoosim/model"
-	"zoosim/node"
+	"zoosim/report"
 	"zoosim/scenarios"
 )
 
@@ -128,75 +127,8 @@ func printOps(w io.Writer, ids []int, h *checker.History, prefix string) {
 	}
 }
 
-// formatOp prints an op on one line: id, client, session, kind, path,
-// result, zxid, call and return time in virtual milliseconds.
-//
-//	#42 c103 s0x2a5 setData /g1/k2 v=3 -> ok zxid=0x100000007 call=1234.567ms ret=1240.001ms
-func formatOp(op *checker.Op) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "#%d c%d s%#x %s", op.ID, op.Client, op.Session, op.Kind)
-	if op.Kind == checker.OpMulti {
-		parts := make([]string, len(op.Multi))
-		for i, s := range op.Multi {
-			parts[i] = s.Kind.String() + " " + s.Path
-		}
-		fmt.Fprintf(&b, " [%s]", strings.Join(parts, "; "))
-	} else if op.Path != "" {
-		b.WriteString(" " + op.Path)
-	}
-	switch op.Kind {
-	case checker.OpCreate:
-		fmt.Fprintf(&b, " %s data=%q", op.Mode, clip(op.Data))
-	case checker.OpSetData:
-		fmt.Fprintf(&b, " data=%q v=%d", clip(op.Data), op.Version)
-	case checker.OpDelete, checker.OpCheck:
-		fmt.Fprintf(&b, " v=%d", op.Version)
-	}
-	if op.Watch {
-		b.WriteString(" watch")
-	}
-	if op.Unknown || op.Return >= checker.Infinity {
-		fmt.Fprintf(&b, " -> unknown call=%s ret=?", millis(op.Call))
-		return b.String()
-	}
-	fmt.Fprintf(&b, " -> %s", errText(op.Err))
-	if op.Err == model.ErrOK {
-		switch op.Kind {
-		case checker.OpCreate:
-			b.WriteString(" " + op.CreatedPath)
-		case checker.OpGetData:
-			fmt.Fprintf(&b, " data=%q v=%d", clip(op.ResultData), op.Stat.Version)
-		case checker.OpSetData, checker.OpExists:
-			fmt.Fprintf(&b, " v=%d", op.Stat.Version)
-		case checker.OpGetChildren:
-			fmt.Fprintf(&b, " children=%d", len(op.Children))
-		}
-	}
-	fmt.Fprintf(&b, " zxid=%s call=%s ret=%s", op.Zxid, millis(op.Call), millis(op.Return))
-	if op.Server != 0 {
-		fmt.Fprintf(&b, " srv=%d", op.Server)
-	}
-	return b.String()
-}
-
-func errText(e model.Err) string {
-	if e == model.ErrOK {
-		return "ok"
-	}
-	return strings.TrimPrefix(e.Error(), "KeeperErrorCode = ")
-}
-
-func clip(b []byte) string {
-	if len(b) > 16 {
-		return string(b[:16]) + "..."
-	}
-	return string(b)
-}
-
-// millis prints virtual time in milliseconds with microsecond precision.
-func millis(t node.Time) string {
-	return strconv.FormatFloat(float64(t)/float64(node.Millisecond), 'f', 3, 64) + "ms"
-}
+// formatOp prints an op on one line (see report.OpText).
+func formatOp(op *checker.Op) string { return report.OpText(op) }
 
 func indent(s, prefix string) string {
 	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)

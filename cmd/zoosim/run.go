@@ -17,6 +17,7 @@ import (
 
 	"zoosim/checker"
 	"zoosim/nemesis"
+	"zoosim/report"
 	"zoosim/scenarios"
 	"zoosim/sim"
 )
@@ -68,6 +69,7 @@ type runFlags struct {
 	historyPath  string
 	schedulePath string
 	maxOps       int
+	htmlPath     string
 }
 
 func newRunFlags(name, synopsis, about string) *runFlags {
@@ -81,6 +83,7 @@ func newRunFlags(name, synopsis, about string) *runFlags {
 	fs.StringVar(&rf.historyPath, "save-history", "", "save the run's history as JSON to `FILE` (for zoosim check)")
 	fs.StringVar(&rf.schedulePath, "schedule", "", "replay the fault schedule in `FILE` (JSON) instead of the swarm nemesis")
 	fs.IntVar(&rf.maxOps, "max-ops", 0, "stop each client after `N` operations (0: no limit)")
+	fs.StringVar(&rf.htmlPath, "html", "", "write the run's report (timeline, checkers, porcupine's visualization) as one HTML page to `FILE`")
 	return rf
 }
 
@@ -163,7 +166,18 @@ func (rf *runFlags) execute(stdout, stderr io.Writer) int {
 		defer historyFile.Close()
 	}
 
-	res, err := scenarios.Run(sc, rf.seed.seed, opt)
+	page, err := createHTML(rf.htmlPath)
+	if err != nil {
+		return inputErr(stderr, fs, err)
+	}
+
+	var res *scenarios.Result
+	var viz []byte
+	if page != nil {
+		res, viz, err = runWithViz(sc, rf.seed.seed, opt)
+	} else {
+		res, err = scenarios.Run(sc, rf.seed.seed, opt)
+	}
 	if err != nil {
 		return inputErr(stderr, fs, err)
 	}
@@ -185,6 +199,15 @@ func (rf *runFlags) execute(stdout, stderr io.Writer) int {
 	}
 
 	repro := rf.repro(res)
+	if page != nil {
+		err := page.write(func(w *bufio.Writer) error {
+			return report.WriteRun(w, report.Run{Result: res, Scenario: &sc, Repro: repro, Viz: viz})
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			code = max(code, exitUsage)
+		}
+	}
 	if rf.asJSON {
 		if err := writeJSON(stdout, runJSONOf(res, repro)); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
@@ -193,6 +216,9 @@ func (rf *runFlags) execute(stdout, stderr io.Writer) int {
 		return code
 	}
 	printRun(stdout, sc, res, rf.schedulePath, repro)
+	if rf.htmlPath != "" {
+		fmt.Fprintf(stdout, "report written to %s\n", rf.htmlPath)
+	}
 	if rf.historyPath != "" && res.History != nil {
 		fmt.Fprintf(stdout, "history saved to %s (zoosim check %s)\n", rf.historyPath, shellQuote(rf.historyPath))
 	}
