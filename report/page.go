@@ -128,6 +128,8 @@ thead th{background:var(--soft);text-align:left;position:sticky;top:0}
 tbody th{text-align:left;font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;white-space:nowrap}
 td.wrap{min-width:16rem;overflow-wrap:anywhere}
+table.suite td:nth-child(n+3),table.bugs td:nth-child(3),table.bugs td:nth-child(4){text-align:right}
+table.bugs td:nth-child(7){min-width:18rem}table.bugs td:nth-child(8){min-width:16rem;font-size:.88em}
 tr.bad>*{background:var(--badbg)}
 tr.warn>*{background:var(--warnbg)}
 .verdict{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:.85em;font-weight:600;white-space:nowrap}
@@ -152,6 +154,7 @@ svg.timeline{display:block;width:100%;min-width:46rem;height:auto}
 svg.plot{display:block;width:100%;max-width:52rem;min-width:30rem;height:auto}
 .plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,34rem),1fr));gap:0 1.5rem}
 .bar{display:inline-block;height:.7em;background:var(--bad);vertical-align:middle;margin-right:.35rem}
+.bar.good{background:#0969da}.nowrap{white-space:nowrap}
 details{margin:.4rem 0 .8rem}
 summary{cursor:pointer;color:#0550ae}
 iframe.viz{width:100%;height:36rem;border:1px solid var(--line)}
@@ -198,4 +201,12 @@ func Cards(cards ...[3]string) string {
 	}
 	b.WriteString("</div>\n")
 	return b.String()
+}
+
+// wallText says a wall time in milliseconds for people: "850 ms", "12.3 s".
+func wallText(ms int64) string {
+	if ms < 1000 {
+		return fmt.Sprintf("%d ms", ms)
+	}
+	return fmt.Sprintf("%.1f s", float64(ms)/1000)
 }

@@ -89,7 +89,7 @@ func WriteSuite(w io.Writer, s Suite) error {
 		[3]string{fmt.Sprint(viol), "violations", cls(viol, "bad")},
 		[3]string{fmt.Sprint(inconcl), "inconclusive", cls(inconcl, "warn")},
 		[3]string{fmt.Sprint(errs), "harness errors", cls(errs, "bad")},
-		[3]string{fmt.Sprintf("%.1f s", float64(s.WallMs)/1000), "wall time", ""}))
+		[3]string{wallText(s.WallMs), "wall time", ""}))
 	var facts [][2]string
 	for _, f := range s.Identity {
 		facts = append(facts, [2]string{f[0], Esc(f[1])})

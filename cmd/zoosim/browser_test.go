@@ -360,22 +360,53 @@ func screenshotDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-// reportCase is one kind of report and the command line that writes it.
+// reportCase is one kind of report and the command lines that write it
+// (the last one writes the report to path; the others write files in dir).
 type reportCase struct {
 	name string
-	args func(path string) []string
+	cmds func(dir, path string) [][]string
 	// want is text the page must show.
 	want []string
 }
 
 func reportCases() []reportCase {
+	one := func(args ...string) func(dir, path string) [][]string {
+		return func(dir, path string) [][]string { return [][]string{append(args, "--html", path)} }
+	}
 	return []reportCase{
-		{"run-violation", func(p string) []string {
-			return []string{"run", "--scenario", "partition-majority", "--seed", "1", "--bug", "commit-one-ack-short", "--html", p}
-		}, []string{"linearizable", "repro", "porcupine"}},
-		{"run-ok", func(p string) []string {
-			return []string{"run", "--scenario", "standard", "--seed", "2", "--duration", "20s", "--html", p}
-		}, []string{"leader", "server 5"}},
+		{"run-violation", one("run", "--scenario", "partition-majority", "--seed", "1", "--bug", "commit-one-ack-short"),
+			[]string{"linearizable", "repro", "porcupine"}},
+		{"run-ok", one("run", "--scenario", "standard", "--seed", "2", "--duration", "20s"), []string{"leader", "server 5"}},
+		{"suite", one("suite", "--suite", "unsafe", "--seeds", "4", "--quiet"), []string{"Failures (", "Failures replayed", "repro"}},
+		{"report-merged", func(dir, path string) [][]string {
+			var cmds [][]string
+			for i := 1; i <= 3; i++ {
+				cmds = append(cmds, []string{"suite", "--suite", "smoke", "--seeds", "1", "--bug", "keep-ephemerals", "--quiet",
+					"--shard", fmt.Sprintf("%d/3", i), "--json", ">", filepath.Join(dir, fmt.Sprintf("shard-%d.json", i))})
+			}
+			return append(cmds, []string{"report", "--quiet", "--html", path, filepath.Join(dir, "shard-1.json"),
+				filepath.Join(dir, "shard-2.json"), filepath.Join(dir, "shard-3.json")})
+		}, []string{"merged from", "sessions"}},
+		{"bugs", one("bugs", "--measure", "--suite", "smoke", "--seeds", "1", "--bug", "keep-ephemerals,multi-partial", "--quiet"),
+			[]string{"Detection rates", "keep-ephemerals", "never detected"}},
+	}
+}
+
+// runCommands runs each command line in process; "> FILE" at the end of a
+// line sends its stdout there.
+func runCommands(t *testing.T, cmds [][]string) {
+	t.Helper()
+	for _, args := range cmds {
+		var out, errb bytes.Buffer
+		outPath := ""
+		if n := len(args); n >= 2 && args[n-2] == ">" {
+			args, outPath = args[:n-2], args[n-1]
+		}
+		code := run(args, &out, &errb)
+		require.LessOrEqual(t, code, exitViolation, "%v\n%s\n%s", args, out.String(), errb.String())
+		if outPath != "" {
+			require.NoError(t, os.WriteFile(outPath, out.Bytes(), 0o644))
+		}
 	}
 }
 
@@ -400,9 +431,7 @@ func TestReports_RenderInARealBrowser(t *testing.T) {
 	for _, rc := range reportCases() {
 		t.Run(rc.name, func(t *testing.T) {
 			file := filepath.Join(dir, rc.name+".html")
-			var out, errb bytes.Buffer
-			code := run(rc.args(file), &out, &errb)
-			require.LessOrEqual(t, code, exitViolation, "%s\n%s", out.String(), errb.String())
+			runCommands(t, rc.cmds(dir, file))
 			page, err := os.ReadFile(file)
 			require.NoError(t, err)
 			for _, w := range rc.want {

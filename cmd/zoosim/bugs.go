@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"runtime"
@@ -8,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"zoosim/checker"
+	"zoosim/report"
 	"zoosim/scenarios"
 )
 
@@ -79,6 +82,7 @@ func cmdBugs(args []string, stdout, stderr io.Writer) int {
 	only := fs.String("bug", "", "measure only these `BUGS` (comma-separated; default: every bug)")
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	htmlPath := fs.String("html", "", "with --measure: write the detection-rate report (table, chart, each bug's first failing run\nwith its timeline) to `FILE`")
 	pos, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -92,6 +96,8 @@ func cmdBugs(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, fs, "--first-seed must be at least 1")
 	case *parallel < 1:
 		return usageErr(stderr, fs, "--parallel must be at least 1")
+	case *htmlPath != "" && !*measure:
+		return usageErr(stderr, fs, "--html needs --measure")
 	}
 	if !*measure {
 		if *asJSON {
@@ -113,6 +119,10 @@ func cmdBugs(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	page, err := createHTML(*htmlPath)
+	if err != nil {
+		return inputErr(stderr, fs, err)
+	}
 	perScenario := *seeds
 	if perScenario == 0 {
 		perScenario = suite.Seeds
@@ -120,13 +130,35 @@ func cmdBugs(args []string, stdout, stderr io.Writer) int {
 	passes, done := len(names)+1, 0
 	start := time.Now()
 	opt := scenarios.SuiteOptions{Seeds: perScenario, FirstSeed: *firstSeed, Parallel: *parallel}
+	var bar *termBar
+	if !*quiet && isTerminal(stderr) {
+		// One bar over every run of every pass; each pass's result is
+		// printed above it as it ends.
+		perPass, err := scenarios.SuiteRuns(suite, opt)
+		if err != nil {
+			return inputErr(stderr, fs, err)
+		}
+		bar = newTermBar(stderr, passes*len(perPass), "bugs --measure")
+		runs := 0
+		opt.Progress = func(int, int, *scenarios.RunSummary) {
+			runs++
+			bar.set(runs, fmt.Sprintf("bugs --measure: pass %d/%d", min(done+1, passes), passes))
+		}
+	}
 	rows, err := scenarios.MeasureBugs(suite, names, opt, func(m scenarios.BugMeasure) {
 		done++
-		if !*quiet {
+		switch {
+		case *quiet:
+		case bar != nil:
+			bar.println("bugs --measure: %d/%d %s: %d of %d runs fail", done, passes, orNone(m.Bug), m.Failing, m.Runs)
+		default:
 			fmt.Fprintf(stderr, "bugs --measure: %d/%d %s: %d of %d runs fail (%s)\n", done, passes, orNone(m.Bug),
 				m.Failing, m.Runs, time.Since(start).Round(time.Second))
 		}
 	})
+	if bar != nil {
+		bar.finish()
+	}
 	if err != nil {
 		return inputErr(stderr, fs, err)
 	}
@@ -134,6 +166,13 @@ func cmdBugs(args []string, stdout, stderr io.Writer) int {
 	for _, m := range rows {
 		if m.Bug == "" && m.Failing > 0 || m.Bug != "" && m.Failing == 0 || m.Errors > 0 {
 			code = exitViolation
+		}
+	}
+	if page != nil {
+		rep := bugsReport(suite.Name, perScenario, *firstSeed, rows, time.Since(start).Milliseconds(), *parallel)
+		if err := page.write(func(w *bufio.Writer) error { return report.WriteBugs(w, rep) }); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			code = exitUsage
 		}
 	}
 	if *asJSON {
@@ -154,6 +193,44 @@ func cmdBugs(args []string, stdout, stderr io.Writer) int {
 	}
 	printMeasure(stdout, suite.Name, perScenario, *firstSeed, rows)
 	return code
+}
+
+// bugsReport is the detection-rate report of rows, with each first failing
+// run replayed from its repro line.
+func bugsReport(suite string, seeds int, first uint64, rows []scenarios.BugMeasure, wallMs int64, parallel int) report.Bugs {
+	rep := report.Bugs{Suite: suite, Seeds: seeds, FirstSeed: first, WallMs: wallMs}
+	var jobs []replayJob
+	for _, m := range rows {
+		r := report.BugRow{Bug: m.Bug, Runs: m.Runs, Failing: m.Failing, Errors: m.Errors, FirstScenario: m.Scenario,
+			FirstSeed: m.FirstSeed, FirstRepro: m.FirstRepro, Detail: -1}
+		if b, ok := scenarios.LookupBug(m.Bug); ok {
+			r.Layer, r.Models, r.Description = b.Layer, b.Models, b.Description
+		}
+		for _, c := range m.CheckerNames() {
+			r.Checkers = append(r.Checkers, report.CheckerCount{Checker: c, Runs: m.Checkers[c]})
+		}
+		if m.FirstRepro != "" {
+			r.Detail = len(jobs)
+			jobs = append(jobs, replayJob{repro: m.FirstRepro, verdict: checker.VerdictViolation})
+		}
+		rep.Rows = append(rep.Rows, r)
+	}
+	rep.Details = replayAll(jobs, parallel)
+	for i := range rep.Rows {
+		r := &rep.Rows[i]
+		switch {
+		case len(rep.Details) != len(jobs): // a line that no longer parses: unlink every row
+			r.Detail = -1
+		case r.Detail >= 0:
+			d := &rep.Details[r.Detail]
+			what := "the clean suite's first false alarm"
+			if r.Bug != "" {
+				what = "the first run that failed with " + r.Bug + " switched on"
+			}
+			d.Notes = append([]string{"This is " + what + "."}, d.Notes...)
+		}
+	}
+	return rep
 }
 
 func writeOut(stdout, stderr io.Writer, name string, v any) int {

@@ -53,6 +53,7 @@ func commands() []command {
 		{"repro", "replay a run from the repro line a failing run printed", cmdRepro},
 		{"suite", "run a suite of scenarios over many seeds (shardable)", cmdSuite},
 		{"merge", "join the JSON results of suite shards into one", cmdMerge},
+		{"report", "write the HTML report of a suite's JSON (or of its shards' JSON, merged)", cmdReport},
 		{"shrink", "shrink a failing run to a minimal fault schedule and workload", cmdShrink},
 		{"check", "run the checkers over a saved history", cmdCheck},
 		{"quorum", "compare ensemble sizes and quorums: safety, availability, crash tolerance, latency", cmdQuorum},
@@ -114,6 +115,7 @@ Examples:
   zoosim repro "repro: zoosim run --scenario standard --seed 42"
   zoosim suite --suite ci --seeds 20 --shard 2/4 --json > shard-2.json
   zoosim merge shard-*.json
+  zoosim report shard-*.json --html nightly.html
   zoosim suite --corpus corpus/regressions.json
   zoosim shrink --scenario quorum-2-of-5 --seed 7
   zoosim check history.json

@@ -154,7 +154,17 @@ func cmdQuorum(args []string, stdout, stderr io.Writer) int {
 		defer htmlFile.Close()
 	}
 	prog := func(done, total int) {}
-	if !*quiet {
+	var bar *termBar
+	switch {
+	case *quiet:
+	case isTerminal(stderr):
+		prog = func(done, total int) {
+			if bar == nil {
+				bar = newTermBar(stderr, total, "quorum")
+			}
+			bar.set(done, "quorum")
+		}
+	default:
 		step := 0
 		prog = func(done, total int) {
 			if 10*done/total > step || done == total {
@@ -166,6 +176,9 @@ func cmdQuorum(args []string, stdout, stderr io.Writer) int {
 	rep, err := experiments.Sweep(experiments.Config{Servers: servers, Quorums: quorums, Seeds: *seeds,
 		FirstSeed: *firstSeed, ProbeSeeds: *probeSeeds, Faults: faults, Engine: *engine, Duration: duration,
 		Parallel: *parallel, Progress: prog})
+	if bar != nil {
+		bar.finish()
+	}
 	if err != nil {
 		return inputErr(stderr, fs, err)
 	}

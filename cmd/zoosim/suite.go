@@ -23,8 +23,8 @@ Run every scenario of a suite for K seeds each (seeds first-seed,
 first-seed+1, ...), P worlds at a time. Worlds share nothing, so every run
 is as deterministic as it is alone.
 
-Progress goes to stderr: a bar when stderr is a terminal, otherwise a line
-every 10% (and a line for each violation or harness error as soon as it is
+Progress goes to stderr: a live bar with the rate and the time left when
+stderr is a terminal, otherwise a line every 10% (and a line for each violation or harness error as soon as it is
 found). Then stdout gets a table, one row per scenario: runs, ok,
 violations, inconclusive, harness errors, ops per run, seeds per minute and
 wall time (a scenario's wall time is the sum of its runs' wall times, so
@@ -157,6 +157,7 @@ func cmdSuite(args []string, stdout, stderr io.Writer) int {
 	ov := addOverrideFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	htmlPath := fs.String("html", "", "write the sweep's HTML report (table, failures with timelines, porcupine's visualization) to `FILE`")
 	pos, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -220,6 +221,10 @@ func cmdSuite(args []string, stdout, stderr io.Writer) int {
 	if err := ov.makeVizDir(); err != nil {
 		return inputErr(stderr, fs, err)
 	}
+	page, err := createHTML(*htmlPath)
+	if err != nil {
+		return inputErr(stderr, fs, err)
+	}
 
 	prog := newProgress(stderr, sw.suite, *quiet)
 	if shards > 1 && !*quiet {
@@ -241,6 +246,12 @@ func cmdSuite(args []string, stdout, stderr io.Writer) int {
 
 	out := sw.resultJSON(res)
 	code, why := out.exitCode()
+	if page != nil {
+		if err := writeSuiteHTML(page, out, sw.parallel, progressWriter(stderr, *quiet)); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			code = max(code, exitUsage)
+		}
+	}
 	if *asJSON {
 		if err := writeJSON(stdout, out); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
@@ -515,7 +526,7 @@ type progress struct {
 	start                            time.Time
 	violations, inconclusive, errors int
 	lastTenth                        int
-	drawn                            bool
+	bar                              *termBar // on a terminal
 }
 
 func newProgress(w io.Writer, suite string, off bool) *progress {
@@ -548,29 +559,26 @@ func (p *progress) update(done, total int, r *scenarios.RunSummary) {
 	if p.off {
 		return
 	}
-	if line != "" {
-		if p.tty {
-			fmt.Fprint(p.w, "\r\033[K")
+	if p.tty {
+		if p.bar == nil {
+			p.bar = newTermBar(p.w, total, "suite "+p.suite)
 		}
+		if line != "" {
+			p.bar.println("%s", line)
+			if r.Repro != "" {
+				p.bar.println("  repro: %s", r.Repro)
+			}
+		}
+		p.bar.set(done, fmt.Sprintf("suite %s: %d violations, %d inconclusive, %d errors", p.suite, p.violations, p.inconclusive, p.errors))
+		return
+	}
+	if line != "" {
 		fmt.Fprintln(p.w, line)
 		if r.Repro != "" {
 			fmt.Fprintf(p.w, "  repro: %s\n", r.Repro)
 		}
 	}
 	elapsed := time.Since(p.start)
-	if p.tty {
-		const width = 30
-		filled := width * done / total
-		eta := "-"
-		if done > 0 && done < total {
-			eta = (elapsed / time.Duration(done) * time.Duration(total-done)).Round(time.Second).String()
-		}
-		fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d %3d%%  %d violations  %d inconclusive  %d errors  %s elapsed, eta %s",
-			strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, 100*done/total,
-			p.violations, p.inconclusive, p.errors, elapsed.Round(time.Second), eta)
-		p.drawn = true
-		return
-	}
 	if tenth := 10 * done / total; tenth > p.lastTenth || done == total {
 		p.lastTenth = tenth
 		fmt.Fprintf(p.w, "suite %s: %d/%d runs (%d%%), %d violations, %d inconclusive, %d harness errors, %s\n",
@@ -579,8 +587,8 @@ func (p *progress) update(done, total int, r *scenarios.RunSummary) {
 }
 
 func (p *progress) finish() {
-	if p.drawn {
-		fmt.Fprintln(p.w)
+	if p.bar != nil {
+		p.bar.finish()
 	}
 }
 
