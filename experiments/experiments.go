@@ -77,10 +77,16 @@ type Row struct {
 	Quorum  string
 	Safe    bool // every election quorum meets every commit quorum
 	Seeds   int
-	// Violations counts the seeds whose history a checker rejected.
-	Violations         int
-	FirstViolationSeed uint64
-	Repro              string // of the first violating seed
+	// Violations counts the seeds whose history a checker rejected:
+	// LostWriteSeeds of them lost acknowledged writes (LostWrites of them
+	// in all, as checker.LostWrites counts), OtherViolationSeeds lost none
+	// but broke another promise.
+	Violations          int
+	LostWriteSeeds      int
+	LostWrites          int
+	OtherViolationSeeds int
+	FirstViolationSeed  uint64
+	Repro               string // of the first violating seed
 	// Availability is the share of write attempts acknowledged, averaged
 	// over seeds; DuringFaults counts only attempts made while a fault was
 	// active.
@@ -88,7 +94,11 @@ type Row struct {
 	// CrashTolerance is the largest k such that, with servers N, N-1, ...
 	// crashed for good (k of them), every probe seed still acknowledged a
 	// write; -1 if not even k = 0 commits.
-	CrashTolerance         int
+	CrashTolerance int
+	// CrashCommitShare[k] is the share of probe seeds that still
+	// acknowledged a write with k servers crashed for good (nil with
+	// SafetyOnly).
+	CrashCommitShare       []float64
 	WriteP50Ms, WriteP99Ms float64
 	ElectionP50Ms          float64
 	ElectionP99Ms          float64
@@ -150,6 +160,7 @@ type outcome struct {
 	res       *scenarios.Result
 	err       error
 	committed bool      // crash-k
+	lost      int       // safety: acknowledged writes lost
 	election  node.Time // crash-leader; -1 if not measured
 	readsPerS float64
 }
@@ -367,6 +378,9 @@ func runTask(t task) outcome {
 	switch t.kind {
 	case taskSafety:
 		o.readsPerS = readsPerSecond(r.History, t.sc.Duration)
+		if r.Verdict == checker.VerdictViolation {
+			o.lost = len(checker.LostWrites(r.History))
+		}
 	case taskReads:
 		o.readsPerS = readsPerSecond(r.History, t.sc.Duration)
 	case taskCrashK:
@@ -400,6 +414,7 @@ func fold(row *Row, i int, tasks []task, outs []outcome) error {
 	readProbes := 0
 	var writes, elections []node.Time
 	committed := map[int]bool{} // k -> every seed committed
+	commits, probes := map[int]int{}, map[int]int{}
 	for j, t := range tasks {
 		if t.row != i {
 			continue
@@ -413,6 +428,12 @@ func fold(row *Row, i int, tasks []task, outs []outcome) error {
 		case taskSafety:
 			if o.res.Verdict == checker.VerdictViolation {
 				row.Violations++
+				row.LostWrites += o.lost
+				if o.lost > 0 {
+					row.LostWriteSeeds++
+				} else {
+					row.OtherViolationSeeds++
+				}
 				if row.Repro == "" || t.seed < row.FirstViolationSeed {
 					row.FirstViolationSeed, row.Repro = t.seed, o.res.Repro
 				}
@@ -427,6 +448,10 @@ func fold(row *Row, i int, tasks []task, outs []outcome) error {
 		case taskCrashK:
 			all, seen := committed[t.k]
 			committed[t.k] = (all || !seen) && o.committed
+			probes[t.k]++
+			if o.committed {
+				commits[t.k]++
+			}
 		case taskElection:
 			if o.election >= 0 {
 				elections = append(elections, o.election)
@@ -447,6 +472,9 @@ func fold(row *Row, i int, tasks []task, outs []outcome) error {
 	row.CrashTolerance = -1
 	for k := 0; k < row.Servers && committed[k]; k++ {
 		row.CrashTolerance = k
+	}
+	for k := 0; k < row.Servers && probes[k] > 0; k++ {
+		row.CrashCommitShare = append(row.CrashCommitShare, float64(commits[k])/float64(probes[k]))
 	}
 	return nil
 }

@@ -56,6 +56,10 @@ func TestQuorum_TwoOfFiveLosesAcknowledgedWritesThreeOfFiveDoesNot(t *testing.T)
 	assert.NotZero(t, two.FirstViolationSeed)
 	assert.Contains(t, two.Repro, "zoosim run --scenario quorum-2-of-5 --seed ")
 	assert.Zero(t, three.Violations, "3 of 5 lost a write: %s", three.Repro)
+	assert.Positive(t, two.LostWriteSeeds, "2 of 5 violated, but no seed lost an acknowledged write")
+	assert.GreaterOrEqual(t, two.LostWrites, two.LostWriteSeeds)
+	assert.Equal(t, two.Violations, two.LostWriteSeeds+two.OtherViolationSeeds)
+	assert.Zero(t, three.LostWrites)
 	t.Logf("2 of 5: %d/%d seeds lose writes, first %d: %s", two.Violations, two.Seeds, two.FirstViolationSeed, two.Repro)
 }
 
@@ -132,6 +136,7 @@ func TestSweep_SkipsInvalidCombinationsAndMeasuresProbes(t *testing.T) {
 	assert.Equal(t, "4", rep.Skipped[0].Quorum)
 	r := rep.Rows[0]
 	assert.Equal(t, 1, r.CrashTolerance)
+	assert.Equal(t, []float64{1, 1, 0}, r.CrashCommitShare, "3 servers commit with 0 or 1 crashed, not with 2")
 	assert.False(t, math.IsNaN(r.ElectionP50Ms), "no election measured after the leader crashed")
 	assert.Positive(t, r.ElectionP50Ms)
 
@@ -139,8 +144,17 @@ func TestSweep_SkipsInvalidCombinationsAndMeasuresProbes(t *testing.T) {
 	require.NoError(t, WriteCSV(&csv, rep.Rows))
 	assert.Equal(t, 2, strings.Count(csv.String(), "\n"))
 	require.NoError(t, WriteHTML(&page, rep, "quorum"))
-	assert.Contains(t, page.String(), "<svg")
-	assert.NotContains(t, page.String(), "<script")
+	html := page.String()
+	assert.Equal(t, 6, strings.Count(html, `<svg class="plot"`), "six plots")
+	for _, legend := range []string{"whole run", "during faults", "p50", "p99", "quorum majority", "lost acknowledged writes",
+		"other broken promises only", "writes acknowledged (%)", "virtual ms"} {
+		assert.Contains(t, html, legend)
+	}
+	// Self-contained: no script, no font or stylesheet to fetch.
+	assert.NotContains(t, html, "<script")
+	assert.NotContains(t, html, "@font-face")
+	assert.NotContains(t, html, "url(")
+	assert.NotContains(t, html, "<?xml")
 }
 
 func TestPercentile_NearestRank(t *testing.T) {

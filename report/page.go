@@ -128,7 +128,7 @@ thead th{background:var(--soft);text-align:left;position:sticky;top:0}
 tbody th{text-align:left;font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;white-space:nowrap}
 td.wrap{min-width:16rem;overflow-wrap:anywhere}
-table.suite td:nth-child(n+3),table.bugs td:nth-child(3),table.bugs td:nth-child(4){text-align:right}
+table.quorum td,table.suite td:nth-child(n+3),table.bugs td:nth-child(3),table.bugs td:nth-child(4){text-align:right}
 table.bugs td:nth-child(7){min-width:18rem}table.bugs td:nth-child(8){min-width:16rem;font-size:.88em}
 tr.bad>*{background:var(--badbg)}
 tr.warn>*{background:var(--warnbg)}
@@ -151,7 +151,7 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 figure{margin:.6rem 0 1.2rem}
 figcaption{color:var(--muted);font-size:.9em;max-width:60rem}
 svg.timeline{display:block;width:100%;min-width:46rem;height:auto}
-svg.plot{display:block;width:100%;max-width:52rem;min-width:30rem;height:auto}
+svg.plot{display:block;width:100%;max-width:52rem;min-width:26rem;height:auto}
 .plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,34rem),1fr));gap:0 1.5rem}
 .bar{display:inline-block;height:.7em;background:var(--bad);vertical-align:middle;margin-right:.35rem}
 .bar.good{background:#0969da}.nowrap{white-space:nowrap}
@@ -166,6 +166,7 @@ nav ol{columns:2 22rem;margin:.4rem 0 1rem}
  body{font-size:10.5pt}main{max-width:none;padding:0}
  .scroll{overflow:visible}svg.timeline,svg.plot{min-width:0;max-width:100%}
  thead th{position:static}
+ table{font-size:8.5pt}th,td{padding:.1rem .3rem}
  figure,tr,.cmd{break-inside:avoid}
  section.run{break-before:page}
  iframe.viz{display:none}

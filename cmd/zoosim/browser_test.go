@@ -389,6 +389,8 @@ func reportCases() []reportCase {
 		}, []string{"merged from", "sessions"}},
 		{"bugs", one("bugs", "--measure", "--suite", "smoke", "--seeds", "1", "--bug", "keep-ephemerals,multi-partial", "--quiet"),
 			[]string{"Detection rates", "keep-ephemerals", "never detected"}},
+		{"quorum", one("quorum", "--servers", "3,4,5", "--quorum", "majority,2", "--seeds", "6", "--probe-seeds", "1",
+			"--duration", "10s", "--quiet"), []string{"Crash tolerance", "lost acknowledged writes", "p99"}},
 	}
 }
 

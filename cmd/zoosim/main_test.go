@@ -710,9 +710,14 @@ func TestQuorum_JSONRowsSkipsInvalidAndReproReplaysTheViolation(t *testing.T) {
 	require.Len(t, out.Rows, 3, "3/2, 5/2, 5/4")
 	require.Len(t, out.Skipped, 1, "4 of 3 is skipped")
 	for _, row := range out.Rows {
-		requireKeys(t, row, "servers", "quorum", "safe", "seeds", "violations", "first_violation_seed", "availability",
-			"availability_during_faults", "crash_tolerance", "write_p50_ms", "write_p99_ms", "election_p50_ms",
-			"election_p99_ms", "reads_per_s", "repro")
+		requireKeys(t, row, "servers", "quorum", "safe", "seeds", "violations", "lost_write_seeds", "lost_writes",
+			"other_violation_seeds", "first_violation_seed", "availability", "availability_during_faults", "crash_tolerance",
+			"crash_commit_share", "write_p50_ms", "write_p99_ms", "election_p50_ms", "election_p99_ms", "reads_per_s", "repro")
+		var v, lost, other int
+		require.NoError(t, json.Unmarshal(row["violations"], &v))
+		require.NoError(t, json.Unmarshal(row["lost_write_seeds"], &lost))
+		require.NoError(t, json.Unmarshal(row["other_violation_seeds"], &other))
+		assert.Equal(t, v, lost+other, "every violating seed lost writes or broke another promise only")
 	}
 	var repro string
 	for _, row := range out.Rows {

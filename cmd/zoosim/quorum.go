@@ -30,6 +30,8 @@ than the ensemble) skipped with a note. One row per combination:
   viol              seeds whose history a checker rejected, and the first
                     such seed (its repro line is printed under the table
                     and replays with zoosim repro)
+  lost              of those, the seeds that lost acknowledged writes (the
+                    rest broke other promises only)
   avail, faults     the share of write attempts acknowledged over the run
                     and during faults only, averaged over seeds
   crash-tol         measured, not computed: the largest k such that, with k
@@ -49,12 +51,17 @@ with it).
 
 With --json, one object on stdout:
   {"rows":[{"servers","quorum","safe","seeds","violations",
+   "lost_write_seeds","lost_writes","other_violation_seeds",
    "first_violation_seed","repro" ("" if none),"availability",
-   "availability_during_faults","crash_tolerance","write_p50_ms",
+   "availability_during_faults","crash_tolerance","crash_commit_share"
+   (per k crashed servers, the share of probe seeds still committing),"write_p50_ms",
    "write_p99_ms","election_p50_ms","election_p99_ms","reads_per_s"}],
    "skipped":[{"servers","quorum","reason"}],"wall_ms"}
 A figure that could not be measured is null. --csv FILE writes the rows as
-CSV; --html FILE writes a self-contained report with inline SVG plots.
+CSV; --html FILE writes a self-contained report: plots (gonum/plot, inline
+SVG) of availability, write latency and election time (p50 and p99), crash
+tolerance per ensemble size and quorum, and lost acknowledged writes apart
+from other broken promises, then the table.
 
 Exit status: 0 no violation in a combination labelled safe (violations of
 unsafe quorums are the experiment's findings), 1 a violation in a safe
@@ -256,21 +263,25 @@ func splitQuorums(s string) []string {
 // quorumRowJSON is one row of quorum's --json object; figures that were
 // not measured are null.
 type quorumRowJSON struct {
-	Servers                  int      `json:"servers"`
-	Quorum                   string   `json:"quorum"`
-	Safe                     bool     `json:"safe"`
-	Seeds                    int      `json:"seeds"`
-	Violations               int      `json:"violations"`
-	FirstViolationSeed       *uint64  `json:"first_violation_seed"`
-	Repro                    string   `json:"repro"`
-	Availability             float64  `json:"availability"`
-	AvailabilityDuringFaults float64  `json:"availability_during_faults"`
-	CrashTolerance           int      `json:"crash_tolerance"`
-	WriteP50Ms               *float64 `json:"write_p50_ms"`
-	WriteP99Ms               *float64 `json:"write_p99_ms"`
-	ElectionP50Ms            *float64 `json:"election_p50_ms"`
-	ElectionP99Ms            *float64 `json:"election_p99_ms"`
-	ReadsPerS                float64  `json:"reads_per_s"`
+	Servers                  int       `json:"servers"`
+	Quorum                   string    `json:"quorum"`
+	Safe                     bool      `json:"safe"`
+	Seeds                    int       `json:"seeds"`
+	Violations               int       `json:"violations"`
+	LostWriteSeeds           int       `json:"lost_write_seeds"`
+	LostWrites               int       `json:"lost_writes"`
+	OtherViolationSeeds      int       `json:"other_violation_seeds"`
+	FirstViolationSeed       *uint64   `json:"first_violation_seed"`
+	Repro                    string    `json:"repro"`
+	Availability             float64   `json:"availability"`
+	AvailabilityDuringFaults float64   `json:"availability_during_faults"`
+	CrashTolerance           int       `json:"crash_tolerance"`
+	CrashCommitShare         []float64 `json:"crash_commit_share"`
+	WriteP50Ms               *float64  `json:"write_p50_ms"`
+	WriteP99Ms               *float64  `json:"write_p99_ms"`
+	ElectionP50Ms            *float64  `json:"election_p50_ms"`
+	ElectionP99Ms            *float64  `json:"election_p99_ms"`
+	ReadsPerS                float64   `json:"reads_per_s"`
 }
 
 type quorumSkippedJSON struct {
@@ -295,7 +306,8 @@ func quorumJSONOf(rep *experiments.Report) quorumJSON {
 	out := quorumJSON{Rows: []quorumRowJSON{}, Skipped: []quorumSkippedJSON{}, WallMs: rep.WallMs}
 	for _, r := range rep.Rows {
 		row := quorumRowJSON{Servers: r.Servers, Quorum: r.Quorum, Safe: r.Safe, Seeds: r.Seeds, Violations: r.Violations,
-			Repro: r.Repro, Availability: r.Availability, AvailabilityDuringFaults: r.AvailabilityDuringFaults,
+			LostWriteSeeds: r.LostWriteSeeds, LostWrites: r.LostWrites, OtherViolationSeeds: r.OtherViolationSeeds,
+			CrashCommitShare: r.CrashCommitShare, Repro: r.Repro, Availability: r.Availability, AvailabilityDuringFaults: r.AvailabilityDuringFaults,
 			CrashTolerance: r.CrashTolerance, WriteP50Ms: opt(r.WriteP50Ms), WriteP99Ms: opt(r.WriteP99Ms),
 			ElectionP50Ms: opt(r.ElectionP50Ms), ElectionP99Ms: opt(r.ElectionP99Ms), ReadsPerS: r.ReadsPerS}
 		if r.Violations > 0 {
@@ -312,7 +324,7 @@ func quorumJSONOf(rep *experiments.Report) quorumJSON {
 
 func printQuorum(w io.Writer, rep *experiments.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "servers\tquorum\tsafe\tseeds\tviol\tfirst\tavail\tfaults\tcrash-tol\twrite p50\tp99\telect p50\tp99\treads/s\t")
+	fmt.Fprintln(tw, "servers\tquorum\tsafe\tseeds\tviol\tlost\tfirst\tavail\tfaults\tcrash-tol\twrite p50\tp99\telect p50\tp99\treads/s\t")
 	for _, r := range rep.Rows {
 		safe, first := "safe", "-"
 		if !r.Safe {
@@ -321,8 +333,8 @@ func printQuorum(w io.Writer, rep *experiments.Report) {
 		if r.Violations > 0 {
 			first = strconv.FormatUint(r.FirstViolationSeed, 10)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%.1f%%\t%.1f%%\t%d\t%s\t%s\t%s\t%s\t%.1f\t\n", r.Servers, r.Quorum, safe,
-			r.Seeds, r.Violations, first, 100*r.Availability, 100*r.AvailabilityDuringFaults, r.CrashTolerance,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%s\t%.1f%%\t%.1f%%\t%d\t%s\t%s\t%s\t%s\t%.1f\t\n", r.Servers, r.Quorum, safe,
+			r.Seeds, r.Violations, r.LostWriteSeeds, first, 100*r.Availability, 100*r.AvailabilityDuringFaults, r.CrashTolerance,
 			msText(r.WriteP50Ms), msText(r.WriteP99Ms), msText(r.ElectionP50Ms), msText(r.ElectionP99Ms), r.ReadsPerS)
 	}
 	tw.Flush()
@@ -331,8 +343,9 @@ func printQuorum(w io.Writer, rep *experiments.Report) {
 	}
 	for _, r := range rep.Rows {
 		if r.Violations > 0 {
-			fmt.Fprintf(w, "%s, quorum %s: %d of %d seeds lost acknowledged writes or broke a promise; first:\n  repro: %s\n",
-				plural(r.Servers, "server"), r.Quorum, r.Violations, r.Seeds, r.Repro)
+			fmt.Fprintf(w, "%s, quorum %s: %d of %d seeds broke a promise (%d lost %s, %d only other promises); first:\n  repro: %s\n",
+				plural(r.Servers, "server"), r.Quorum, r.Violations, r.Seeds, r.LostWriteSeeds,
+				plural(r.LostWrites, "acknowledged write"), r.OtherViolationSeeds, r.Repro)
 		}
 	}
 	fmt.Fprintf(w, "latencies in virtual ms; wall time %.1fs\n", float64(rep.WallMs)/1000)
