@@ -459,3 +459,37 @@ func TestReports_RenderInARealBrowser(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowser_CatchesWhatABadPageDoes: the checks of the browser test can
+// fail. A page that logs an error, throws, and loads a picture from the
+// network is caught, and a blank page has no ink.
+func TestBrowser_CatchesWhatABadPageDoes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Chromium")
+	}
+	path := chromiumPath()
+	if path == "" {
+		t.Skip("Chromium not found (set ZOOSIM_CHROMIUM, or run make report-check, which installs Debian's chromium)")
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.html")
+	require.NoError(t, os.WriteFile(bad, []byte(`<!DOCTYPE html><html><body><p>bad</p>
+<script>console.error("boom"); null.x;</script><img src="http://127.0.0.1:9/x.png">
+<iframe sandbox="allow-scripts" srcdoc="&lt;script&gt;console.error('in the frame')&lt;/script&gt;"></iframe></body></html>`), 0o644))
+	blank := filepath.Join(dir, "blank.html")
+	require.NoError(t, os.WriteFile(blank, []byte(`<!DOCTYPE html><html><body></body></html>`), 0o644))
+	b := startBrowser(t, path)
+	_, _, probs, err := b.render("file://"+bad, view{"desktop", 800, 600, false})
+	require.NoError(t, err)
+	require.NotEmpty(t, probs.console, "console.error and the exception went unseen")
+	require.Contains(t, strings.Join(probs.console, "\n"), "boom")
+	require.Contains(t, strings.Join(probs.console, "\n"), "in the frame", "errors inside a sandboxed frame (porcupine's) went unseen")
+	require.Contains(t, probs.requests, "http://127.0.0.1:9/x.png")
+	shot, facts, probs, err := b.render("file://"+blank, view{"desktop", 800, 600, false})
+	require.NoError(t, err)
+	require.Empty(t, probs.console)
+	require.Zero(t, facts["text"])
+	ink, err := inkShare(shot)
+	require.NoError(t, err)
+	require.Less(t, ink, 0.01)
+}
