@@ -126,7 +126,7 @@ func TestWriteBugs_RatesAndUndetectedBugs(t *testing.T) {
 		{Bug: "", Runs: 10, Detail: -1},
 		{Bug: "ack-before-sync", Layer: "zab", Runs: 10, Failing: 4, FirstScenario: "crash-storm", FirstSeed: 3,
 			FirstRepro: "zoosim run --scenario crash-storm --seed 3 --bug ack-before-sync",
-			Checkers: []CheckerCount{{"agreement", 4}}, Detail: -1},
+			Checkers:   []CheckerCount{{"agreement", 4}}, Detail: -1},
 		{Bug: "multi-partial", Layer: "model", Runs: 10, Detail: -1},
 	}}))
 	page := b.String()
