@@ -10,7 +10,7 @@ SEEDS ?=
 # suite's default is 0: an inconclusive run fails the job).
 MAX_INCONCLUSIVE ?=
 
-.PHONY: all run corpus build test test-short lint vet fmt bench bench-all canary fuzz fuzz-cli crash-test bench-serve tidy clean
+.PHONY: all run corpus build test test-short lint vet fmt bench bench-all canary fuzz fuzz-cli crash-test bench-serve tidy clean report-check deploy-check
 
 ## run: the main job — the default scenario suite (ci), with its summary table; fails on a violation,
 ## a harness error or an inconclusive run beyond MAX_INCONCLUSIVE
@@ -95,6 +95,22 @@ crash-test:
 BENCH_SECONDS ?= 10
 bench-serve:
 	ZOOSIM_BENCH_SECONDS=$(BENCH_SECONDS) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkServe' -benchtime 1x -v ./real/
+
+## report-check: render every kind of HTML report (run, suite, merged shards, bugs --measure, quorum) in a
+## real headless Chromium (Debian's chromium, installed here if missing), at a desktop width, a phone's
+## width and as printed; fail on a blank page, a console error or any network request. The screenshots
+## stay in REPORT_SHOTS for people to look at.
+REPORT_SHOTS ?= report-check
+report-check:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ echo '== installing Debian'"'"'s chromium'; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	ZOOSIM_BROWSER=1 ZOOSIM_SCREENSHOTS=$(abspath $(REPORT_SHOTS)) $(GO) test -count=1 -run 'TestReports_RenderInARealBrowser|TestBrowser_' -v ./cmd/zoosim/
+	@echo "screenshots: $(abspath $(REPORT_SHOTS))"
+
+## deploy-check: the deploy/ manifests' command lines run locally (shards merged equal the unsharded
+## sweep), and the Dockerfile's build of the static binary, as written
+deploy-check:
+	ZOOSIM_DEPLOY_BUILD=1 $(GO) test -count=1 -run 'TestDeploy' -v ./cmd/zoosim/
 
 ## canary: the determinism canary alone (same seed, same trace hash)
 canary:

@@ -105,7 +105,7 @@ func WriteSuite(w io.Writer, s Suite) error {
 			bar = fmt.Sprintf("<span class=\"bar\" style=\"width:%.1fem\"></span>", 6*float64(r.viol)/float64(r.runs))
 		}
 		table = append(table, []string{Esc(name), Esc(strings.Join(r.engines, ", ")), num(r.runs), num(r.ok),
-			bar + num(r.viol), num(r.inconcl), num(r.errs)})
+			"<span class=\"nowrap\">" + bar + num(r.viol) + "</span>", num(r.inconcl), num(r.errs)})
 	}
 	table = append(table, []string{"total", "", num(len(s.Runs)), num(ok), num(viol), num(inconcl), num(errs)})
 	d.Table("suite", []string{"scenario", "engine", "runs", "ok", "violations", "inconclusive", "harness errors"}, table)

@@ -23,6 +23,8 @@ With --measure: run the suite once clean and once with each bug switched
 on (alone), and print per bug its detection rate (failing runs / runs),
 its first failing run (scenario and seed, with its repro line) and the
 checkers that fired. The clean row counts false alarms: it must be 0.
+--html FILE writes the same as a page: a chart of the rates, the table,
+and each bug's first failing run replayed with its timeline and checkers.
 
 With --json:
   {"bugs":[{"name","models","description","scenario","layer"}]}            (catalog)

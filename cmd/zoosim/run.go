@@ -36,6 +36,13 @@ the ops it involves:
 
   #id c<client> s<session> kind path [args] -> result zxid=... call=...ms ret=...ms srv=<server>
 
+--html FILE writes the run's report as one self-contained page: the
+timeline (each op's latency at its call time, coloured by outcome;
+throughput per 100 ms; every fault shaded and labelled; the established
+leader and each server's role; the ops a violated checker points at
+ringed), the checkers' explanations and, for a linearizability violation,
+porcupine's visualization.
+
 --schedule replays an exact fault schedule (JSON, as shrink writes it)
 instead of the swarm nemesis, and --max-ops stops each client after that
 many operations; both go into the repro line.

@@ -37,6 +37,11 @@ so that N machines of a batch runner (a CI matrix, Kubernetes Indexed Jobs
 with I = JOB_COMPLETION_INDEX+1) together run the whole sweep exactly once.
 Save each shard's --json output and join them with zoosim merge.
 
+--html FILE writes the sweep's report (zoosim report writes the same from
+suite JSON, merged shards included): the table, every failure with its
+repro line, and the first failures replayed with their timelines,
+checkers' explanations and porcupine's visualization.
+
 --corpus FILE runs a regression corpus instead of a suite: every entry's
 scenario, seed and overrides exactly (see corpus/regressions.json), with a
 table of what each entry found and whether it has its expected verdict.
