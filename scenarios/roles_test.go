@@ -33,7 +33,7 @@ func TestRoles_CrashedLeaderIsDownAndAnotherLeads(t *testing.T) {
 	require.NoError(t, err)
 	sc.Nemesis.Kinds, sc.Duration = nil, 10*node.Second
 	sched := nemesis.Schedule{{At: 3 * node.Second, Kind: nemesis.CrashLeader}}
-	r, err := Run(sc, 7, Options{Schedule: &sched})
+	r, err := Run(sc, 7, Options{Schedule: &sched, RecordRoles: true})
 	require.NoError(t, err)
 	require.NotEmpty(t, r.Roles)
 	require.NotEmpty(t, r.Applied)
@@ -68,8 +68,10 @@ func TestRoles_OrderedChangesAndDeterministic(t *testing.T) {
 	sc, err := Lookup("crash-storm")
 	require.NoError(t, err)
 	sc.Duration = 15 * node.Second
-	a := run1(t, sc, 3)
-	b := run1(t, sc, 3)
+	a, err := Run(sc, 3, Options{RecordRoles: true})
+	require.NoError(t, err)
+	b, err := Run(sc, 3, Options{RecordRoles: true})
+	require.NoError(t, err)
 	require.Equal(t, a.Roles, b.Roles)
 	require.Equal(t, a.TraceHash, b.TraceHash)
 	last := map[node.ID]RoleChange{}
@@ -91,4 +93,27 @@ func TestRoles_OrderedChangesAndDeterministic(t *testing.T) {
 		}
 	}
 	assert.Positive(t, downs, "a crash storm crashes servers: some must be seen down")
+}
+
+// TestRoles_SamplingChangesNothing: a run with role sampling is the run
+// without it, event for event: the same trace hash, events, ops, verdict
+// and applied faults, on scenarios with every kind of fault.
+func TestRoles_SamplingChangesNothing(t *testing.T) {
+	for _, name := range []string{"standard", "crash-storm", "pauses", "resync"} {
+		sc, err := Lookup(name)
+		require.NoError(t, err)
+		sc.Duration = 20 * node.Second
+		for seed := uint64(1); seed <= 2; seed++ {
+			plain := run1(t, sc, seed)
+			sampled, err := Run(sc, seed, Options{RecordRoles: true})
+			require.NoError(t, err)
+			require.Empty(t, plain.Roles)
+			require.NotEmpty(t, sampled.Roles)
+			require.Equal(t, plain.TraceHash, sampled.TraceHash, "%s seed %d: sampling perturbed the world", name, seed)
+			require.Equal(t, plain.Events, sampled.Events)
+			require.Equal(t, plain.Ops, sampled.Ops)
+			require.Equal(t, plain.Verdict, sampled.Verdict)
+			require.Equal(t, plain.Applied, sampled.Applied)
+		}
+	}
 }

@@ -36,6 +36,10 @@ type Options struct {
 	// MaxOpsPerClient stops each client after this many operations
 	// (shrinking); 0 means no limit.
 	MaxOpsPerClient int
+	// RecordRoles samples every server's role over the run into
+	// Result.Roles (for a report's timeline). It reads only: the run and its
+	// trace hash are the same with or without it.
+	RecordRoles bool
 }
 
 // Result is one run's outcome.
@@ -71,7 +75,8 @@ type Result struct {
 	// opposed to no answer); over the fault windows only in DuringFaults.
 	WriteAvailability, DuringFaults float64
 	WriteLatencies                  []node.Time
-	// Roles are the servers' role changes over the run (see RoleChange).
+	// Roles are the servers' role changes over the run (see RoleChange),
+	// with Options.RecordRoles.
 	Roles []RoleChange
 
 	// Err says why the harness failed when Verdict is VerdictError.

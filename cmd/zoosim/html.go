@@ -12,12 +12,14 @@ import (
 // one run (the failing part of a history is far smaller).
 const maxVizBytes = 32 << 20
 
-// runWithViz runs sc for seed and returns the result with porcupine's
-// visualization of a failing linearizability check, if there is one. When
+// runWithViz runs sc for seed, with the servers' roles recorded, and
+// returns the result with porcupine's visualization of a failing
+// linearizability check, if there is one. When
 // opt has no --viz directory the visualization is written to a temporary
 // one and read back; it changes nothing in the run (the checker writes it
 // after judging).
 func runWithViz(sc scenarios.Scenario, seed uint64, opt scenarios.Options) (*scenarios.Result, []byte, error) {
+	opt.RecordRoles = true // for the timeline's role lanes
 	if opt.VisualizeDir == "" {
 		dir, err := os.MkdirTemp("", "zoosim-viz-")
 		if err != nil {
