@@ -18,7 +18,8 @@ func LostWrites(h *History) []int {
 	if h == nil {
 		return nil
 	}
-	seq := newRun(h, Options{}).committed()
+	r := newRun(h, Options{})
+	seq := r.committed()
 	if len(seq.txns) == 0 {
 		return nil
 	}
@@ -29,11 +30,11 @@ func LostWrites(h *History) []int {
 		}
 	}
 	var lost []int
-	rp := newReplay(seq.txns)
-	for !rp.done() {
-		t, res := rp.step()
+	rep := r.replayed()
+	for idx := range seq.txns {
+		t := &seq.txns[idx]
 		for _, i := range ack[t.Zxid] {
-			if _, bad := ackMismatch(&h.Ops[i], t, res); bad {
+			if _, bad := ackMismatch(&h.Ops[i], t, rep.results[idx]); bad {
 				lost = append(lost, i)
 			}
 		}
