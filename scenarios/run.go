@@ -507,7 +507,7 @@ func (t *simTarget) Clients() []node.ID { return t.rs.clientIDs }
 func (t *simTarget) Leader() node.ID {
 	for _, id := range t.rs.serverIDs {
 		if s := t.rs.live(id); s != nil {
-			if st := s.Engine().Status(); st.Role == quorum.Leading && st.Established {
+			if st := s.Engine().Status(); st.Role == quorum.Leading && st.Serving {
 				return id
 			}
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"slices"
 
 	"zoosim/model"
@@ -96,6 +97,11 @@ func (s *Server) closeConn(c *conn, reason wire.CloseReason) {
 	}
 	if s.lead != nil {
 		s.lead.dropLocalSyncs(c)
+	}
+	for id, w := range s.reads { // deleting only: the order cannot leak
+		if w.conn == c {
+			delete(s.reads, id)
+		}
 	}
 }
 
@@ -299,6 +305,11 @@ func (s *Server) process(c *conn) {
 			p.submitted, p.readAfter = true, true
 			s.submitSync(c, p)
 			return
+		case s.cfg.ReadMode == ReadLinearizable && isSyncedRead(p.req.Op) && s.ri != nil:
+			// The engine confirms read points itself: no barrier txn.
+			p.submitted, p.readAfter = true, true
+			s.readIndex(c, p)
+			return
 		case s.cfg.ReadMode == ReadLinearizable && isSyncedRead(p.req.Op):
 			p.submitted, p.barrier = true, true
 			s.submitWrite(c, &wire.Request{Xid: p.req.Xid, Write: nil})
@@ -343,16 +354,51 @@ func (s *Server) submitWrite(c *conn, req *wire.Request) {
 }
 
 // submitSync asks the leader for its last proposed zxid and answers once
-// this server applied up to it (ZooKeeper's sync).
+// this server applied up to it (ZooKeeper's sync). An engine that confirms
+// read points itself gives one instead, which makes the sync linearizable.
 func (s *Server) submitSync(c *conn, p *pending) {
+	if s.ri != nil {
+		s.readIndex(c, p)
+		return
+	}
 	if s.lead != nil {
-		s.lead.addSync(syncWait{conn: c, xid: p.req.Xid, target: s.lead.lastProposed(s)})
+		s.lead.addSync(syncWait{conn: c, xid: p.req.Xid}, s.tree.LastZxid())
 		s.leaderAfterApply()
 		return
 	}
 	if !s.eng.Relay(s.leader, &SyncRequest{Session: c.session, Xid: p.req.Xid}) {
 		s.closeConn(c, wire.CloseNotServing)
 	}
+}
+
+// readWait is a request waiting for the engine's read point.
+type readWait struct {
+	conn *conn
+	p    *pending
+}
+
+// readIndex asks the engine for a read point for p, the request at the
+// head of c.
+func (s *Server) readIndex(c *conn, p *pending) {
+	s.nextRead++
+	s.reads[s.nextRead] = readWait{conn: c, p: p}
+	s.ri.ReadIndex(s.now, s.nextRead)
+}
+
+// onReadPoint answers a request whose read point is now applied: the sync
+// or the read behind it sees everything committed before it was asked.
+func (s *Server) onReadPoint(id uint64) {
+	w, ok := s.reads[id]
+	if !ok {
+		return // its connection closed meanwhile
+	}
+	delete(s.reads, id)
+	c := w.conn
+	if s.byConn[c.nonce] != c || c.head() != w.p {
+		panic(fmt.Sprintf("server %d: invariant violated: read point %d for a request no longer waiting", s.id, id))
+	}
+	w.p.synced, w.p.syncZxid = true, s.tree.LastZxid()
+	s.process(c)
 }
 
 // read answers a read from this server's tree and leaves the watch asked

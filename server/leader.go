@@ -70,13 +70,17 @@ func (r *RevalidateResponse) TraceHash() uint64 {
 	return uint64(r.Session)*47 ^ r.Conn ^ uint64(r.TimeoutMs)
 }
 
-// leaderState is what an established leader's server keeps beyond the
-// applied tree: the speculative tree its prepares run against (the applied
-// state plus every proposal not yet committed, ZooKeeper's
-// outstandingChanges), the session tracker, and the syncs in wait.
+// leaderState is what a serving leader's server keeps beyond the applied
+// tree: the speculative tree its prepares run against (the applied state
+// plus every proposal not yet committed, ZooKeeper's outstandingChanges),
+// the positions of those proposals, the session tracker, and the syncs in
+// wait.
 type leaderState struct {
 	spec     *model.Tree
 	sessions map[int64]*tracked
+	// proposed holds the positions of this leader's proposals not applied
+	// yet, in the order proposed (which is the order they commit in).
+	proposed []quorum.Position
 	syncs    []syncWait
 }
 
@@ -86,12 +90,17 @@ type tracked struct {
 	closing   bool // a closeSession has been proposed
 }
 
+// syncWait is a sync waiting for the leader to apply everything it had
+// proposed when the sync arrived: the proposal at target. Once that is
+// applied, zxid is its zxid and the sync is answered.
 type syncWait struct {
 	conn   *conn   // local client, or nil for a follower's
 	origin node.ID // the follower's server when conn is nil
 	sess   int64
 	xid    int32
-	target model.Zxid
+	target quorum.Position
+	done   bool
+	zxid   model.Zxid
 }
 
 func (s *Server) becomeLeader() {
@@ -130,9 +139,33 @@ func (l *leaderState) touch(id int64, now node.Time) {
 	}
 }
 
-func (l *leaderState) lastProposed(s *Server) model.Zxid { return l.spec.LastZxid() }
+// addSync queues a sync behind the last proposal not applied yet; with
+// none, everything the leader proposed is applied and the sync's point is
+// the applied state.
+func (l *leaderState) addSync(w syncWait, applied model.Zxid) {
+	if n := len(l.proposed); n > 0 {
+		w.target = l.proposed[n-1]
+	} else {
+		w.done, w.zxid = true, applied
+	}
+	l.syncs = append(l.syncs, w)
+}
 
-func (l *leaderState) addSync(w syncWait) { l.syncs = append(l.syncs, w) }
+// applied notes that the server applied e, which must be this leader's
+// oldest proposal not applied yet: a leader's entries commit in the order
+// it proposed them, and nothing else commits while it leads.
+func (l *leaderState) applied(id node.ID, e quorum.Entry) {
+	if len(l.proposed) == 0 || l.proposed[0] != e.Position {
+		panic(fmt.Sprintf("server %d: invariant violated: the leader applied the entry at position %d (%v), its oldest unapplied proposal is %v",
+			id, e.Position, e.Zxid, l.proposed))
+	}
+	l.proposed = l.proposed[1:]
+	for i := range l.syncs {
+		if w := &l.syncs[i]; !w.done && w.target == e.Position {
+			w.done, w.zxid = true, e.Zxid
+		}
+	}
+}
 
 func (l *leaderState) dropLocalSyncs(c *conn) {
 	l.syncs = slices.DeleteFunc(l.syncs, func(w syncWait) bool { return w.conn == c })
@@ -154,18 +187,21 @@ func (s *Server) propose(session int64, cxid int32, req model.Request) {
 			}
 		}
 	}
-	zxid, err := s.eng.Propose(s.now, encodeEntry(entryHeader{Session: session, Cxid: cxid, TimeMs: nowMs}, txn))
+	pos, err := s.eng.Propose(s.now, encodeEntry(entryHeader{Session: session, Cxid: cxid, TimeMs: nowMs}, txn))
 	if err != nil {
-		// The engine stopped leading (counter exhausted): the role change
-		// closes every connection, which fails the request.
+		// The engine stopped leading (Zab's counter exhausted): the role
+		// change closes every connection, which fails the request.
 		s.checkRole()
 		return
 	}
-	res := l.spec.Apply(model.TxnHeader{Session: session, Zxid: zxid, TimeMs: nowMs}, txn)
-	if l.spec.LastZxid() != zxid {
-		panic(fmt.Sprintf("server %d: invariant violated: speculative tree at %v after proposing %v", s.id, l.spec.LastZxid(), zxid))
+	if n := len(l.proposed); n > 0 && pos <= l.proposed[n-1] {
+		panic(fmt.Sprintf("server %d: invariant violated: proposal placed at position %d after %d", s.id, pos, l.proposed[n-1]))
 	}
-	_ = res
+	l.proposed = append(l.proposed, pos)
+	// The speculative tree only answers Prepare, which never looks at a
+	// zxid: the txn goes in without one (the engine gives it its zxid when
+	// it commits).
+	l.spec.Apply(model.TxnHeader{Session: session, TimeMs: nowMs}, txn)
 	// Proposing may commit at once (a standalone leader) after the Ready.
 }
 
@@ -175,21 +211,20 @@ func (s *Server) leaderAfterApply() {
 	if len(l.syncs) == 0 {
 		return
 	}
-	applied := s.tree.LastZxid()
 	kept := l.syncs[:0]
 	for _, w := range l.syncs {
-		if w.target > applied {
+		if !w.done {
 			kept = append(kept, w)
 			continue
 		}
 		if w.conn != nil {
 			if p := w.conn.head(); p != nil && p.submitted && p.req.Xid == w.xid {
-				p.synced, p.syncZxid = true, w.target
+				p.synced, p.syncZxid = true, w.zxid
 				s.process(w.conn)
 			}
 			continue
 		}
-		s.eng.Relay(w.origin, &SyncResponse{Session: w.sess, Xid: w.xid, Zxid: w.target})
+		s.eng.Relay(w.origin, &SyncResponse{Session: w.sess, Xid: w.xid, Zxid: w.zxid})
 	}
 	clear(l.syncs[len(kept):])
 	l.syncs = kept
@@ -238,7 +273,7 @@ func (s *Server) onRelay(r quorum.Relay) {
 		if s.lead == nil {
 			return
 		}
-		s.lead.addSync(syncWait{origin: r.From, sess: p.Session, xid: p.Xid, target: s.lead.lastProposed(s)})
+		s.lead.addSync(syncWait{origin: r.From, sess: p.Session, xid: p.Xid}, s.tree.LastZxid())
 		s.leaderAfterApply()
 	case *Touch:
 		if s.lead == nil {

@@ -167,11 +167,19 @@ type Server struct {
 	tree    *model.Tree      // the applied state
 	watches model.WatchTable // this server's clients' watches
 
-	// serving: the engine is established (leader or synced follower);
+	// serving: the engine serves (a leader or a caught-up follower);
 	// clients are served only then.
 	serving bool
 	leader  node.ID
-	epoch   uint32
+	term    uint64
+
+	// ri is the engine's read-index capability, if it has one: syncs and
+	// the reads of ReadSynced and ReadLinearizable then wait for a read
+	// point it confirms instead of a sync through the leader or a barrier
+	// txn. reads holds the requests waiting for one, by request id.
+	ri       quorum.ReadIndexer
+	reads    map[uint64]readWait
+	nextRead uint64
 
 	conns       []*conn // by creation; closed ones removed
 	byConn      map[uint64]*conn
@@ -239,6 +247,9 @@ func New(cfg Config, env node.Env) (*Server, error) {
 		return nil, err
 	}
 	s.eng = eng
+	if ri, ok := eng.(quorum.ReadIndexer); ok {
+		s.ri, s.reads = ri, map[uint64]readWait{}
+	}
 	return s, nil
 }
 
@@ -333,10 +344,12 @@ func (s *Server) Ready() node.Ready {
 	return s.rd
 }
 
-// Synced passes the driver's sync reports to the engine.
+// Synced passes the driver's sync reports to the engine, if it wants them.
 func (s *Server) Synced(now node.Time, count uint64) {
 	s.advanceClock(now)
-	s.eng.Synced(now, count)
+	if o, ok := s.eng.(node.SyncObserver); ok {
+		o.Synced(now, count)
+	}
 	s.afterEngine()
 }
 
@@ -370,6 +383,9 @@ func (s *Server) afterEngine() {
 	for _, r := range a.Relayed {
 		s.onRelay(r)
 	}
+	for _, id := range a.Reads {
+		s.onReadPoint(id)
+	}
 	s.checkRole()
 	if s.lead != nil {
 		s.leaderAfterApply()
@@ -381,16 +397,15 @@ func (s *Server) afterEngine() {
 // closed and clients reconnect.
 func (s *Server) checkRole() {
 	st := s.eng.Status()
-	serving := st.Established
-	if serving == s.serving && st.Leader == s.leader && st.Epoch == s.epoch {
+	if st.Serving == s.serving && st.Leader == s.leader && st.Term == s.term {
 		return
 	}
 	if s.serving {
 		s.closeAllConns(wire.CloseNotServing)
 	}
-	s.serving, s.leader, s.epoch = serving, st.Leader, st.Epoch
+	s.serving, s.leader, s.term = st.Serving, st.Leader, st.Term
 	s.lead = nil
-	if serving && st.Role == quorum.Leading {
+	if st.Serving && st.Role == quorum.Leading {
 		s.becomeLeader()
 	}
 }
@@ -413,6 +428,9 @@ func (s *Server) applyEntry(e quorum.Entry) {
 	}
 	if s.tree.LastZxid() != e.Zxid {
 		panic(fmt.Sprintf("server %d: invariant violated: applied %v but tree is at %v", s.id, e.Zxid, s.tree.LastZxid()))
+	}
+	if s.lead != nil {
+		s.lead.applied(s.id, e)
 	}
 	s.afterApply(h, e.Zxid, txn, res)
 }

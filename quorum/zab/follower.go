@@ -216,7 +216,7 @@ func (z *Zab) stepFollower(m *Msg) {
 	}
 }
 
-func quorumEntry(m *Msg) quorum.Entry { return quorum.Entry{Zxid: m.Zxid, Data: m.Data} }
+func quorumEntry(m *Msg) quorum.Entry { return entry(m.Zxid, m.Data) }
 
 // logStash logs the synced txns the LogAfterNewLeader bug held back.
 func (z *Zab) logStash() {

@@ -47,7 +47,7 @@ func restoreEntries(b []byte) []quorum.Entry {
 	for len(b) > 0 {
 		z := model.Zxid(binary.BigEndian.Uint64(b))
 		n := binary.BigEndian.Uint32(b[8:])
-		out = append(out, quorum.Entry{Zxid: z, Data: slices.Clone(b[12 : 12+n])})
+		out = append(out, entry(z, slices.Clone(b[12:12+n])))
 		b = b[12+n:]
 	}
 	return out
@@ -81,7 +81,7 @@ func (r *replica) Tick(now node.Time) {
 	r.applyNow()
 	if r.c.proposeEvery > 0 && now >= r.nextPropose {
 		r.nextPropose = now + r.c.proposeEvery
-		if st := r.z.Status(); st.Role == quorum.Leading && st.Established && r.c.proposing {
+		if st := r.z.Status(); st.Role == quorum.Leading && st.Serving && r.c.proposing {
 			r.c.seq++
 			data := []byte(fmt.Sprintf("v%d", r.c.seq))
 			if _, err := r.z.Propose(now, data); err != nil {
@@ -158,7 +158,7 @@ func (c *cluster) rep(id node.ID) *replica {
 func (c *cluster) leader() node.ID {
 	for i := 1; i <= c.n; i++ {
 		if r := c.rep(node.ID(i)); r != nil {
-			if st := r.z.Status(); st.Role == quorum.Leading && st.Established {
+			if st := r.z.Status(); st.Role == quorum.Leading && st.Serving {
 				return node.ID(i)
 			}
 		}
@@ -189,7 +189,7 @@ func (c *cluster) allUpToDate() bool {
 		if r == nil {
 			continue
 		}
-		if st := r.z.Status(); !st.Established || st.Leader != l {
+		if st := r.z.Status(); !st.Serving || st.Leader != l {
 			return false
 		}
 	}

@@ -299,7 +299,7 @@ func (z *Zab) commitAcked() {
 }
 
 // Propose logs a txn and sends it to every follower past sync.
-func (z *Zab) Propose(now node.Time, data []byte) (model.Zxid, error) {
+func (z *Zab) Propose(now node.Time, data []byte) (quorum.Position, error) {
 	if now > z.now {
 		z.now = now
 	}
@@ -311,20 +311,19 @@ func (z *Zab) Propose(now node.Time, data []byte) (model.Zxid, error) {
 	if last.Epoch() == z.newEpoch {
 		if last.Counter() == ^uint32(0) {
 			z.startLooking()
-			return 0, quorum.ErrEpochExhausted
+			return 0, ErrEpochExhausted
 		}
 		zxid = model.MakeZxid(z.newEpoch, last.Counter()+1)
 	} else {
 		zxid = model.MakeZxid(z.newEpoch, 1)
 	}
-	e := quorum.Entry{Zxid: zxid, Data: data}
-	z.appendLog(e)
+	z.appendLog(entry(zxid, data))
 	for id, l := range z.learners {
 		if l != nil && l.phase >= lhSyncSent {
 			z.sendLearner(node.ID(id), l, &Msg{Type: MsgProposal, Zxid: zxid, Data: data})
 		}
 	}
-	return zxid, nil
+	return quorum.Position(zxid), nil
 }
 
 func (z *Zab) tickLeading() {

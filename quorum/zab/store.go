@@ -170,7 +170,7 @@ func recoverStorage(st node.Storage, corruptAsEOF bool) recovered {
 			seg.last, last = zxid, zxid
 			seg.count++
 			if zxid > base {
-				r.entries = append(r.entries, quorum.Entry{Zxid: zxid, Data: data})
+				r.entries = append(r.entries, entry(zxid, data))
 			}
 		}
 		if seg.count > 0 {

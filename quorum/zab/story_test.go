@@ -57,13 +57,13 @@ func (s *story) status(id node.ID) string {
 	st := r.z.Status()
 	switch st.Role {
 	case quorum.Leading:
-		if st.Established {
-			return fmt.Sprintf("leading epoch %d, established", st.Epoch)
+		if st.Serving {
+			return fmt.Sprintf("leading epoch %d, established", st.Term)
 		}
 		return "leading (discovery/sync)"
 	case quorum.Following:
-		if st.Established {
-			return fmt.Sprintf("following s%d in epoch %d", st.Leader, st.Epoch)
+		if st.Serving {
+			return fmt.Sprintf("following s%d in epoch %d", st.Leader, st.Term)
 		}
 		return fmt.Sprintf("following s%d (syncing)", st.Leader)
 	}

@@ -19,6 +19,7 @@
 package zab
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -290,7 +291,19 @@ type durablePoint struct {
 	currentEpoch uint32
 }
 
-var _ quorum.Engine = (*Zab)(nil)
+var (
+	_ quorum.Engine     = (*Zab)(nil)
+	_ node.SyncObserver = (*Zab)(nil)
+)
+
+// ErrEpochExhausted is returned by Propose when the zxid counter of the
+// epoch is used up; the engine starts an election, as ZooKeeper does.
+var ErrEpochExhausted = errors.New("zab: zxid counter exhausted in this epoch")
+
+// entry builds a log entry: Zab's position in its log is the zxid itself.
+func entry(zxid model.Zxid, data []byte) quorum.Entry {
+	return quorum.Entry{Position: quorum.Position(zxid), Zxid: zxid, Data: data}
+}
 
 // New builds the engine from what survived on the node's disk. The first
 // Ready carries the snapshot to restore (if any) and the repairs of a
@@ -346,17 +359,29 @@ func (z *Zab) Owns(body any) bool {
 	return ok
 }
 
-// Status reports the engine's view.
+// Status reports the engine's view: a leader serves once established, a
+// follower once UPTODATE.
 func (z *Zab) Status() quorum.Status {
-	s := quorum.Status{Role: z.role, LastLogged: z.lastLogged(), Committed: z.committed}
+	s := quorum.Status{Role: z.role, Committed: z.applied}
 	switch z.role {
 	case quorum.Leading:
-		s.Leader, s.Epoch, s.Established = z.id, z.newEpoch, z.lphase == lEstablished
+		s.Leader, s.Term, s.Serving = z.id, uint64(z.newEpoch), z.lphase == lEstablished
 	case quorum.Following:
-		s.Leader, s.Epoch, s.Established = z.leader, z.newEpoch, z.fphase == fUpToDate
+		s.Leader, s.Term, s.Serving = z.leader, uint64(z.newEpoch), z.fphase == fUpToDate
 	}
 	return s
 }
+
+// Epoch is the epoch of the leader being followed or led (0 while looking).
+func (z *Zab) Epoch() uint32 {
+	if z.role == quorum.Looking {
+		return 0
+	}
+	return z.newEpoch
+}
+
+// LastLogged is the last zxid in the log (possibly uncommitted).
+func (z *Zab) LastLogged() model.Zxid { return z.lastLogged() }
 
 // Applied is the last zxid handed to the server.
 func (z *Zab) Applied() model.Zxid { return z.applied }

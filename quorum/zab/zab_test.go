@@ -21,7 +21,7 @@ func TestZab_FirstElectionPicksHighestIDWithEqualHistories(t *testing.T) {
 	assert.Equal(t, node.ID(3), c.leader())
 	for i := 1; i <= 3; i++ {
 		st := c.rep(node.ID(i)).z.Status()
-		assert.Equal(t, uint32(1), st.Epoch, "server %d", i)
+		assert.Equal(t, uint64(1), st.Term, "server %d", i)
 	}
 }
 
@@ -62,7 +62,7 @@ func TestZab_LeaderCrashElectsNewLeaderAndKeepsHistory(t *testing.T) {
 	require.True(t, c.runUntil(10*sec, func() bool { l := c.leader(); return l != 0 && l != old }), "no new leader")
 	t.Logf("new leader after %v ms", (c.w.Now()-crashAt)/node.Millisecond)
 	newLeader := c.leader()
-	assert.Greater(t, c.rep(newLeader).z.Status().Epoch, uint32(1))
+	assert.Greater(t, c.rep(newLeader).z.Epoch(), uint32(1))
 	c.w.RunFor(sec)
 	c.w.Restart(old)
 	require.True(t, c.runUntil(10*sec, c.allUpToDate), "restarted server did not rejoin")
@@ -304,7 +304,7 @@ func TestZab_LeaderFailoverTime(t *testing.T) {
 		require.True(t, c.runUntil(5*sec, c.allUpToDate))
 		c.w.RunFor(node.Time(sim.NewStream(seed, "crash-at").IntN(500)) * node.Millisecond)
 		old := c.leader()
-		oldEpoch := c.rep(old).z.Status().Epoch
+		oldEpoch := c.rep(old).z.Epoch()
 		c.w.Crash(old)
 		crashed := c.w.Now()
 		ok := c.runUntil(10*sec, func() bool {
