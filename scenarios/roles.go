@@ -25,11 +25,11 @@ type RoleChange struct {
 	Time   node.Time
 	Server node.ID
 	Role   string
-	// Established: a leader a commit quorum has synced with, or a follower
-	// synced with an established leader (quorum.Status.Established).
+	// Established: the engine serves (quorum.Status.Serving): a leader a
+	// commit quorum has synced with, or a follower caught up with it.
 	Established bool
 	Leader      node.ID // the leader it follows or is (0: none known)
-	Epoch       uint32
+	Epoch       uint32  // the leader's epoch or term (quorum.Status.Term)
 }
 
 // roleSampler keeps the last role seen of each server and every change.
@@ -81,7 +81,7 @@ func (rs *runState) sampleRoles() {
 			c.Role = RolePaused
 		default:
 			st := s.Engine().Status()
-			c.Role, c.Established, c.Leader, c.Epoch = st.Role.String(), st.Established, st.Leader, st.Epoch
+			c.Role, c.Established, c.Leader, c.Epoch = st.Role.String(), st.Serving, st.Leader, uint32(st.Term)
 			if st.Role == quorum.Looking {
 				c.Leader, c.Epoch = 0, 0
 			}

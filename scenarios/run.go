@@ -13,6 +13,7 @@ import (
 	"zoosim/nemesis"
 	"zoosim/node"
 	"zoosim/quorum"
+	"zoosim/quorum/engines"
 	"zoosim/quorum/zab"
 	"zoosim/server"
 	"zoosim/sim"
@@ -186,14 +187,21 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	}
 	bugs := switches(sc.Bugs)
 	rs.clientBugs = bugs.client
+	eng, err := engines.Lookup(sc.Engine)
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range rs.serverIDs {
 		w.AddNode(id, func(env node.Env) node.Machine {
 			s, err := server.New(server.Config{ReadMode: sc.ReadMode, TickTime: knobs.TickTime, Bugs: bugs.server, ModelBugs: bugs.model,
 				NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
-					cfg := zab.DefaultConfig(v, sm)
-					knobs.applyToZab(&cfg)
-					cfg.Bugs = bugs.zab
-					return zab.New(cfg, env)
+					if sc.Engine == "zab" {
+						cfg := zab.DefaultConfig(v, sm)
+						knobs.applyToZab(&cfg)
+						cfg.Bugs = bugs.zab
+						return zab.New(cfg, env)
+					}
+					return eng.Build(engines.Params{Verifier: v, StateMachine: sm}, env)
 				}}, env)
 			if err != nil {
 				panic(err)

@@ -18,6 +18,7 @@ import (
 	"zoosim/nemesis"
 	"zoosim/node"
 	"zoosim/quorum"
+	"zoosim/quorum/engines"
 	"zoosim/server"
 )
 
@@ -28,7 +29,7 @@ type Scenario struct {
 
 	Servers  int
 	Quorum   string // "majority", a size "2", "flex:E:C", "hier:..."
-	Engine   string // "zab"
+	Engine   string // a name in engines.Registry: "zab", "raft"
 	ReadMode server.ReadMode
 	Clients  int
 	// SessionTimeout is what clients ask for (negotiated into 2..20 ticks).
@@ -197,12 +198,19 @@ func (s Scenario) Validate() error {
 	if s.Clients < 0 || s.Clients > 200 {
 		errs = append(errs, fmt.Sprintf("clients %d outside 0..200", s.Clients))
 	}
-	if s.Engine != "zab" {
-		errs = append(errs, fmt.Sprintf("engine %q: only zab is available", s.Engine))
+	eng, engErr := engines.Lookup(s.Engine)
+	if engErr != nil {
+		errs = append(errs, engErr.Error())
 	}
 	if s.Servers >= 1 && s.Servers <= 15 {
-		if _, err := quorum.Parse(s.Quorum, s.Servers); err != nil {
+		v, err := quorum.Parse(s.Quorum, s.Servers)
+		switch {
+		case err != nil:
 			errs = append(errs, err.Error())
+		case engErr == nil:
+			if err := eng.Check(v); err != nil {
+				errs = append(errs, err.Error())
+			}
 		}
 	}
 	if s.Duration < MinDuration || s.Duration > MaxDuration {
@@ -216,9 +224,13 @@ func (s Scenario) Validate() error {
 	if s.LivenessBound <= 0 {
 		errs = append(errs, "liveness bound must be positive")
 	}
-	for _, b := range s.Bugs {
-		if !slices.Contains(BugNames, b) {
-			errs = append(errs, fmt.Sprintf("unknown bug %q (known: %s)", b, strings.Join(BugNames, ", ")))
+	for _, name := range s.Bugs {
+		b, ok := LookupBug(name)
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Sprintf("unknown bug %q (known: %s)", name, strings.Join(BugNames, ", ")))
+		case b.Layer == "zab" && engErr == nil && s.Engine != "zab":
+			errs = append(errs, fmt.Sprintf("bug %q is engine zab's, and this run's engine is %s", name, s.Engine))
 		}
 	}
 	if err := s.Knobs.Validate(); err != nil {

@@ -198,6 +198,7 @@ type World struct {
 
 // New returns an empty world at virtual time 0. It panics if cfg is invalid.
 func New(cfg Config) *World {
+	makeCryptoRandConstant()
 	cfg.setDefaults()
 	cfg.validate()
 	w := &World{

@@ -8,6 +8,5 @@ package deps
 import (
 	_ "github.com/anishathalye/porcupine"
 	_ "github.com/stretchr/testify/require"
-	_ "go.etcd.io/raft/v3"
 	_ "pgregory.net/rapid"
 )
