@@ -163,18 +163,25 @@ var Catalog = []Scenario{
 type Suite struct {
 	Name      string
 	Scenarios []string
-	Seeds     int
+	// Engines, when set, runs every scenario on each of these engines, one
+	// after the other (nil: each scenario's own engine).
+	Engines []string
+	Seeds   int
 	// Duration, when set, overrides every scenario's safety phase.
 	Duration node.Time
 }
 
 // Suites are the ways to run the catalogue.
 var Suites = []Suite{
-	{Name: "smoke", Seeds: 2, Duration: 10 * sec, Scenarios: []string{"standard", "master-failover", "session-expiry", "standalone"}},
-	{Name: "ci", Seeds: 8, Scenarios: safeNames()},
-	{Name: "nightly", Seeds: 200, Duration: 120 * sec, Scenarios: safeNames()},
+	{Name: "smoke", Seeds: 2, Duration: 10 * sec, Engines: bothEngines, Scenarios: []string{"standard", "master-failover", "session-expiry", "standalone"}},
+	{Name: "ci", Seeds: 8, Engines: bothEngines, Scenarios: safeNames()},
+	{Name: "nightly", Seeds: 200, Duration: 120 * sec, Engines: bothEngines, Scenarios: safeNames()},
 	{Name: "unsafe", Seeds: 50, Scenarios: []string{"quorum-2-of-5"}},
 }
+
+// bothEngines: a failure on both engines belongs to the layers above
+// them, a failure on one of them to that protocol.
+var bothEngines = []string{"zab", "raft"}
 
 func safeNames() []string {
 	var out []string

@@ -79,13 +79,16 @@ type SuiteResult struct {
 // Failure names a run that found a violation.
 type Failure struct {
 	Scenario string
+	Engine   string
 	Seed     uint64
 	Repro    string
 }
 
-// RunID names one run of a sweep.
+// RunID names one run of a sweep (a sweep may run a scenario on several
+// engines).
 type RunID struct {
 	Scenario string
+	Engine   string
 	Seed     uint64
 }
 
@@ -114,7 +117,7 @@ func SuiteRuns(suite Suite, opt SuiteOptions) ([]RunID, error) {
 	}
 	ids := make([]RunID, len(jobs))
 	for i, j := range jobs {
-		ids[i] = RunID{Scenario: j.sc.Name, Seed: j.seed}
+		ids[i] = RunID{Scenario: j.sc.Name, Engine: j.sc.Engine, Seed: j.seed}
 	}
 	return ids, nil
 }
@@ -143,30 +146,76 @@ func planSuite(suite Suite, opt SuiteOptions) ([]job, error) {
 	if len(suite.Scenarios) == 0 {
 		return nil, fmt.Errorf("suite %s has no scenarios", suite.Name)
 	}
-	if total := len(suite.Scenarios) * seeds; opt.Shards > total {
+	engines := suite.engines(opt.Overrides.Engine)
+	if total := len(engines) * len(suite.Scenarios) * seeds; opt.Shards > total {
 		return nil, fmt.Errorf("%d shards of a sweep of %d runs: every shard must have a run", opt.Shards, total)
 	}
 	var jobs []job
 	index := 0
-	for _, name := range suite.Scenarios {
-		sc, err := Lookup(name)
-		if err != nil {
-			return nil, err
+	for _, eng := range engines {
+		ov := opt.Overrides
+		if eng != "" {
+			ov.Engine = eng
 		}
-		if suite.Duration > 0 {
-			sc.Duration = suite.Duration
-		}
-		if sc, err = sc.Apply(opt.Overrides); err != nil {
-			return nil, err
-		}
-		for k := 0; k < seeds; k++ {
-			if index%opt.Shards == opt.Shard-1 {
-				jobs = append(jobs, job{index: index, sc: sc, seed: first + uint64(k)})
+		for _, name := range suite.Scenarios {
+			sc, err := Lookup(name)
+			if err != nil {
+				return nil, err
 			}
-			index++
+			if suite.Duration > 0 {
+				sc.Duration = suite.Duration
+			}
+			if sc, err = sc.Apply(ov); err != nil {
+				return nil, err
+			}
+			for k := 0; k < seeds; k++ {
+				if index%opt.Shards == opt.Shard-1 {
+					jobs = append(jobs, job{index: index, sc: sc, seed: first + uint64(k)})
+				}
+				index++
+			}
 		}
 	}
 	return jobs, nil
+}
+
+// engines are the engines a suite runs on, one after the other: the one
+// the overrides name, or the suite's, or (a suite without any) each
+// scenario's own, spelled "".
+func (s Suite) engines(override string) []string {
+	switch {
+	case override != "":
+		return []string{override}
+	case len(s.Engines) > 0:
+		return s.Engines
+	}
+	return []string{""}
+}
+
+// Resolved returns the scenarios of the suite's sweep with the overrides
+// applied, engine by engine.
+func (s Suite) Resolved(ov Overrides) ([]Scenario, error) {
+	var out []Scenario
+	for _, eng := range s.engines(ov.Engine) {
+		o := ov
+		if eng != "" {
+			o.Engine = eng
+		}
+		for _, name := range s.Scenarios {
+			sc, err := Lookup(name)
+			if err != nil {
+				return nil, err
+			}
+			if s.Duration > 0 {
+				sc.Duration = s.Duration
+			}
+			if sc, err = sc.Apply(o); err != nil {
+				return nil, err
+			}
+			out = append(out, sc)
+		}
+	}
+	return out, nil
 }
 
 // RunCorpus replays every entry of a regression corpus, each with its own
@@ -235,7 +284,7 @@ func runJobs(name string, jobs []job, opt SuiteOptions) (*SuiteResult, error) {
 			out.Inconclusive++
 		case checker.VerdictViolation:
 			out.Violations++
-			out.Failures = append(out.Failures, Failure{Scenario: r.Scenario, Seed: r.Seed, Repro: r.Repro})
+			out.Failures = append(out.Failures, Failure{Scenario: r.Scenario, Engine: r.Engine, Seed: r.Seed, Repro: r.Repro})
 		default:
 			out.Errors++
 		}

@@ -14,6 +14,7 @@ import (
 	"zoosim/checker"
 	"zoosim/nemesis"
 	"zoosim/node"
+	"zoosim/quorum/engines"
 	"zoosim/scenarios"
 )
 
@@ -128,7 +129,7 @@ func addOverrideFlags(fs *flagSet) *overrideFlags {
 		return nil
 	})
 	fs.StringVar(&o.quorum, "quorum", "", "the quorum `Q`: majority, a size such as 2, flex:E:C, hier:... (default: the scenario's)")
-	fs.StringVar(&o.engine, "engine", "", "the replication `ENGINE` (only zab exists; default: the scenario's)")
+	fs.StringVar(&o.engine, "engine", "", "the replication `ENGINE`: "+strings.Join(engines.Names(), " or ")+" (default: the scenario's, or each of a suite's)")
 	fs.Func("clients", "`N` clients (1..200; default: the scenario's)", func(s string) error {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {

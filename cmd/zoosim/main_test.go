@@ -68,7 +68,7 @@ func TestList_JSONListsEveryScenarioAndSuite(t *testing.T) {
 	stdout, stderr, code := zoosim(t, "list", "--json")
 	require.Equal(t, exitOK, code, stderr)
 	obj := oneObject(t, stdout)
-	requireKeys(t, obj, "scenarios", "suites", "bugs")
+	requireKeys(t, obj, "scenarios", "suites", "bugs", "engines")
 	var bugs []map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(obj["bugs"], &bugs))
 	require.Len(t, bugs, len(scenarios.Bugs))
@@ -90,7 +90,7 @@ func TestList_JSONListsEveryScenarioAndSuite(t *testing.T) {
 	require.NoError(t, json.Unmarshal(obj["suites"], &suites))
 	require.Len(t, suites, len(scenarios.Suites))
 	for i, s := range suites {
-		requireKeys(t, s, "name", "scenarios")
+		requireKeys(t, s, "name", "scenarios", "engines")
 		var names []string
 		require.NoError(t, json.Unmarshal(s["scenarios"], &names))
 		assert.Equal(t, scenarios.Suites[i].Scenarios, names)
@@ -131,6 +131,8 @@ func TestUsage_BadUsageAndBadInputExitTwoWithAMessage(t *testing.T) {
 		{"bad faults", []string{"run", "--scenario", "standalone", "--seed", "1", "--faults", "meteor"}, "meteor"},
 		{"bad read mode", []string{"run", "--scenario", "standalone", "--seed", "1", "--read-mode", "psychic"}, "read-mode"},
 		{"bad engine", []string{"run", "--scenario", "standalone", "--seed", "1", "--engine", "paxos"}, "paxos"},
+		{"a quorum raft cannot run", []string{"run", "--scenario", "quorum-2-of-5", "--seed", "1", "--engine", "raft"}, "engine raft decides by majorities only"},
+		{"another engine's bug", []string{"run", "--scenario", "standard", "--seed", "1", "--engine", "raft", "--bug", "ack-before-sync"}, "engine zab's"},
 		{"too many servers", []string{"run", "--scenario", "standalone", "--seed", "1", "--servers", "99"}, "servers 99"},
 		{"missing schedule file", []string{"run", "--scenario", "standalone", "--seed", "1", "--schedule", filepath.Join(dir, "none.json")}, "none.json"},
 		{"malformed schedule file", []string{"run", "--scenario", "standalone", "--seed", "1", "--schedule", garbage}, "garbage.json"},
@@ -385,6 +387,9 @@ func runSmoke(t *testing.T, dir, name string, extra ...string) (string, suiteRes
 	require.Len(t, res.Results, res.Runs)
 	require.Len(t, res.Failures, res.Violations)
 	require.Len(t, res.HarnessErrors, res.Errors)
+	for _, r := range res.Results {
+		require.NotEmpty(t, r.Engine, "a run without its engine")
+	}
 	path := filepath.Join(dir, name)
 	require.NoError(t, os.WriteFile(path, []byte(stdout), 0o644))
 	return path, res
@@ -396,7 +401,14 @@ func TestSuite_ShardsMergeIntoTheUnshardedSweep(t *testing.T) {
 	smoke, err := scenarios.LookupSuite("smoke")
 	require.NoError(t, err)
 	assert.Equal(t, "smoke", all.Suite)
-	assert.Equal(t, len(smoke.Scenarios), all.Runs)
+	assert.Equal(t, len(smoke.Engines)*len(smoke.Scenarios), all.Runs)
+	for i, eng := range smoke.Engines { // engine by engine, scenario by scenario
+		for j, name := range smoke.Scenarios {
+			r := all.Results[i*len(smoke.Scenarios)+j]
+			assert.Equal(t, eng, r.Engine)
+			assert.Equal(t, name, r.Scenario)
+		}
+	}
 
 	p1, s1 := runSmoke(t, dir, "s1.json", "--shard", "1/2")
 	p2, s2 := runSmoke(t, dir, "s2.json", "--shard", "2/2")

@@ -25,14 +25,16 @@ is as deterministic as it is alone.
 
 Progress goes to stderr: a live bar with the rate and the time left when
 stderr is a terminal, otherwise a line every 10% (and a line for each violation or harness error as soon as it is
-found). Then stdout gets a table, one row per scenario: runs, ok,
+found). Then stdout gets a table, one row per scenario (per engine and
+scenario when the sweep runs several engines): runs, ok,
 violations, inconclusive, harness errors, ops per run, seeds per minute and
 wall time (a scenario's wall time is the sum of its runs' wall times, so
 its seeds per minute are per worker; the total row is elapsed time with
 every worker), and then every failure with its repro line.
 
 --shard I/N runs only every N-th run of the sweep, starting with the I-th
-(the runs are numbered in suite order, scenario by scenario, seed by seed),
+(the runs are numbered in suite order: engine by engine when the suite runs
+several, as ci runs zab and raft, then scenario by scenario, seed by seed),
 so that N machines of a batch runner (a CI matrix, Kubernetes Indexed Jobs
 with I = JOB_COMPLETION_INDEX+1) together run the whole sweep exactly once.
 Save each shard's --json output and join them with zoosim merge.
@@ -54,8 +56,8 @@ With --json, one object on stdout:
   {"format":"zoosim-suite","format_version","zoosim_version","suite",
    "corpus","seeds","first_seed","shard":"I/N","overrides","engine",
    "max_inconclusive","runs","ok","violations","inconclusive","errors",
-   "unexpected","failures":[{"scenario","seed","repro"}],
-   "harness_errors":[{"scenario","seed","error","repro"}],
+   "unexpected","failures":[{"scenario","seed","engine","repro"}],
+   "harness_errors":[{"scenario","seed","engine","error","repro"}],
    "results":[{"scenario","seed","engine","verdict","trace_hash"}],"wall_ms"}
 The fields up to max_inconclusive identify the sweep: zoosim merge joins
 only shards that agree on all of them. results lists every run in sweep
@@ -103,12 +105,14 @@ type suiteResultJSON struct {
 type failureJSON struct {
 	Scenario string `json:"scenario"`
 	Seed     uint64 `json:"seed"`
+	Engine   string `json:"engine"`
 	Repro    string `json:"repro"`
 }
 
 type harnessErrorJSON struct {
 	Scenario string `json:"scenario"`
 	Seed     uint64 `json:"seed"`
+	Engine   string `json:"engine"`
 	Error    string `json:"error"`
 	Repro    string `json:"repro"`
 }
@@ -215,12 +219,7 @@ func cmdSuite(args []string, stdout, stderr io.Writer) int {
 			return inputErr(stderr, fs, err)
 		}
 		total = len(runs)
-		var scs []scenarios.Scenario
-		for _, name := range suite.Scenarios {
-			sc, _ := scenarios.Lookup(name) // SuiteRuns resolved every scenario
-			sc, _ = sc.Apply(sw.overrides)
-			scs = append(scs, sc)
-		}
+		scs, _ := suite.Resolved(sw.overrides) // SuiteRuns resolved every scenario
 		sw.engine = sweepEngine(scs)
 	}
 	if err := ov.makeVizDir(); err != nil {
@@ -318,9 +317,9 @@ func (sw sweep) resultJSON(res *scenarios.SuiteResult) suiteResultJSON {
 			Verdict: r.Verdict, TraceHash: hashText(r.TraceHash)})
 		switch r.Verdict {
 		case checker.VerdictViolation:
-			out.Failures = append(out.Failures, failureJSON{Scenario: r.Scenario, Seed: r.Seed, Repro: r.Repro})
+			out.Failures = append(out.Failures, failureJSON{Scenario: r.Scenario, Seed: r.Seed, Engine: r.Engine, Repro: r.Repro})
 		case scenarios.VerdictError:
-			out.HarnessErrors = append(out.HarnessErrors, harnessErrorJSON{Scenario: r.Scenario, Seed: r.Seed, Error: r.Err, Repro: r.Repro})
+			out.HarnessErrors = append(out.HarnessErrors, harnessErrorJSON{Scenario: r.Scenario, Seed: r.Seed, Engine: r.Engine, Error: r.Err, Repro: r.Repro})
 		}
 	}
 	return out
@@ -384,14 +383,22 @@ func (r *scenarioRow) add(s scenarios.RunSummary) {
 const tableHeader = "runs\tok\tviolations\tinconclusive\terrors\tops/run\tseeds/min\twall\t"
 
 func printSuite(w io.Writer, res *scenarios.SuiteResult, parallel int) {
+	engines := map[string]bool{}
+	for _, r := range res.Runs {
+		engines[r.Engine] = true
+	}
 	rows := map[string]*scenarioRow{}
 	var order []string
 	for _, r := range res.Runs {
-		row := rows[r.Scenario]
+		name := r.Scenario
+		if len(engines) > 1 { // a row per engine and scenario
+			name = r.Engine + " " + r.Scenario
+		}
+		row := rows[name]
 		if row == nil {
-			row = &scenarioRow{name: r.Scenario}
-			rows[r.Scenario] = row
-			order = append(order, r.Scenario)
+			row = &scenarioRow{name: name}
+			rows[name] = row
+			order = append(order, name)
 		}
 		row.add(r)
 	}
@@ -423,7 +430,7 @@ func printOutcomes(w io.Writer, res *scenarios.SuiteResult) {
 			if r.Verdict != checker.VerdictViolation {
 				continue
 			}
-			fmt.Fprintf(w, "  %s seed %d: %s\n", r.Scenario, r.Seed, failedChecks(r))
+			fmt.Fprintf(w, "  %s seed %d on %s: %s\n", r.Scenario, r.Seed, r.Engine, failedChecks(r))
 			if r.Repro != "" {
 				fmt.Fprintf(w, "    repro: %s\n", r.Repro)
 			}
@@ -433,7 +440,7 @@ func printOutcomes(w io.Writer, res *scenarios.SuiteResult) {
 		fmt.Fprintf(w, "\nharness errors (%d; bugs in zoosim, not violations of the service):\n", res.Errors)
 		for _, r := range res.Runs {
 			if r.Verdict == scenarios.VerdictError {
-				fmt.Fprintf(w, "  %s seed %d: %s\n    repro: %s\n", r.Scenario, r.Seed, r.Err, r.Repro)
+				fmt.Fprintf(w, "  %s seed %d on %s: %s\n    repro: %s\n", r.Scenario, r.Seed, r.Engine, r.Err, r.Repro)
 			}
 		}
 	}
@@ -449,7 +456,7 @@ func printOutcomes(w io.Writer, res *scenarios.SuiteResult) {
 				break
 			}
 			shown++
-			fmt.Fprintf(w, "  %s seed %d: %s inconclusive\n    repro: %s\n", r.Scenario, r.Seed, checksWith(r.Checks, checker.VerdictInconclusive), r.Repro)
+			fmt.Fprintf(w, "  %s seed %d on %s: %s inconclusive\n    repro: %s\n", r.Scenario, r.Seed, r.Engine, checksWith(r.Checks, checker.VerdictInconclusive), r.Repro)
 		}
 	}
 	fmt.Fprintf(w, "\nsuite %s: %d runs, %d ok, %d violations, %d inconclusive, %d harness errors\n",
@@ -556,10 +563,10 @@ func (p *progress) update(done, total int, r *scenarios.RunSummary) {
 		p.inconclusive++
 	case checker.VerdictViolation:
 		p.violations++
-		line = fmt.Sprintf("violation: %s seed %d: %s", r.Scenario, r.Seed, failedChecks(*r))
+		line = fmt.Sprintf("violation: %s seed %d on %s: %s", r.Scenario, r.Seed, r.Engine, failedChecks(*r))
 	default:
 		p.errors++
-		line = fmt.Sprintf("harness error (not a violation): %s seed %d: %s", r.Scenario, r.Seed, r.Err)
+		line = fmt.Sprintf("harness error (not a violation): %s seed %d on %s: %s", r.Scenario, r.Seed, r.Engine, r.Err)
 	}
 	if p.off {
 		return
@@ -722,7 +729,7 @@ func checkSuiteJSON(r suiteResultJSON) error {
 	var count [4]int // ok, violation, inconclusive, error
 	var violations, errs []scenarios.RunID
 	for i, res := range r.Results {
-		id := scenarios.RunID{Scenario: res.Scenario, Seed: res.Seed}
+		id := scenarios.RunID{Scenario: res.Scenario, Engine: res.Engine, Seed: res.Seed}
 		switch res.Verdict {
 		case checker.VerdictOK:
 			count[0]++
@@ -752,7 +759,7 @@ func checkSuiteJSON(r suiteResultJSON) error {
 		return fmt.Errorf("%d failures listed for %d violations", len(r.Failures), len(violations))
 	}
 	for i, f := range r.Failures {
-		if (scenarios.RunID{Scenario: f.Scenario, Seed: f.Seed}) != violations[i] {
+		if (scenarios.RunID{Scenario: f.Scenario, Engine: f.Engine, Seed: f.Seed}) != violations[i] {
 			return fmt.Errorf("failure %d (%s seed %d) is not the %d-th violation of the results", i, f.Scenario, f.Seed, i+1)
 		}
 	}
@@ -760,7 +767,7 @@ func checkSuiteJSON(r suiteResultJSON) error {
 		return fmt.Errorf("%d harness errors listed for %d error results", len(r.HarnessErrors), len(errs))
 	}
 	for i, e := range r.HarnessErrors {
-		if (scenarios.RunID{Scenario: e.Scenario, Seed: e.Seed}) != errs[i] {
+		if (scenarios.RunID{Scenario: e.Scenario, Engine: e.Engine, Seed: e.Seed}) != errs[i] {
 			return fmt.Errorf("harness error %d (%s seed %d) is not the %d-th error of the results", i, e.Scenario, e.Seed, i+1)
 		}
 	}
@@ -829,7 +836,7 @@ func mergeSuites(parts []suitePart) (suiteResultJSON, error) {
 			return suiteResultJSON{}, fmt.Errorf("%s: shard %d/%d of this sweep has %d runs, the file %d", p.path, k, n, len(want), len(p.res.Results))
 		}
 		for i, r := range p.res.Results {
-			if (scenarios.RunID{Scenario: r.Scenario, Seed: r.Seed}) != want[i] {
+			if (scenarios.RunID{Scenario: r.Scenario, Engine: r.Engine, Seed: r.Seed}) != want[i] {
 				return suiteResultJSON{}, fmt.Errorf("%s: run %d is %s seed %d, but shard %d/%d of this sweep runs %s seed %d there",
 					p.path, i+1, r.Scenario, r.Seed, k, n, want[i].Scenario, want[i].Seed)
 			}
@@ -847,10 +854,10 @@ func mergeSuites(parts []suitePart) (suiteResultJSON, error) {
 	for _, p := range parts {
 		out.WallMs = max(out.WallMs, p.res.WallMs)
 		for _, f := range p.res.Failures {
-			failures[scenarios.RunID{Scenario: f.Scenario, Seed: f.Seed}] = f
+			failures[scenarios.RunID{Scenario: f.Scenario, Engine: f.Engine, Seed: f.Seed}] = f
 		}
 		for _, e := range p.res.HarnessErrors {
-			errs[scenarios.RunID{Scenario: e.Scenario, Seed: e.Seed}] = e
+			errs[scenarios.RunID{Scenario: e.Scenario, Engine: e.Engine, Seed: e.Seed}] = e
 		}
 	}
 	// Run i of the sweep is run i/n of shard i%n+1.
@@ -858,7 +865,7 @@ func mergeSuites(parts []suitePart) (suiteResultJSON, error) {
 		r := byShard[i%n+1].res.Results[i/n]
 		out.Results = append(out.Results, r)
 		out.Runs++
-		id := scenarios.RunID{Scenario: r.Scenario, Seed: r.Seed}
+		id := scenarios.RunID{Scenario: r.Scenario, Engine: r.Engine, Seed: r.Seed}
 		switch r.Verdict {
 		case checker.VerdictOK:
 			out.OK++

@@ -38,6 +38,9 @@ type Spec struct {
 	Name        string
 	Description string
 	Bugs        []Bug
+	// CrashMessages are the message names worth arming a crash point at
+	// (on receipt or send).
+	CrashMessages []string
 	// Check reports why the engine cannot run quorum v (nil if it can).
 	Check func(v quorum.Verifier) error
 	// New builds the engine of one server.
@@ -53,7 +56,8 @@ var Registry = []Spec{
 			{"ack-before-sync", "a follower acks a proposal before its log is synced"},
 			{"commit-one-ack-short", "the leader commits with one ack fewer than a commit quorum"},
 		},
-		Check: func(quorum.Verifier) error { return nil },
+		CrashMessages: zab.CrashMessages,
+		Check:         func(quorum.Verifier) error { return nil },
 		New: func(p Params, env node.Env) (quorum.Engine, error) {
 			cfg := zab.DefaultConfig(p.Verifier, p.StateMachine)
 			cfg.Bugs = zab.Bugs{AckBeforeSync: slices.Contains(p.Bugs, "ack-before-sync"),
@@ -70,6 +74,7 @@ var Registry = []Spec{
 			{"raft-read-without-quorum", "a read point comes from the node's own commit index, not a ReadIndex the leader confirmed with a quorum"},
 			{"raft-restore-skips-replay", "a restarted node restores its snapshot but tells raft everything committed was applied, so the entries after the snapshot are never applied"},
 		},
+		CrashMessages: raft.CrashMessages,
 		Check: func(v quorum.Verifier) error {
 			_, err := raft.ConfState(v)
 			return err

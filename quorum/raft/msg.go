@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"strings"
 
 	etcdraft "go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -74,3 +75,37 @@ func (m *Msg) TraceHash() uint64 {
 	}
 	return h
 }
+
+// msgNames are raft's message types as crash points and traces name them:
+// "app", "appresp", "vote", "prevoteresp", "snap", ...
+var msgNames = func() []string {
+	var out []string
+	for t, name := range pb.MessageType_name {
+		for int(t) >= len(out) {
+			out = append(out, "")
+		}
+		out[t] = strings.ToLower(strings.TrimPrefix(name, "Msg"))
+	}
+	return out
+}()
+
+// MsgName names the message kind (node.Named): raft's type without its
+// "Msg", or "relay" and "relay-ack".
+func (m *Msg) MsgName() string {
+	switch {
+	case m.Raft != nil:
+		if t := int(m.Raft.GetType()); t >= 0 && t < len(msgNames) && msgNames[t] != "" {
+			return msgNames[t]
+		}
+		return "unknown"
+	case m.Kind == RelayAck:
+		return "relay-ack"
+	}
+	return "relay"
+}
+
+// CrashMessages are the message names worth crashing a server around: the
+// steps of an election, replication and its acks, snapshots, and read
+// confirmation.
+var CrashMessages = []string{"prevote", "prevoteresp", "vote", "voteresp", "app", "appresp", "snap",
+	"heartbeat", "heartbeatresp", "readindex", "readindexresp"}

@@ -199,9 +199,11 @@ type Engine struct {
 	accepted bool
 	snapSent []uint64 // peers sent a snapshot in the accepted Ready
 
-	// raft's view after the last input.
+	// raft's view as of its last Ready.
 	term, lead, commit uint64
 	state              etcdraft.StateType
+	// written is the HardState on disk.
+	written *pb.HardState
 
 	// The log as this engine mirrors it. Invariant:
 	// snapIndex <= applied <= commit <= lastIndex.
@@ -264,7 +266,17 @@ func New(cfg Config, env node.Env) (*Engine, error) {
 	must(e.storage.ApplySnapshot(&pb.Snapshot{Data: data.encode(),
 		Metadata: &pb.SnapshotMetadata{ConfState: cs, Index: proto.Uint64(rec.index), Term: proto.Uint64(rec.term)}}))
 	must(e.storage.Append(rec.entries))
+	if rec.damaged {
+		// Raft assumes a node never loses what it acknowledged: the leader
+		// would keep believing this node holds its old log (and send a
+		// commit index past its end). Coming back one term ahead makes that
+		// leader step down at this node's first answer, and the next leader
+		// probes the log this node really has. A new term with no vote is
+		// always safe to take.
+		rec.hs = &pb.HardState{Term: proto.Uint64(rec.hs.GetTerm() + 1), Vote: proto.Uint64(0), Commit: proto.Uint64(rec.hs.GetCommit())}
+	}
 	must(e.storage.SetHardState(rec.hs))
+	e.written = rec.hs
 	e.snapIndex, e.lastIndex = rec.index, rec.index+uint64(len(rec.entries))
 	e.runs = []termRun{{term: rec.term, start: data.termStart}}
 	e.trackTerms(rec.entries)
@@ -421,14 +433,26 @@ func (e *Engine) Step(now node.Time, msg node.Message) {
 		if m.Raft.GetFrom() != uint64(msg.From) || m.Raft.GetTo() != uint64(e.id) {
 			return // not what the network says it is
 		}
-		// raft keeps what it is given and may change it; the simulated
-		// network hands the same message to every duplicate delivery.
-		_ = e.rn.Step(proto.Clone(m.Raft).(*pb.Message)) // a stale or unknown peer's message is ignored
+		rm := m.Raft
+		switch rm.GetType() {
+		case pb.MessageType_MsgHeartbeat:
+			if rm.GetCommit() > e.lastIndex {
+				// Only a node that lost entries it had acknowledged (a
+				// damaged one, until a new leader probes it) hears a commit
+				// index past its log; raft would panic. Knowing less is
+				// always safe.
+				rm = copyMessage(rm)
+				rm.Commit = proto.Uint64(e.lastIndex)
+			}
+		case pb.MessageType_MsgReadIndex, pb.MessageType_MsgProp:
+			rm = copyMessage(rm) // raft forwards these by readdressing them
+		}
+		_ = e.rn.Step(rm) // a stale or unknown peer's message is ignored
 	} else {
 		e.advanceTerm()
-		if p, ok := e.relay.receive(msg.From, m); ok {
+		e.relay.receive(msg.From, m, func(p any) {
 			e.apply.Relayed = append(e.apply.Relayed, relayed(msg.From, p))
-		}
+		})
 		if m.Kind == RelayAck {
 			e.relay.resend(e.now, 2*e.cfg.TickTime, e.emitRelay)
 		}
@@ -497,6 +521,17 @@ func (e *Engine) ReadIndex(now node.Time, id uint64) {
 	e.collect()
 }
 
+// copyMessage copies a message's fields before raft changes one: the
+// simulated network hands one message to every duplicate delivery. Raft
+// never writes through the fields' pointers, so their values are shared;
+// so are the entries, which raft copies into its log. (The messages it
+// changes on receipt are the ones it forwards by readdressing them.)
+func copyMessage(m *pb.Message) *pb.Message {
+	return &pb.Message{Type: m.Type, To: m.To, From: m.From, Term: m.Term, LogTerm: m.LogTerm, Index: m.Index,
+		Entries: m.Entries[:len(m.Entries):len(m.Entries)], Commit: m.Commit, Vote: m.Vote, Snapshot: m.Snapshot,
+		Reject: m.Reject, RejectHint: m.RejectHint, Context: m.Context}
+}
+
 func readContext(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
 
 // retryReads asks again for read points not answered within an election
@@ -544,17 +579,33 @@ func (e *Engine) releaseReads() {
 // they carried) and the proposals of the old term.
 func (e *Engine) refresh() {
 	bs := e.rn.BasicStatus()
-	if t := bs.GetTerm(); t != e.term {
+	e.setTerm(bs.GetTerm())
+	e.lead, e.state, e.commit = bs.Lead, bs.RaftState, bs.GetCommit()
+}
+
+func (e *Engine) setTerm(t uint64) {
+	if t != e.term {
 		e.term = t
 		e.relay.reset(t)
 		e.reads = e.reads[:0]
 		e.proposals = e.proposals[:0]
 	}
-	e.lead, e.state, e.commit = bs.Lead, bs.RaftState, bs.GetCommit()
+}
+
+// refreshFrom takes raft's view from a Ready, which carries every change
+// of it (reading it from raft after every input would cost allocations).
+func (e *Engine) refreshFrom(rd *etcdraft.Ready) {
+	if rd.SoftState != nil {
+		e.lead, e.state = rd.SoftState.Lead, rd.SoftState.RaftState
+	}
+	if !etcdraft.IsEmptyHardState(rd.HardState) {
+		e.setTerm(rd.HardState.GetTerm())
+		e.commit = rd.HardState.GetCommit()
+	}
 }
 
 // advanceTerm brings the relay to raft's term before a relay message is
-// judged (a term change appears in raft before its next Ready).
+// judged: a term change shows in raft before its next Ready does.
 func (e *Engine) advanceTerm() {
 	if t := e.rn.BasicStatus().GetTerm(); t != e.term {
 		e.refresh()
@@ -570,14 +621,13 @@ func (e *Engine) emitRelay(to node.ID, m *Msg) {
 func (e *Engine) collect() {
 	defer e.relay.flush(e.emitRelay)
 	if e.accepted || !e.rn.HasReady() {
-		e.refresh()
 		e.releaseReads()
 		return
 	}
 	rd := e.rn.Ready()
 	e.accepted = true
 	// First the term: proposals of an older term may have been cut off.
-	e.refresh()
+	e.refreshFrom(&rd)
 	// The order of the disk ops matters after a crash, which keeps a
 	// prefix of them: a kept entry implies a kept HardState and snapshot.
 	snap := !etcdraft.IsEmptySnap(rd.Snapshot)
@@ -607,7 +657,6 @@ func (e *Engine) collect() {
 	for _, rs := range rd.ReadStates {
 		e.locate(rs)
 	}
-	e.refresh()
 	e.releaseReads()
 }
 
@@ -645,12 +694,20 @@ func (e *Engine) repair() {
 	e.rd.Sync = true
 }
 
+// persistHardState writes the HardState when its term or vote changed:
+// those must be durable before anything that depends on them leaves. A
+// commit index alone is not written (raft's MustSync does not ask for it
+// either); after a restart the node knows less and learns the rest again.
 func (e *Engine) persistHardState(hs *pb.HardState) {
+	must(e.storage.SetHardState(hs))
+	if hs.GetTerm() == e.written.GetTerm() && hs.GetVote() == e.written.GetVote() {
+		return
+	}
+	e.written = hs
 	b := encodeHardState(hs)
 	for _, f := range hardStateFiles {
 		e.rd.Disk = append(e.rd.Disk, node.DiskOp{Kind: node.Replace, File: f, Data: b})
 	}
-	must(e.storage.SetHardState(hs))
 }
 
 // appendEntries logs raft's new entries, cutting off any conflicting tail
@@ -815,8 +872,8 @@ func (e *Engine) installSnapshot(s *pb.Snapshot) {
 // and compacts the log back to the previous snapshot, so that a follower a
 // little behind still gets entries rather than a snapshot.
 func (e *Engine) maybeSnapshot() {
-	if e.applied-e.snapIndex < uint64(e.cfg.SnapCount) {
-		return
+	if e.applied-e.snapIndex < uint64(e.cfg.SnapCount) || e.apply.Restore != nil || len(e.apply.Committed) > 0 {
+		return // not due, or the server has not taken everything yet
 	}
 	s := e.cfg.StateMachine.Snapshot()
 	if s.Zxid != e.appliedZxid {

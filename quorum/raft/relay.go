@@ -31,21 +31,25 @@ const maxUnacked = 1024
 const resendBatch = 64
 
 type outStream struct {
-	peerInc  uint64 // the receiver's incarnation as last heard (0: unknown)
-	nextSeq  uint64 // the sequence number of the next payload
-	unacked  []sentPayload
-	lastSent node.Time
+	peerInc uint64 // the receiver's incarnation as last heard (0: unknown)
+	nextSeq uint64 // the sequence number of the next payload
+	unacked []sentPayload
 }
 
 type sentPayload struct {
 	seq     uint64
 	payload any
+	sentAt  node.Time // last sent (0: to be sent again at once)
 }
 
 type inStream struct {
 	srcInc    uint64 // the sender incarnation of the stream being delivered
 	delivered uint64 // the highest sequence number delivered
 	ackTo     uint64 // the sender incarnation the due ack answers
+	// ahead holds payloads that arrived before a missing one, by sequence
+	// number (at most resendBatch past delivered); they are delivered once
+	// the gap is filled. It is only ever looked up by key.
+	ahead map[uint64]any
 }
 
 // relay is the engine's side of every stream, by peer id.
@@ -70,7 +74,8 @@ func (r *relay) reset(term uint64) {
 		peer := r.out[i].peerInc // a peer's incarnation outlives terms
 		clear(r.out[i].unacked)
 		r.out[i] = outStream{peerInc: peer}
-		r.in[i] = inStream{}
+		clear(r.in[i].ahead)
+		r.in[i] = inStream{ahead: r.in[i].ahead}
 		r.ackDue[i] = false
 	}
 	r.pending = false
@@ -86,8 +91,7 @@ func (r *relay) send(now node.Time, to node.ID, payload any) (*Msg, bool) {
 		return nil, false
 	}
 	o.nextSeq++
-	o.unacked = append(o.unacked, sentPayload{seq: o.nextSeq, payload: payload})
-	o.lastSent = now
+	o.unacked = append(o.unacked, sentPayload{seq: o.nextSeq, payload: payload, sentAt: now})
 	return r.data(o, o.unacked[len(o.unacked)-1]), true
 }
 
@@ -95,19 +99,20 @@ func (r *relay) data(o *outStream, p sentPayload) *Msg {
 	return &Msg{Kind: RelayData, Term: r.term, SrcInc: r.inc, DstInc: o.peerInc, Seq: p.seq, Payload: p.payload}
 }
 
-// receive handles a relay message from peer from and returns the payload
-// to deliver, if any. It notes the acks due; flush emits them.
-func (r *relay) receive(from node.ID, m *Msg) (any, bool) {
+// receive handles a relay message from peer from and hands the payloads it
+// makes deliverable, in order, to deliver. It notes the acks due; flush
+// emits them.
+func (r *relay) receive(from node.ID, m *Msg, deliver func(any)) {
 	if m.Term != r.term || !r.valid(from) {
-		return nil, false
+		return
 	}
 	switch m.Kind {
 	case RelayAck:
 		r.acked(from, m)
-		return nil, false
+		return
 	case RelayData:
 	default:
-		return nil, false
+		return
 	}
 	in := &r.in[from]
 	if m.DstInc != r.inc {
@@ -115,21 +120,38 @@ func (r *relay) receive(from node.ID, m *Msg) (any, bool) {
 		// sender knew this one): tell the sender who is here now.
 		in.ackTo = m.SrcInc
 		r.ackDue[from], r.pending = true, true
-		return nil, false
+		return
 	}
 	switch {
 	case m.SrcInc < in.srcInc:
-		return nil, false // an earlier incarnation of the sender
+		return // an earlier incarnation of the sender
 	case m.SrcInc > in.srcInc:
-		*in = inStream{srcInc: m.SrcInc}
+		clear(in.ahead)
+		*in = inStream{srcInc: m.SrcInc, ahead: in.ahead}
 	}
 	in.ackTo = m.SrcInc
 	r.ackDue[from], r.pending = true, true
-	if m.Seq != in.delivered+1 {
-		return nil, false // a duplicate, or after a loss: the sender resends
+	switch {
+	case m.Seq <= in.delivered || m.Seq > in.delivered+resendBatch:
+		return // a duplicate, or too far ahead: the sender resends
+	case m.Seq > in.delivered+1:
+		if in.ahead == nil {
+			in.ahead = map[uint64]any{}
+		}
+		in.ahead[m.Seq] = m.Payload // after a loss or a reordering
+		return
 	}
 	in.delivered = m.Seq
-	return m.Payload, true
+	deliver(m.Payload)
+	for {
+		p, ok := in.ahead[in.delivered+1]
+		if !ok {
+			return
+		}
+		delete(in.ahead, in.delivered+1)
+		in.delivered++
+		deliver(p)
+	}
 }
 
 // acked handles an acknowledgement of this node's stream to from.
@@ -147,10 +169,9 @@ func (r *relay) acked(from node.ID, m *Msg) {
 		// afresh for this one and send it again at the next tick.
 		o.peerInc = m.SrcInc
 		for i := range o.unacked {
-			o.unacked[i].seq = uint64(i + 1)
+			o.unacked[i].seq, o.unacked[i].sentAt = uint64(i+1), 0
 		}
 		o.nextSeq = uint64(len(o.unacked))
-		o.lastSent = 0
 		return
 	}
 	k := 0
@@ -181,17 +202,17 @@ func (r *relay) flush(emit func(to node.ID, m *Msg)) {
 	}
 }
 
-// resend sends again, to every peer whose oldest payload has waited longer
-// than after, up to resendBatch of what it still holds.
+// resend sends again the payloads, among the first resendBatch a stream
+// holds, that were last sent more than after ago (or never to the
+// receiver's current incarnation).
 func (r *relay) resend(now, after node.Time, emit func(to node.ID, m *Msg)) {
 	for id := range r.out {
 		o := &r.out[id]
-		if len(o.unacked) == 0 || now-o.lastSent < after {
-			continue
-		}
-		o.lastSent = now
-		for _, p := range o.unacked[:min(len(o.unacked), resendBatch)] {
-			emit(node.ID(id), r.data(o, p))
+		for i := range o.unacked[:min(len(o.unacked), resendBatch)] {
+			if p := &o.unacked[i]; p.sentAt == 0 || now-p.sentAt >= after {
+				p.sentAt = now
+				emit(node.ID(id), r.data(o, *p))
+			}
 		}
 	}
 }

@@ -247,12 +247,13 @@ func recoverStorage(st node.Storage) recovered {
 		keep := len(recs) // records of this file that stay
 		for i, rec := range recs {
 			idx := first + uint64(i)
+			if idx < next {
+				continue // the snapshot has it: damage here loses nothing
+			}
 			e, ok := decodeEntry(rec.Data)
 			switch {
 			case rec.Corrupt || !ok || e.GetIndex() != idx:
 				damage(fmt.Sprintf("record %d of %s is corrupt", i, f))
-			case idx < next:
-				continue // the snapshot has it
 			case idx > next:
 				damage(fmt.Sprintf("%s starts at %d, after a gap at %d", f, idx, next))
 			case e.GetTerm() < lastTerm:
