@@ -82,8 +82,8 @@ type StateMachine interface {
 // Apply is what the server must apply after an input to the engine, in
 // this order: Restore (replace the whole state), then Committed (in zxid
 // order), then Relayed (server payloads from the other end of a
-// leader-follower channel), then Reads (read points now covered by what
-// has been applied, see ReadIndexer).
+// leader-follower channel; see Engine.Relay), then Reads (read points now
+// covered by what has been applied, see ReadIndexer).
 type Apply struct {
 	Restore   *Snapshot
 	Committed []Entry
@@ -131,10 +131,13 @@ type Engine interface {
 	Propose(now node.Time, data []byte) (Position, error)
 	// Relay sends a server payload to the other end of a leader-follower
 	// channel: from a follower to its leader, or from the leader to one of
-	// its followers. Payloads from one sender arrive at most once and in
-	// the order they were sent, within the sender's term. Relay reports
-	// false when there is no such channel now; the payload is then dropped
-	// and the caller must treat it as a lost connection.
+	// its followers. Payloads from one sender arrive at most once, in the
+	// order they were sent, within the sender's term, and only after the
+	// receiver has been handed every commit the sender had been handed
+	// when it sent them (so "session S is alive" cannot overtake the
+	// closeSession that follows it). Relay reports false when there is no
+	// such channel now; the payload is then dropped and the caller must
+	// treat it as a lost connection.
 	Relay(to node.ID, payload any) bool
 	Status() Status
 	// TakeApply hands over (and forgets) what the server must apply now.

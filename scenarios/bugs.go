@@ -5,6 +5,8 @@ import (
 
 	"zoosim/client"
 	"zoosim/model"
+	"zoosim/quorum/engines"
+	"zoosim/quorum/raft"
 	"zoosim/quorum/zab"
 	"zoosim/server"
 )
@@ -24,7 +26,8 @@ type Bug struct {
 	// Scenario is the scenario meant to find it (the detection-rate tests
 	// run it).
 	Scenario string
-	// Layer is where the defect lives: zab, server, client or model.
+	// Layer is where the defect lives: an engine (zab, raft), server,
+	// client or model.
 	Layer string
 	set   func(*bugSwitches)
 }
@@ -32,9 +35,30 @@ type Bug struct {
 // bugSwitches are the defect flags of every layer, as a run wires them.
 type bugSwitches struct {
 	zab    zab.Bugs
+	raft   raft.Bugs
 	server server.Bugs
 	client client.Bugs
 	model  model.Bugs
+}
+
+// engine returns the flags of the named engine, as its factory takes them.
+func (b bugSwitches) engine(name string) any {
+	switch name {
+	case "zab":
+		return b.zab
+	case "raft":
+		return b.raft
+	}
+	return nil
+}
+
+// Engine is the engine the bug lives in, or "" for a bug of the layers
+// every engine runs under.
+func (b Bug) Engine() string {
+	if _, err := engines.Lookup(b.Layer); err == nil {
+		return b.Layer
+	}
+	return ""
 }
 
 // Bugs is the seeded-bug catalog.
@@ -87,6 +111,23 @@ var Bugs = []Bug{
 		Models:      "Raft §5.3 (only committed entries are applied); ZOOKEEPER-1558: Leader should not snapshot uncommitted state",
 		Description: "a follower applies proposals as it logs them, before they are committed",
 		set:         func(b *bugSwitches) { b.zab.ApplyProposals = true }},
+
+	{Name: "raft-vote-unsynced", Layer: "raft", Scenario: "crash-storm",
+		Models:      "Raft §5.1, Figure 2 (currentTerm and votedFor are updated on stable storage before responding to RPCs) and etcd raft's Ready contract (the HardState is persisted before Messages are sent)",
+		Description: "a HardState change (a vote, a new term) is written without a sync, so the vote leaves before it is durable: a crash forgets it and the server can vote twice in one term",
+		set:         func(b *bugSwitches) { b.raft.VoteUnsynced = true }},
+	{Name: "raft-entries-unsynced", Layer: "raft", Scenario: "quorum-loss",
+		Models:      "etcd-io/etcd#12589: Does etcd RAFT guarantees durability? (acks for entries only in unstable storage, then a power loss of every node); etcd-io/etcd#8144; etcd raft's Ready contract (Entries are written to stable storage before Messages are sent)",
+		Description: "log entries are written without a sync: acknowledgements leave, and entries commit and are applied, before they are durable",
+		set:         func(b *bugSwitches) { b.raft.EntriesUnsynced = true }},
+	{Name: "raft-read-without-quorum", Layer: "raft", Scenario: "linearizable-reads",
+		Models:      "etcd-io/etcd#741: Consistent reads are not consistent (a deposed leader served reads); Raft thesis §6.4 (ReadIndex confirms leadership with a round of heartbeats)",
+		Description: "a read point is the node's own commit index instead of a ReadIndex the leader confirmed with a quorum",
+		set:         func(b *bugSwitches) { b.raft.ReadWithoutQuorum = true }},
+	{Name: "raft-restore-skips-replay", Layer: "raft", Scenario: "crash-storm",
+		Models:      "etcd v3.5 data inconsistency (postmortem, etcd-io/etcd#13967: the consistent index was not saved atomically with the state, so a restarted member skipped entries); etcd-io/etcd#6248 (after a crash the saved index was ahead of the data and etcd skipped applying a put)",
+		Description: "a restarted server restores its snapshot but tells raft everything committed was applied, so the entries between the snapshot and the commit index are never applied again",
+		set:         func(b *bugSwitches) { b.raft.RestoreSkipsReplay = true }},
 
 	{Name: "serve-ahead-client", Layer: "server", Scenario: "lagging-follower",
 		Models:      "ClickHouse/ClickHouse#90016: refuse keeper sessions when client has seen higher zxid than server (Keeper lacked ZooKeeper's \"client has seen zxid ... our last zxid is ...\" check)",

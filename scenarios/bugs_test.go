@@ -47,7 +47,7 @@ func TestBugs_CatalogIsComplete(t *testing.T) {
 		seen[b.Name] = true
 		require.NotEmpty(t, b.Models, b.Name)
 		require.NotEmpty(t, b.Description, b.Name)
-		require.Contains(t, []string{"zab", "server", "client", "model"}, b.Layer, b.Name)
+		require.Contains(t, []string{"zab", "raft", "server", "client", "model"}, b.Layer, b.Name)
 		require.Contains(t, ci.Scenarios, b.Scenario, b.Name)
 		require.NotNil(t, b.set, b.Name)
 		var sw bugSwitches
@@ -102,24 +102,31 @@ func TestBugs_DetectionRates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the detection sweep runs in the full test suite")
 	}
-	byScenario := map[string][]Bug{}
+	// An engine's bug runs on its engine; the others on the scenario's.
+	type where struct{ scenario, engine string }
+	byScenario := map[where][]Bug{}
 	for _, b := range Bugs {
-		byScenario[b.Scenario] = append(byScenario[b.Scenario], b)
+		byScenario[where{b.Scenario, b.Engine()}] = append(byScenario[where{b.Scenario, b.Engine()}], b)
 	}
-	names := make([]string, 0, len(byScenario))
-	for n := range byScenario {
-		names = append(names, n)
+	keys := make([]where, 0, len(byScenario))
+	for k := range byScenario {
+		keys = append(keys, k)
 	}
-	sort.Strings(names)
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].scenario < keys[j].scenario || keys[i].scenario == keys[j].scenario && keys[i].engine < keys[j].engine
+	})
 	var table []string
-	for _, name := range names {
+	for _, key := range keys {
+		name := key.scenario
 		sc, err := Lookup(name)
 		require.NoError(t, err)
-		t.Run("clean/"+name, func(t *testing.T) {
+		sc, err = sc.Apply(Overrides{Engine: key.engine})
+		require.NoError(t, err)
+		t.Run("clean/"+name+"/"+sc.Engine, func(t *testing.T) {
 			failing, _ := detection(t, sc, detectionSeeds)
-			require.Empty(t, failing, "%s without a bug fails these seeds: false alarms", name)
+			require.Empty(t, failing, "%s on %s without a bug fails these seeds: false alarms", name, sc.Engine)
 		})
-		for _, b := range byScenario[name] {
+		for _, b := range byScenario[key] {
 			t.Run(b.Name, func(t *testing.T) {
 				buggy, err := sc.Apply(Overrides{Bugs: []string{b.Name}})
 				require.NoError(t, err)

@@ -10,7 +10,7 @@ import (
 
 	"zoosim/client"
 	"zoosim/node"
-	"zoosim/quorum/zab"
+	"zoosim/quorum/engines"
 	"zoosim/server"
 	"zoosim/sim"
 )
@@ -75,8 +75,27 @@ var diskProfiles = map[string][2]node.Time{
 	"hdd":  {4 * node.Millisecond, 15 * node.Millisecond},
 }
 
-// BuggifyPoints are every forced rare branch the cores offer.
-var BuggifyPoints = concat(zab.BuggifyPoints, server.BuggifyPoints, client.BuggifyPoints)
+// BuggifyPoints are every forced rare branch the cores offer, every
+// engine's included.
+var BuggifyPoints = allBuggifyPoints()
+
+func allBuggifyPoints() []string {
+	lists := [][]string{server.BuggifyPoints, client.BuggifyPoints}
+	for _, e := range engines.Registry {
+		lists = append(lists, e.BuggifyPoints)
+	}
+	return concat(lists...)
+}
+
+// buggifyPointsOf are the forced rare branches a run on engine can take:
+// the engine's, the server's and the client's.
+func buggifyPointsOf(engine string) []string {
+	var own []string
+	if e, err := engines.Lookup(engine); err == nil {
+		own = e.BuggifyPoints
+	}
+	return concat(own, server.BuggifyPoints, client.BuggifyPoints)
+}
 
 func concat(lists ...[]string) []string {
 	var out []string
@@ -114,7 +133,7 @@ func (k Knobs) draw(rnd *rand.Rand, sc Scenario) Knobs {
 	}
 	d.SessionTimeout = sc.SessionTimeout * node.Time(pick(2, 2, 3, 4)) / 2
 	var on []string
-	for _, p := range BuggifyPoints {
+	for _, p := range buggifyPointsOf(sc.Engine) {
 		if rnd.IntN(2) == 0 {
 			on = append(on, p)
 		}
@@ -309,19 +328,20 @@ func (k Knobs) Validate() error {
 	if k.InitLimit != 0 && k.SyncLimit != 0 && k.SyncLimit > k.InitLimit {
 		return fmt.Errorf("knobs: sync=%d above init=%d", k.SyncLimit, k.InitLimit)
 	}
-	if _, err := k.buggifyPoints(); err != nil {
+	if _, err := k.buggifyPoints(""); err != nil {
 		return err
 	}
 	return nil
 }
 
-// buggifyPoints resolves the Buggify knob.
-func (k Knobs) buggifyPoints() ([]string, error) {
+// buggifyPoints resolves the Buggify knob for a run on engine ("all" is
+// every point of that engine, the server and the client).
+func (k Knobs) buggifyPoints(engine string) ([]string, error) {
 	switch k.Buggify {
 	case "", "none":
 		return nil, nil
 	case "all":
-		return slices.Clone(BuggifyPoints), nil
+		return buggifyPointsOf(engine), nil
 	}
 	var out []string
 	for p := range strings.SplitSeq(k.Buggify, "+") {
@@ -333,13 +353,10 @@ func (k Knobs) buggifyPoints() ([]string, error) {
 	return out, nil
 }
 
-// applyToZab sets the Zab knobs.
-func (k Knobs) applyToZab(cfg *zab.Config) {
-	cfg.TickTime = k.TickTime
-	cfg.InitLimit, cfg.SyncLimit = k.InitLimit, k.SyncLimit
-	cfg.SnapCount = k.SnapCount
-	cfg.SegmentTxns = max(k.SegmentTxns, 0)
-	cfg.DiffLimit = max(k.DiffLimit, 0)
+// settings are the protocol knobs, which each engine maps onto its own.
+func (k Knobs) settings() engines.Settings {
+	return engines.Settings{TickTime: k.TickTime, InitLimit: k.InitLimit, SyncLimit: k.SyncLimit,
+		SnapCount: k.SnapCount, SegmentTxns: k.SegmentTxns, DiffLimit: k.DiffLimit}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -55,6 +55,9 @@ func MeasureBugs(suite Suite, bugs []string, opt SuiteOptions, measured func(Bug
 		o.Overrides.Bugs = nil
 		if b != "" {
 			o.Overrides.Bugs = []string{b}
+			if bug, _ := LookupBug(b); bug.Engine() != "" && o.Overrides.Engine == "" {
+				o.Overrides.Engine = bug.Engine() // an engine's bug runs on its engine only
+			}
 		}
 		res, err := RunSuite(suite, o)
 		if err != nil {

@@ -14,7 +14,6 @@ import (
 	"zoosim/node"
 	"zoosim/quorum"
 	"zoosim/quorum/engines"
-	"zoosim/quorum/zab"
 	"zoosim/server"
 	"zoosim/sim"
 )
@@ -157,7 +156,7 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		// Validate checked the pinned knobs: the draw is the harness's bug.
 		return harnessError(sc, seed, knobs, "drawn knobs: "+err.Error()), nil
 	}
-	points, _ := knobs.buggifyPoints()
+	points, _ := knobs.buggifyPoints(sc.Engine)
 	cfg := sim.DefaultConfig(seed)
 	cfg.Links = networkProfiles[knobs.Network]
 	cfg.SyncLatencyMin, cfg.SyncLatencyMax = diskProfiles[knobs.Disk][0], diskProfiles[knobs.Disk][1]
@@ -191,17 +190,12 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	if err != nil {
 		return nil, err
 	}
+	settings, engineBugs := knobs.settings(), bugs.engine(sc.Engine)
 	for _, id := range rs.serverIDs {
 		w.AddNode(id, func(env node.Env) node.Machine {
 			s, err := server.New(server.Config{ReadMode: sc.ReadMode, TickTime: knobs.TickTime, Bugs: bugs.server, ModelBugs: bugs.model,
 				NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
-					if sc.Engine == "zab" {
-						cfg := zab.DefaultConfig(v, sm)
-						knobs.applyToZab(&cfg)
-						cfg.Bugs = bugs.zab
-						return zab.New(cfg, env)
-					}
-					return eng.Build(engines.Params{Verifier: v, StateMachine: sm}, env)
+					return eng.New(engines.Params{Verifier: v, StateMachine: sm, Settings: settings, Bugs: engineBugs}, env)
 				}}, env)
 			if err != nil {
 				panic(err)
@@ -250,7 +244,7 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		var swarm nemesis.SwarmConfig
 		msgs := sc.Nemesis.CrashMessages
 		if msgs == nil {
-			msgs = zab.CrashMessages
+			msgs = eng.CrashMessages
 		}
 		var always []nemesis.Kind
 		for _, k := range sc.Nemesis.Always {

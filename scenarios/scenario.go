@@ -229,8 +229,8 @@ func (s Scenario) Validate() error {
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Sprintf("unknown bug %q (known: %s)", name, strings.Join(BugNames, ", ")))
-		case b.Layer == "zab" && engErr == nil && s.Engine != "zab":
-			errs = append(errs, fmt.Sprintf("bug %q is engine zab's, and this run's engine is %s", name, s.Engine))
+		case b.Engine() != "" && engErr == nil && b.Engine() != s.Engine:
+			errs = append(errs, fmt.Sprintf("bug %q is engine %s's, and this run's engine is %s", name, b.Engine(), s.Engine))
 		}
 	}
 	if err := s.Knobs.Validate(); err != nil {

@@ -376,6 +376,15 @@ func (s *Server) afterEngine() {
 			// so that agreement checks can compare the digest there.
 			s.applied = append(s.applied, AppliedTxn{Zxid: a.Restore.Zxid, Digest: s.tree.Digest()})
 		}
+		if s.serving {
+			// The txns jumped over were never applied here: no watch fired
+			// for them, and a closeSession among them closed no connection.
+			// A serving engine may restore (raft sends a lagging follower a
+			// snapshot while it serves), so the connections go, as they do
+			// when a ZooKeeper learner reloads its database; clients
+			// reconnect and set their watches again.
+			s.closeAllConns(wire.CloseNotServing)
+		}
 	}
 	for _, e := range a.Committed {
 		s.applyEntry(e)

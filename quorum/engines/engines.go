@@ -1,14 +1,14 @@
 // Package engines is the registry of replication engines: each one has a
-// name, the quorums it can run, the seeded defects it knows, and a factory.
-// Runners choose an engine by name here and never build one directly, so
-// that adding an engine is one entry in Registry.
+// name, the quorums it can run, its forced rare branches and the messages
+// worth crashing around, and a factory. Runners choose an engine by name
+// here and never build one directly, so that adding an engine is one entry
+// in Registry.
 //
 // The package only names and builds engines; it never runs one.
 package engines
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"zoosim/node"
@@ -17,27 +17,45 @@ import (
 	"zoosim/quorum/zab"
 )
 
+// Settings are protocol settings in ZooKeeper's terms, which each engine
+// maps onto its own. A zero field keeps the engine's default.
+type Settings struct {
+	// TickTime is ZooKeeper's tickTime; InitLimit and SyncLimit are in
+	// ticks. Zab uses them as they are. Raft ticks twice a tick (its
+	// heartbeat, like Zab's ping, every half tick), and its election
+	// timeout is SyncLimit ticks, the time a Zab follower waits for its
+	// leader; it has no use for InitLimit.
+	TickTime             node.Time
+	InitLimit, SyncLimit int
+	// SnapCount is the number of txns between snapshots.
+	SnapCount int
+	// SegmentTxns rolls the log to a new segment every this many entries
+	// (0 or -1: only at snapshots).
+	SegmentTxns int
+	// DiffLimit: a follower that misses more than this many entries gets a
+	// snapshot (0 or -1: the log decides; Zab sends a DIFF whenever its log
+	// has the entries, raft keeps its log back to the previous snapshot).
+	DiffLimit int
+	_         struct{}
+}
+
 // Params is what every engine is built from.
 type Params struct {
 	Verifier     quorum.Verifier
 	StateMachine quorum.StateMachine
-	// Bugs are seeded defects to switch on, by name; each must be one of
-	// the engine's.
-	Bugs []string
+	Settings     Settings
+	// Bugs are the engine's seeded defects as its own Bugs struct (zab.Bugs,
+	// raft.Bugs); nil for none.
+	Bugs any
 	_    struct{}
-}
-
-// Bug is a seeded defect an engine knows.
-type Bug struct {
-	Name        string
-	Description string
 }
 
 // Spec is one registered engine.
 type Spec struct {
 	Name        string
 	Description string
-	Bugs        []Bug
+	// BuggifyPoints are the engine's forced rare branches (node.Buggify).
+	BuggifyPoints []string
 	// CrashMessages are the message names worth arming a crash point at
 	// (on receipt or send).
 	CrashMessages []string
@@ -50,46 +68,73 @@ type Spec struct {
 // Registry is every engine, in the order listings show them.
 var Registry = []Spec{
 	{
-		Name:        "zab",
-		Description: "ZooKeeper's atomic broadcast (quorum/zab): any quorum verifier",
-		Bugs: []Bug{
-			{"ack-before-sync", "a follower acks a proposal before its log is synced"},
-			{"commit-one-ack-short", "the leader commits with one ack fewer than a commit quorum"},
-		},
+		Name:          "zab",
+		Description:   "ZooKeeper's atomic broadcast (quorum/zab): any quorum verifier",
+		BuggifyPoints: zab.BuggifyPoints,
 		CrashMessages: zab.CrashMessages,
 		Check:         func(quorum.Verifier) error { return nil },
-		New: func(p Params, env node.Env) (quorum.Engine, error) {
-			cfg := zab.DefaultConfig(p.Verifier, p.StateMachine)
-			cfg.Bugs = zab.Bugs{AckBeforeSync: slices.Contains(p.Bugs, "ack-before-sync"),
-				CommitOneAckShort: slices.Contains(p.Bugs, "commit-one-ack-short")}
-			return zab.New(cfg, env)
-		},
+		New:           newZab,
 	},
 	{
-		Name:        "raft",
-		Description: "etcd raft v3 (quorum/raft over raft.RawNode): majority quorums only",
-		Bugs: []Bug{
-			{"raft-vote-unsynced", "a HardState change (a vote, a new term) is not synced before the messages that depend on it leave"},
-			{"raft-entries-unsynced", "log entries are not synced: acks leave and entries are applied before they are durable"},
-			{"raft-read-without-quorum", "a read point comes from the node's own commit index, not a ReadIndex the leader confirmed with a quorum"},
-			{"raft-restore-skips-replay", "a restarted node restores its snapshot but tells raft everything committed was applied, so the entries after the snapshot are never applied"},
-		},
+		Name:          "raft",
+		Description:   "etcd raft v3 (quorum/raft over raft.RawNode): majority quorums only",
+		BuggifyPoints: raft.BuggifyPoints,
 		CrashMessages: raft.CrashMessages,
 		Check: func(v quorum.Verifier) error {
 			_, err := raft.ConfState(v)
 			return err
 		},
-		New: func(p Params, env node.Env) (quorum.Engine, error) {
-			cfg := raft.DefaultConfig(p.Verifier, p.StateMachine)
-			cfg.Bugs = raft.Bugs{
-				VoteUnsynced:       slices.Contains(p.Bugs, "raft-vote-unsynced"),
-				EntriesUnsynced:    slices.Contains(p.Bugs, "raft-entries-unsynced"),
-				ReadWithoutQuorum:  slices.Contains(p.Bugs, "raft-read-without-quorum"),
-				RestoreSkipsReplay: slices.Contains(p.Bugs, "raft-restore-skips-replay"),
-			}
-			return raft.New(cfg, env)
-		},
+		New: newRaft,
 	},
+}
+
+func newZab(p Params, env node.Env) (quorum.Engine, error) {
+	cfg := zab.DefaultConfig(p.Verifier, p.StateMachine)
+	s := p.Settings
+	if s.TickTime != 0 {
+		cfg.TickTime = s.TickTime
+	}
+	if s.InitLimit != 0 {
+		cfg.InitLimit = s.InitLimit
+	}
+	if s.SyncLimit != 0 {
+		cfg.SyncLimit = s.SyncLimit
+	}
+	if s.SnapCount != 0 {
+		cfg.SnapCount = s.SnapCount
+	}
+	cfg.SegmentTxns, cfg.DiffLimit = max(s.SegmentTxns, 0), max(s.DiffLimit, 0)
+	if p.Bugs != nil {
+		b, ok := p.Bugs.(zab.Bugs)
+		if !ok {
+			return nil, fmt.Errorf("engines: zab given bugs of type %T", p.Bugs)
+		}
+		cfg.Bugs = b
+	}
+	return zab.New(cfg, env)
+}
+
+func newRaft(p Params, env node.Env) (quorum.Engine, error) {
+	cfg := raft.DefaultConfig(p.Verifier, p.StateMachine)
+	s := p.Settings
+	if s.TickTime != 0 {
+		cfg.TickTime = s.TickTime / 2
+	}
+	if s.SyncLimit != 0 {
+		cfg.ElectionTicks = max(2*s.SyncLimit, cfg.HeartbeatTicks+1)
+	}
+	if s.SnapCount != 0 {
+		cfg.SnapCount = s.SnapCount
+	}
+	cfg.SegmentEntries, cfg.KeepEntries = max(s.SegmentTxns, 0), max(s.DiffLimit, 0)
+	if p.Bugs != nil {
+		b, ok := p.Bugs.(raft.Bugs)
+		if !ok {
+			return nil, fmt.Errorf("engines: raft given bugs of type %T", p.Bugs)
+		}
+		cfg.Bugs = b
+	}
+	return raft.New(cfg, env)
 }
 
 // Names lists the registered engines.
@@ -109,41 +154,4 @@ func Lookup(name string) (Spec, error) {
 		}
 	}
 	return Spec{}, fmt.Errorf("unknown engine %q (known: %s)", name, strings.Join(Names(), ", "))
-}
-
-// Has reports whether the engine knows the seeded bug.
-func (s Spec) Has(bug string) bool {
-	return slices.ContainsFunc(s.Bugs, func(b Bug) bool { return b.Name == bug })
-}
-
-// Owner returns the engine that knows the bug, if any.
-func Owner(bug string) (Spec, bool) {
-	for _, s := range Registry {
-		if s.Has(bug) {
-			return s, true
-		}
-	}
-	return Spec{}, false
-}
-
-// BugNames lists every engine's seeded bugs, engine by engine.
-func BugNames() []string {
-	var out []string
-	for _, s := range Registry {
-		for _, b := range s.Bugs {
-			out = append(out, b.Name)
-		}
-	}
-	return out
-}
-
-// Build checks p's bugs against the engine and builds it (the engine
-// itself refuses a quorum it cannot run).
-func (s Spec) Build(p Params, env node.Env) (quorum.Engine, error) {
-	for _, b := range p.Bugs {
-		if !s.Has(b) {
-			return nil, fmt.Errorf("engine %s has no seeded bug %q", s.Name, b)
-		}
-	}
-	return s.New(p, env)
 }

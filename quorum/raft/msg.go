@@ -23,7 +23,10 @@ type Msg struct {
 	Term           uint64
 	SrcInc, DstInc uint64 // incarnations: the sender's and the one it addresses (0: not known yet)
 	Seq            uint64
-	Payload        any
+	// Applied is the raft index the sender had applied when it sent the
+	// payload: the receiver hands the payload over once it has too.
+	Applied uint64
+	Payload any
 }
 
 // RelayKind says what a relay message is.
@@ -69,7 +72,7 @@ func (m *Msg) TraceHash() uint64 {
 	}
 	h := uint64(m.Kind)*0x9e3779b97f4a7c15 ^ m.Term
 	h = h*prime ^ m.SrcInc<<32 ^ m.DstInc
-	h = h*prime ^ m.Seq
+	h = h*prime ^ m.Seq ^ m.Applied<<24
 	if th, ok := m.Payload.(interface{ TraceHash() uint64 }); ok {
 		h = h*prime ^ th.TraceHash()
 	}

@@ -71,6 +71,13 @@ type Config struct {
 	// SnapCount is the number of applied entries between snapshots; the log
 	// before the previous snapshot is then compacted away.
 	SnapCount int
+	// SegmentEntries rolls the log to a new segment file every this many
+	// entries (0: only at snapshots).
+	SegmentEntries int
+	// KeepEntries, when positive, compacts the log at a snapshot so that at
+	// most this many entries stay behind it: a follower further behind gets
+	// a snapshot (ZooKeeper's snapSizeFactor does the same for Zab).
+	KeepEntries int
 	// MaxSizePerMsg and MaxInflightMsgs are raft's flow control.
 	MaxSizePerMsg   uint64
 	MaxInflightMsgs int
@@ -120,9 +127,37 @@ func (c *Config) validate() error {
 		return errors.New("raft: SkipPerMille must be in [0, 1000)")
 	case c.SnapCount <= 0 || c.MaxInflightMsgs <= 0:
 		return errors.New("raft: SnapCount and MaxInflightMsgs must be positive")
+	case c.SegmentEntries < 0 || c.KeepEntries < 0:
+		return errors.New("raft: SegmentEntries and KeepEntries must not be negative")
 	}
 	return nil
 }
+
+// The forced rare branches (node.Buggify points) of the engine: legal
+// behaviour that raft shows seldom.
+const (
+	// BuggifySnapshotNow: a snapshot is taken now, not after SnapCount
+	// entries.
+	BuggifySnapshotNow = "raft/snapshot-now"
+	// BuggifyCompactAll: a snapshot compacts the whole log behind it, so
+	// that any follower behind gets a snapshot.
+	BuggifyCompactAll = "raft/compact-all"
+	// BuggifyRollSegment: the log rolls to a new segment at this append.
+	BuggifyRollSegment = "raft/roll-segment"
+	// BuggifyTransferLeader: the leader hands its leadership to a follower
+	// (raft's leadership transfer: MsgTimeoutNow).
+	BuggifyTransferLeader = "raft/transfer-leader"
+	// BuggifyUnreachable: the leader reports a follower unreachable, which
+	// sends it back to probing.
+	BuggifyUnreachable = "raft/report-unreachable"
+	// BuggifyResendRelay: the relay channel sends everything it holds again
+	// (duplicates the receiver must drop).
+	BuggifyResendRelay = "raft/resend-relay"
+)
+
+// BuggifyPoints are the engine's forced rare branches.
+var BuggifyPoints = []string{BuggifySnapshotNow, BuggifyCompactAll, BuggifyRollSegment, BuggifyTransferLeader,
+	BuggifyUnreachable, BuggifyResendRelay}
 
 // ErrCounterExhausted is returned by Propose when the zxid counter of the
 // term is used up (2^32 entries in one term).
@@ -176,6 +211,12 @@ type proposal struct {
 	index, term uint64
 }
 
+type heldRelay struct {
+	from    node.ID
+	applied uint64
+	payload any
+}
+
 type pendingRead struct {
 	id      uint64
 	issued  node.Time
@@ -188,6 +229,7 @@ type Engine struct {
 	cfg       Config
 	id        node.ID
 	rnd       *rand.Rand
+	bug       *node.Buggify
 	now       node.Time
 	confState *pb.ConfState
 	voters    quorum.Set
@@ -212,6 +254,7 @@ type Engine struct {
 	runs        []termRun // term boundaries from the snapshot's term on
 	segs        []segment
 	rollSegment bool
+	sinceRoll   int // entries appended since the last segment roll
 	// proposals are the entries this leader appended since the last Ready,
 	// with the index and term they must turn up at.
 	proposals []proposal
@@ -226,7 +269,10 @@ type Engine struct {
 	damaged     bool
 	repairIndex uint64
 
-	relay    relay
+	relay relay
+	// held are relayed payloads waiting for this node to apply up to the
+	// index their sender had applied, in arrival order.
+	held     []heldRelay
 	reads    []pendingRead // by id, increasing
 	nextTick node.Time
 
@@ -255,7 +301,7 @@ func New(cfg Config, env node.Env) (*Engine, error) {
 	if env.Rand == nil {
 		return nil, errors.New("raft: no random stream")
 	}
-	e := &Engine{cfg: cfg, id: env.ID, rnd: env.Rand, now: env.Now, confState: cs, voters: voters,
+	e := &Engine{cfg: cfg, id: env.ID, rnd: env.Rand, bug: env.Buggify, now: env.Now, confState: cs, voters: voters,
 		storage: etcdraft.NewMemoryStorage(), nextTick: env.Now + cfg.TickTime}
 
 	rec := recoverStorage(env.Storage)
@@ -414,9 +460,36 @@ func (e *Engine) Tick(now node.Time) {
 	if e.nextTick <= e.now {
 		e.nextTick = e.now + e.cfg.TickTime
 	}
-	e.relay.resend(e.now, 2*e.cfg.TickTime, e.emitRelay)
+	after := 2 * e.cfg.TickTime
+	if e.bug.Fire(BuggifyResendRelay, 20) {
+		after = 0
+	}
+	e.relay.resend(e.now, after, e.emitRelay)
 	e.retryReads()
+	if e.state == etcdraft.StateLeader {
+		e.leaderBuggify()
+	}
 	e.collect()
+}
+
+// leaderBuggify takes a leader's rare branches: handing leadership over,
+// or sending a follower back to probing.
+func (e *Engine) leaderBuggify() {
+	var peers []uint64
+	for _, id := range e.voters.IDs() {
+		if id != e.id {
+			peers = append(peers, uint64(id))
+		}
+	}
+	if len(peers) == 0 {
+		return
+	}
+	if e.bug.Fire(BuggifyTransferLeader, 2) {
+		e.rn.TransferLeader(peers[e.rnd.IntN(len(peers))])
+	}
+	if e.bug.Fire(BuggifyUnreachable, 10) {
+		e.rn.ReportUnreachable(peers[e.rnd.IntN(len(peers))])
+	}
 }
 
 // Step handles one message.
@@ -450,8 +523,8 @@ func (e *Engine) Step(now node.Time, msg node.Message) {
 		_ = e.rn.Step(rm) // a stale or unknown peer's message is ignored
 	} else {
 		e.advanceTerm()
-		e.relay.receive(msg.From, m, func(p any) {
-			e.apply.Relayed = append(e.apply.Relayed, relayed(msg.From, p))
+		e.relay.receive(msg.From, m, func(d *Msg) {
+			e.held = append(e.held, heldRelay{from: msg.From, applied: d.Applied, payload: d.Payload})
 		})
 		if m.Kind == RelayAck {
 			e.relay.resend(e.now, 2*e.cfg.TickTime, e.emitRelay)
@@ -494,7 +567,7 @@ func (e *Engine) Relay(to node.ID, payload any) bool {
 	if !st.Serving || st.Role == quorum.Following && to != st.Leader {
 		return false
 	}
-	m, ok := e.relay.send(e.now, to, payload)
+	m, ok := e.relay.send(e.now, to, payload, e.applied)
 	if !ok {
 		return false
 	}
@@ -561,6 +634,20 @@ func (e *Engine) locate(rs etcdraft.ReadState) {
 	}
 }
 
+// releaseRelays hands over, in arrival order, the relayed payloads whose
+// sender's applied index this node has reached.
+func (e *Engine) releaseRelays() {
+	k := 0
+	for k < len(e.held) && e.held[k].applied <= e.applied {
+		e.apply.Relayed = append(e.apply.Relayed, relayed(e.held[k].from, e.held[k].payload))
+		k++
+	}
+	if k > 0 {
+		clear(e.held[:k])
+		e.held = append(e.held[:0], e.held[k:]...)
+	}
+}
+
 // releaseReads hands over the reads whose point is applied, in id order.
 func (e *Engine) releaseReads() {
 	kept := e.reads[:0]
@@ -587,6 +674,8 @@ func (e *Engine) setTerm(t uint64) {
 	if t != e.term {
 		e.term = t
 		e.relay.reset(t)
+		clear(e.held)
+		e.held = e.held[:0]
 		e.reads = e.reads[:0]
 		e.proposals = e.proposals[:0]
 	}
@@ -621,6 +710,7 @@ func (e *Engine) emitRelay(to node.ID, m *Msg) {
 func (e *Engine) collect() {
 	defer e.relay.flush(e.emitRelay)
 	if e.accepted || !e.rn.HasReady() {
+		e.releaseRelays()
 		e.releaseReads()
 		return
 	}
@@ -657,6 +747,7 @@ func (e *Engine) collect() {
 	for _, rs := range rd.ReadStates {
 		e.locate(rs)
 	}
+	e.releaseRelays()
 	e.releaseReads()
 }
 
@@ -724,10 +815,14 @@ func (e *Engine) appendEntries(ents []*pb.Entry) {
 		if ent.GetIndex() != e.lastIndex+1 {
 			panic(fmt.Sprintf("raft: invariant violated on server %d: entry %d appended after %d", e.id, ent.GetIndex(), e.lastIndex))
 		}
+		if e.cfg.SegmentEntries > 0 && e.sinceRoll >= e.cfg.SegmentEntries || e.bug.Fire(BuggifyRollSegment, 50) {
+			e.rollSegment = true
+		}
 		if e.rollSegment || len(e.segs) == 0 {
 			e.segs = append(e.segs, segment{name: segmentName(ent.GetIndex()), first: ent.GetIndex()})
-			e.rollSegment = false
+			e.rollSegment, e.sinceRoll = false, 0
 		}
+		e.sinceRoll++
 		s := &e.segs[len(e.segs)-1]
 		s.count++
 		e.rd.Disk = append(e.rd.Disk, node.DiskOp{Kind: node.Append, File: s.name, Data: encodeEntry(ent)})
@@ -872,8 +967,11 @@ func (e *Engine) installSnapshot(s *pb.Snapshot) {
 // and compacts the log back to the previous snapshot, so that a follower a
 // little behind still gets entries rather than a snapshot.
 func (e *Engine) maybeSnapshot() {
-	if e.applied-e.snapIndex < uint64(e.cfg.SnapCount) || e.apply.Restore != nil || len(e.apply.Committed) > 0 {
-		return // not due, or the server has not taken everything yet
+	if e.applied == e.snapIndex || e.apply.Restore != nil || len(e.apply.Committed) > 0 {
+		return // nothing new, or the server has not taken everything yet
+	}
+	if e.applied-e.snapIndex < uint64(e.cfg.SnapCount) && !e.bug.Fire(BuggifySnapshotNow, 5) {
+		return
 	}
 	s := e.cfg.StateMachine.Snapshot()
 	if s.Zxid != e.appliedZxid {
@@ -889,7 +987,15 @@ func (e *Engine) maybeSnapshot() {
 	_, err = e.storage.CreateSnapshot(e.applied, e.confState, data)
 	must(err)
 	e.rd.Disk = append(e.rd.Disk, node.DiskOp{Kind: node.Replace, File: fileSnapshot, Data: encodeSnapshot(e.applied, term, data)})
+	// Compact back to the previous snapshot, or to KeepEntries behind this
+	// one if that keeps fewer.
 	prev := e.snapIndex
+	if k := uint64(e.cfg.KeepEntries); k > 0 && e.applied > k {
+		prev = max(prev, e.applied-k)
+	}
+	if e.bug.Fire(BuggifyCompactAll, 200) {
+		prev = e.applied
+	}
 	e.snapIndex = e.applied
 	e.rollSegment = true
 	if first, _ := e.storage.FirstIndex(); prev >= first {

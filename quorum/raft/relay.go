@@ -14,6 +14,13 @@ import (
 // acknowledges the highest it delivered, the sender keeps the
 // unacknowledged ones and sends them again until they are acknowledged.
 //
+// A payload also carries the index the sender had applied when it sent
+// it, and the receiver hands it to its server only once it has applied that
+// far too: a follower that hears "session S is alive" from its leader has
+// by then applied everything the leader had, so it cannot take the answer
+// after the closeSession that followed it. (Zab gets this from its learner
+// connection, where payloads travel in one stream with the commits.)
+//
 // A stream lives within one term: on a term change both ends drop it (the
 // server closes its client connections on that change, which fails what the
 // stream carried). It belongs to one incarnation of each end, so that a
@@ -39,6 +46,7 @@ type outStream struct {
 type sentPayload struct {
 	seq     uint64
 	payload any
+	applied uint64    // the sender's applied index when it was queued
 	sentAt  node.Time // last sent (0: to be sent again at once)
 }
 
@@ -46,10 +54,10 @@ type inStream struct {
 	srcInc    uint64 // the sender incarnation of the stream being delivered
 	delivered uint64 // the highest sequence number delivered
 	ackTo     uint64 // the sender incarnation the due ack answers
-	// ahead holds payloads that arrived before a missing one, by sequence
+	// ahead holds messages that arrived before a missing one, by sequence
 	// number (at most resendBatch past delivered); they are delivered once
 	// the gap is filled. It is only ever looked up by key.
-	ahead map[uint64]any
+	ahead map[uint64]*Msg
 }
 
 // relay is the engine's side of every stream, by peer id.
@@ -85,24 +93,24 @@ func (r *relay) valid(id node.ID) bool { return id >= 1 && int(id) < len(r.out) 
 
 // send queues a payload for peer to and returns the message to send now,
 // or false if the stream is full.
-func (r *relay) send(now node.Time, to node.ID, payload any) (*Msg, bool) {
+func (r *relay) send(now node.Time, to node.ID, payload any, applied uint64) (*Msg, bool) {
 	o := &r.out[to]
 	if len(o.unacked) >= maxUnacked {
 		return nil, false
 	}
 	o.nextSeq++
-	o.unacked = append(o.unacked, sentPayload{seq: o.nextSeq, payload: payload, sentAt: now})
+	o.unacked = append(o.unacked, sentPayload{seq: o.nextSeq, payload: payload, applied: applied, sentAt: now})
 	return r.data(o, o.unacked[len(o.unacked)-1]), true
 }
 
 func (r *relay) data(o *outStream, p sentPayload) *Msg {
-	return &Msg{Kind: RelayData, Term: r.term, SrcInc: r.inc, DstInc: o.peerInc, Seq: p.seq, Payload: p.payload}
+	return &Msg{Kind: RelayData, Term: r.term, SrcInc: r.inc, DstInc: o.peerInc, Seq: p.seq, Applied: p.applied, Payload: p.payload}
 }
 
-// receive handles a relay message from peer from and hands the payloads it
+// receive handles a relay message from peer from and hands the messages it
 // makes deliverable, in order, to deliver. It notes the acks due; flush
 // emits them.
-func (r *relay) receive(from node.ID, m *Msg, deliver func(any)) {
+func (r *relay) receive(from node.ID, m *Msg, deliver func(*Msg)) {
 	if m.Term != r.term || !r.valid(from) {
 		return
 	}
@@ -136,13 +144,13 @@ func (r *relay) receive(from node.ID, m *Msg, deliver func(any)) {
 		return // a duplicate, or too far ahead: the sender resends
 	case m.Seq > in.delivered+1:
 		if in.ahead == nil {
-			in.ahead = map[uint64]any{}
+			in.ahead = map[uint64]*Msg{}
 		}
-		in.ahead[m.Seq] = m.Payload // after a loss or a reordering
+		in.ahead[m.Seq] = m // after a loss or a reordering
 		return
 	}
 	in.delivered = m.Seq
-	deliver(m.Payload)
+	deliver(m)
 	for {
 		p, ok := in.ahead[in.delivered+1]
 		if !ok {

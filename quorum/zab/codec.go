@@ -228,7 +228,7 @@ func decodeMsg(r *codec.Reader) *Msg {
 		}
 		m.Entries = make([]quorum.Entry, n)
 		for i := range m.Entries {
-			m.Entries[i] = quorum.Entry{Zxid: model.Zxid(r.I64()), Data: r.Bytes()}
+			m.Entries[i] = entry(model.Zxid(r.I64()), r.Bytes())
 		}
 	}
 	if bits&fCommit != 0 {

@@ -59,7 +59,7 @@ func genMsg() *rapid.Generator[*Msg] {
 		if rapid.Bool().Draw(t, "entries") {
 			m.Entries = []quorum.Entry{}
 			for range rapid.IntRange(0, 4).Draw(t, "n") {
-				m.Entries = append(m.Entries, quorum.Entry{Zxid: genZxid().Draw(t, "ez"), Data: genBytes().Draw(t, "ed")})
+				m.Entries = append(m.Entries, entry(genZxid().Draw(t, "ez"), genBytes().Draw(t, "ed")))
 			}
 		}
 		return m
@@ -98,7 +98,7 @@ func TestZabCodec_RefusesWhatItDoesNotKnow(t *testing.T) {
 		return b
 	}
 	// A sync with one entry ends: count u32, zxid i64, data length u32.
-	sync := mustAppend(t, reg, &Msg{Type: MsgSync, Entries: []quorum.Entry{{Zxid: 1}}})
+	sync := mustAppend(t, reg, &Msg{Type: MsgSync, Entries: []quorum.Entry{entry(1, nil)}})
 	for name, b := range map[string][]byte{
 		"a newer version":        mutate(good, func(b []byte) { b[2] = 2 }),
 		"version 0":              mutate(good, func(b []byte) { b[2] = 0 }),
