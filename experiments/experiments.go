@@ -23,6 +23,7 @@ import (
 	"zoosim/nemesis"
 	"zoosim/node"
 	"zoosim/quorum"
+	"zoosim/quorum/engines"
 	"zoosim/scenarios"
 )
 
@@ -58,8 +59,12 @@ type Config struct {
 	ProbeSeeds int
 	// Faults, when not nil, replaces the base scenario's fault kinds in the
 	// safety experiment.
-	Faults   *[]string
-	Engine   string    // "" keeps the scenario's
+	Faults *[]string
+	// Engine is the engine of every row ("": the scenario's); Engines, when
+	// set, runs every combination on each of these engines instead, side by
+	// side.
+	Engine   string
+	Engines  []string
 	Duration node.Time // the safety phase of each run (0: DefaultDuration)
 	Parallel int
 	// SafetyOnly skips the crash-k and crash-leader experiments (their
@@ -73,10 +78,14 @@ type Config struct {
 // milliseconds; a figure that could not be measured (no acknowledged write,
 // no election) is NaN.
 type Row struct {
+	Engine  string
 	Servers int
 	Quorum  string
 	Safe    bool // every election quorum meets every commit quorum
-	Seeds   int
+	// NotApplicable says why the engine cannot run this quorum (raft runs
+	// majorities only); the row then has no runs and no figures.
+	NotApplicable string
+	Seeds         int
 	// Violations counts the seeds whose history a checker rejected:
 	// LostWriteSeeds of them lost acknowledged writes (LostWrites of them
 	// in all, as checker.LostWrites counts), OtherViolationSeeds lost none
@@ -179,44 +188,28 @@ func Sweep(cfg Config) (*Report, error) {
 	}
 	rep := &Report{}
 	var tasks []task
-	for _, n := range cfg.Servers {
-		for _, q := range cfg.Quorums {
-			v, err := quorum.Parse(q, n)
-			if err != nil {
-				rep.Skipped = append(rep.Skipped, Skipped{Servers: n, Quorum: q, Reason: err.Error()})
-				continue
-			}
-			sc, err := Scenario(n, q, cfg)
-			if err != nil {
-				return nil, err
-			}
-			row := len(rep.Rows)
-			rep.Rows = append(rep.Rows, Row{Servers: n, Quorum: v.String(), Safe: v.Safe(), Seeds: cfg.Seeds})
-			for s := range cfg.Seeds {
-				tasks = append(tasks, task{row: row, kind: taskSafety, sc: sc, seed: cfg.FirstSeed + uint64(s)})
-			}
-			if cfg.SafetyOnly {
-				continue
-			}
-			for k := 0; k < n; k++ {
-				csc, sched := CrashK(sc, crashedServers(n, k))
-				for s := range cfg.ProbeSeeds {
-					tasks = append(tasks, task{row: row, kind: taskCrashK, sc: csc, seed: cfg.FirstSeed + uint64(s),
-						opt: scenarios.Options{Schedule: &sched}, k: k})
+	engineList := cfg.Engines
+	if len(engineList) == 0 {
+		engineList = []string{cfg.Engine}
+	}
+	base := cfg
+	for ei, engine := range engineList {
+		cfg := base
+		cfg.Engine = engine
+		for _, n := range cfg.Servers {
+			for _, q := range cfg.Quorums {
+				v, err := quorum.Parse(q, n)
+				if err != nil {
+					if ei == 0 { // the same for every engine: said once
+						rep.Skipped = append(rep.Skipped, Skipped{Servers: n, Quorum: q, Reason: err.Error()})
+					}
+					continue
 				}
-			}
-			rsc, err := scenarios.Lookup("read-capacity")
-			if err != nil {
-				return nil, err
-			}
-			if rsc, err = rsc.Apply(scenarios.Overrides{Servers: n, Quorum: q, Knobs: "default"}); err != nil {
-				return nil, err
-			}
-			tasks = append(tasks, task{row: row, kind: taskReads, sc: rsc, seed: cfg.FirstSeed})
-			esc, sched := CrashLeader(sc)
-			for s := range cfg.ProbeSeeds {
-				tasks = append(tasks, task{row: row, kind: taskElection, sc: esc, seed: cfg.FirstSeed + uint64(s),
-					opt: scenarios.Options{Schedule: &sched}})
+				t, err := plan(&rep.Rows, n, q, v, cfg)
+				if err != nil {
+					return nil, err
+				}
+				tasks = append(tasks, t...)
 			}
 		}
 	}
@@ -228,6 +221,54 @@ func Sweep(cfg Config) (*Report, error) {
 	}
 	rep.WallMs = time.Since(start).Milliseconds()
 	return rep, nil
+}
+
+// plan adds the row of one combination and returns its runs: none if the
+// engine cannot run the quorum (the row says why).
+func plan(rows *[]Row, n int, q string, v quorum.Verifier, cfg Config) ([]task, error) {
+	var tasks []task
+	row := len(*rows)
+	r := Row{Engine: cfg.Engine, Servers: n, Quorum: v.String(), Safe: v.Safe(), Seeds: cfg.Seeds}
+	sc, err := Scenario(n, q, cfg)
+	if err != nil {
+		if eng, lerr := engines.Lookup(cfg.Engine); lerr == nil {
+			if cerr := eng.Check(v); cerr != nil {
+				r.Seeds, r.NotApplicable = 0, cerr.Error()
+				*rows = append(*rows, r)
+				return nil, nil
+			}
+		}
+		return nil, err
+	}
+	r.Engine = sc.Engine
+	*rows = append(*rows, r)
+	for s := range cfg.Seeds {
+		tasks = append(tasks, task{row: row, kind: taskSafety, sc: sc, seed: cfg.FirstSeed + uint64(s)})
+	}
+	if cfg.SafetyOnly {
+		return tasks, nil
+	}
+	for k := 0; k < n; k++ {
+		csc, sched := CrashK(sc, crashedServers(n, k))
+		for s := range cfg.ProbeSeeds {
+			tasks = append(tasks, task{row: row, kind: taskCrashK, sc: csc, seed: cfg.FirstSeed + uint64(s),
+				opt: scenarios.Options{Schedule: &sched}, k: k})
+		}
+	}
+	rsc, err := scenarios.Lookup("read-capacity")
+	if err != nil {
+		return nil, err
+	}
+	if rsc, err = rsc.Apply(scenarios.Overrides{Servers: n, Quorum: q, Engine: cfg.Engine, Knobs: "default"}); err != nil {
+		return nil, err
+	}
+	tasks = append(tasks, task{row: row, kind: taskReads, sc: rsc, seed: cfg.FirstSeed})
+	esc, sched := CrashLeader(sc)
+	for s := range cfg.ProbeSeeds {
+		tasks = append(tasks, task{row: row, kind: taskElection, sc: esc, seed: cfg.FirstSeed + uint64(s),
+			opt: scenarios.Options{Schedule: &sched}})
+	}
+	return tasks, nil
 }
 
 // crashedServers are the k servers the crash-k experiment crashes: the
@@ -410,6 +451,13 @@ func leaderCrashedAt(r *scenarios.Result) node.Time {
 }
 
 func fold(row *Row, i int, tasks []task, outs []outcome) error {
+	if row.NotApplicable != "" {
+		nan := math.NaN()
+		row.Availability, row.AvailabilityDuringFaults, row.ReadsPerS = nan, nan, nan
+		row.WriteP50Ms, row.WriteP99Ms, row.ElectionP50Ms, row.ElectionP99Ms = nan, nan, nan, nan
+		row.CrashTolerance = -1
+		return nil
+	}
 	var avail, availFaults, reads, probeReads float64
 	readProbes := 0
 	var writes, elections []node.Time

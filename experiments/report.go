@@ -24,9 +24,9 @@ import (
 
 // CSVHeader names the columns of WriteCSV, as the JSON object names its
 // fields.
-var CSVHeader = []string{"servers", "quorum", "safe", "seeds", "violations", "lost_write_seeds", "lost_writes",
+var CSVHeader = []string{"engine", "servers", "quorum", "safe", "seeds", "violations", "lost_write_seeds", "lost_writes",
 	"other_violation_seeds", "first_violation_seed", "repro", "availability", "availability_during_faults",
-	"crash_tolerance", "write_p50_ms", "write_p99_ms", "election_p50_ms", "election_p99_ms", "reads_per_s"}
+	"crash_tolerance", "write_p50_ms", "write_p99_ms", "election_p50_ms", "election_p99_ms", "reads_per_s", "not_applicable"}
 
 // WriteCSV writes one line per row under CSVHeader. A figure that was not
 // measured is an empty field.
@@ -40,11 +40,11 @@ func WriteCSV(w io.Writer, rows []Row) error {
 		if r.Violations > 0 {
 			first = strconv.FormatUint(r.FirstViolationSeed, 10)
 		}
-		rec := []string{strconv.Itoa(r.Servers), r.Quorum, strconv.FormatBool(r.Safe), strconv.Itoa(r.Seeds),
+		rec := []string{r.Engine, strconv.Itoa(r.Servers), r.Quorum, strconv.FormatBool(r.Safe), strconv.Itoa(r.Seeds),
 			strconv.Itoa(r.Violations), strconv.Itoa(r.LostWriteSeeds), strconv.Itoa(r.LostWrites),
 			strconv.Itoa(r.OtherViolationSeeds), first, r.Repro, num(r.Availability), num(r.AvailabilityDuringFaults),
 			strconv.Itoa(r.CrashTolerance), num(r.WriteP50Ms), num(r.WriteP99Ms), num(r.ElectionP50Ms),
-			num(r.ElectionP99Ms), num(r.ReadsPerS)}
+			num(r.ElectionP99Ms), num(r.ReadsPerS), r.NotApplicable}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -92,7 +92,15 @@ func WriteHTML(w io.Writer, rep *Report, title string) error {
 	d.Para("Every figure is measured in the simulated world, never computed from a formula. Latencies are virtual milliseconds. " +
 		"Combinations marked * are unsafe by intersection: some election quorum misses some commit quorum, and the checkers are " +
 		"expected to catch what that breaks.")
-	if len(rep.Rows) > 0 {
+	// The plots show the rows with figures; a row an engine cannot run is
+	// in the tables, marked.
+	var measured []Row
+	for _, r := range rep.Rows {
+		if r.NotApplicable == "" {
+			measured = append(measured, r)
+		}
+	}
+	if len(measured) > 0 {
 		plots := []struct {
 			draw    func([]Row) (*plot.Plot, error)
 			caption string
@@ -114,7 +122,7 @@ func WriteHTML(w io.Writer, rep *Report, title string) error {
 		d.Heading(2, "plots", "Plots")
 		d.Raw("<div class=\"plots\">\n")
 		for _, p := range plots {
-			pl, err := p.draw(rep.Rows)
+			pl, err := p.draw(measured)
 			if err != nil {
 				return err
 			}
@@ -128,15 +136,18 @@ func WriteHTML(w io.Writer, rep *Report, title string) error {
 	}
 	safety, figures := tableRows(rep.Rows)
 	d.Heading(2, "safety", "Safety: every combination")
-	d.Table("quorum", []string{"servers", "quorum", "safe", "seeds", "violating seeds", "lost acknowledged writes: seeds",
+	d.Table("quorum", []string{"engine", "servers", "quorum", "safe", "seeds", "violating seeds", "lost acknowledged writes: seeds",
 		"lost acknowledged writes: writes", "other broken promises only: seeds", "first violating seed"}, safety)
 	d.Heading(2, "figures", "Availability, crash tolerance, latency, reads")
-	d.Table("quorum", []string{"servers", "quorum", "writes acknowledged", "during faults", "crash tolerance",
+	d.Table("quorum", []string{"engine", "servers", "quorum", "writes acknowledged", "during faults", "crash tolerance",
 		"probe seeds committing with k = 0, 1, ... crashed", "write p50 (ms)", "write p99 (ms)", "leader crash → write p50 (ms)",
 		"leader crash → write p99 (ms)", "reads / s"}, figures)
 	for _, r := range rep.Rows {
 		if r.Violations > 0 {
-			d.Command(fmt.Sprintf("%d servers, quorum %s: first of %d violating seeds", r.Servers, r.Quorum, r.Violations), r.Repro)
+			d.Command(fmt.Sprintf("%s, %d servers, quorum %s: first of %d violating seeds", r.Engine, r.Servers, r.Quorum, r.Violations), r.Repro)
+		}
+		if r.NotApplicable != "" {
+			d.Note("not applicable: %s, %d servers, quorum %s: %s", r.Engine, r.Servers, r.Quorum, r.NotApplicable)
 		}
 	}
 	for _, s := range rep.Skipped {
@@ -167,7 +178,13 @@ func tableRows(rows []Row) (safety, figures [][]string) {
 		case r.CrashTolerance < 0:
 			tol = "none"
 		}
-		name := []string{strconv.Itoa(r.Servers), report.Esc(r.Quorum)}
+		name := []string{report.Esc(r.Engine), strconv.Itoa(r.Servers), report.Esc(r.Quorum)}
+		if r.NotApplicable != "" {
+			na := []string{"n/a", "", "", "", "", "", ""}
+			safety = append(safety, append(append(slices.Clone(name), safe, "0"), na[:5]...))
+			figures = append(figures, append(slices.Clone(name), "n/a", "", "", "", "", "", "", "", ""))
+			continue
+		}
 		safety = append(safety, append(slices.Clone(name), safe, strconv.Itoa(r.Seeds), strconv.Itoa(r.Violations),
 			strconv.Itoa(r.LostWriteSeeds), strconv.Itoa(r.LostWrites), strconv.Itoa(r.OtherViolationSeeds), first))
 		figures = append(figures, append(slices.Clone(name), pct(r.Availability), pct(r.AvailabilityDuringFaults), tol,
@@ -232,12 +249,24 @@ func newPlot(title, x, y string) *plot.Plot {
 	return p
 }
 
+// engineSet is the engines of the rows.
+func engineSet(rows []Row) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rows {
+		out[r.Engine] = true
+	}
+	return out
+}
+
 // combinationLabels names each row on a categorical axis: "5 / 2", with a
 // * for an unsafe combination; labels lean when there are many.
 func combinationLabels(p *plot.Plot, rows []Row) {
 	labels := make([]string, len(rows))
 	for i, r := range rows {
 		labels[i] = fmt.Sprintf("%d / %s", r.Servers, r.Quorum)
+		if len(engineSet(rows)) > 1 {
+			labels[i] = r.Engine + " " + labels[i]
+		}
 		if !r.Safe {
 			labels[i] += " *"
 		}
@@ -339,14 +368,19 @@ func crashTolerancePlot(rows []Row) (*plot.Plot, error) {
 	var quorums []string
 	byQuorum := map[string]plotter.XYs{}
 	minN, maxN, maxY := math.MaxInt, 0, 0
+	several := len(engineSet(rows)) > 1
 	for _, r := range rows {
 		if r.CrashCommitShare == nil {
 			continue
 		}
-		if _, ok := byQuorum[r.Quorum]; !ok {
-			quorums = append(quorums, r.Quorum)
+		key := r.Quorum // a line per quorum (per engine and quorum, with several engines)
+		if several {
+			key = r.Engine + " " + r.Quorum
 		}
-		byQuorum[r.Quorum] = append(byQuorum[r.Quorum], plotter.XY{X: float64(r.Servers), Y: float64(r.CrashTolerance)})
+		if _, ok := byQuorum[key]; !ok {
+			quorums = append(quorums, key)
+		}
+		byQuorum[key] = append(byQuorum[key], plotter.XY{X: float64(r.Servers), Y: float64(r.CrashTolerance)})
 		minN, maxN, maxY = min(minN, r.Servers), max(maxN, r.Servers), max(maxY, r.CrashTolerance)
 	}
 	if len(quorums) == 0 {

@@ -722,9 +722,10 @@ func TestQuorum_JSONRowsSkipsInvalidAndReproReplaysTheViolation(t *testing.T) {
 	require.Len(t, out.Rows, 3, "3/2, 5/2, 5/4")
 	require.Len(t, out.Skipped, 1, "4 of 3 is skipped")
 	for _, row := range out.Rows {
-		requireKeys(t, row, "servers", "quorum", "safe", "seeds", "violations", "lost_write_seeds", "lost_writes",
+		requireKeys(t, row, "engine", "servers", "quorum", "safe", "seeds", "violations", "lost_write_seeds", "lost_writes",
 			"other_violation_seeds", "first_violation_seed", "availability", "availability_during_faults", "crash_tolerance",
-			"crash_commit_share", "write_p50_ms", "write_p99_ms", "election_p50_ms", "election_p99_ms", "reads_per_s", "repro")
+			"crash_commit_share", "write_p50_ms", "write_p99_ms", "election_p50_ms", "election_p99_ms", "reads_per_s", "repro",
+			"not_applicable")
 		var v, lost, other int
 		require.NoError(t, json.Unmarshal(row["violations"], &v))
 		require.NoError(t, json.Unmarshal(row["lost_write_seeds"], &lost))
@@ -750,12 +751,50 @@ func TestQuorum_JSONRowsSkipsInvalidAndReproReplaysTheViolation(t *testing.T) {
 	assert.Contains(t, string(page), "<svg")
 }
 
+// TestQuorum_BothEnginesSideBySide: --engine zab,raft gives each
+// combination a row per engine, and a quorum raft cannot run is a row
+// marked not applicable, with no figures.
+func TestQuorum_BothEnginesSideBySide(t *testing.T) {
+	stdout, stderr, code := zoosim(t, "quorum", "--servers", "3", "--quorum", "majority,1", "--engine", "zab,raft",
+		"--seeds", "1", "--probe-seeds", "1", "--duration", "5s", "--parallel", "2", "--quiet", "--json")
+	require.Contains(t, []int{exitOK, exitViolation}, code, stderr)
+	var out struct {
+		Rows []struct {
+			Engine        string   `json:"engine"`
+			Quorum        string   `json:"quorum"`
+			Seeds         int      `json:"seeds"`
+			Availability  *float64 `json:"availability"`
+			NotApplicable string   `json:"not_applicable"`
+		} `json:"rows"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &out), stdout)
+	require.Len(t, out.Rows, 4)
+	for i, want := range []struct{ engine, quorum string }{{"zab", "majority"}, {"zab", "1"}, {"raft", "majority"}, {"raft", "1"}} {
+		assert.Equal(t, want.engine, out.Rows[i].Engine)
+		assert.Equal(t, want.quorum, out.Rows[i].Quorum)
+	}
+	for _, r := range out.Rows[:3] {
+		assert.Empty(t, r.NotApplicable, r.Engine+" "+r.Quorum)
+		assert.NotNil(t, r.Availability, r.Engine+" "+r.Quorum)
+	}
+	na := out.Rows[3]
+	assert.Contains(t, na.NotApplicable, "majorities")
+	assert.Nil(t, na.Availability)
+	assert.Zero(t, na.Seeds)
+
+	text, _, _ := zoosim(t, "quorum", "--servers", "3", "--quorum", "1", "--engine", "raft", "--seeds", "1", "--probe-seeds", "1",
+		"--duration", "2s", "--quiet")
+	assert.Contains(t, text, "n/a")
+	assert.Contains(t, text, "not applicable: raft 3 servers, quorum 1")
+}
+
 func TestQuorum_UsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"quorum", "--quorum", "majority"},
 		{"quorum", "--servers", "3"},
 		{"quorum", "--servers", "0", "--quorum", "2"},
 		{"quorum", "--servers", "3", "--quorum", "2", "--seeds", "0"},
+		{"quorum", "--servers", "3", "--quorum", "2", "--engine", "zab,paxos"},
 	} {
 		_, _, code := zoosim(t, args...)
 		assert.Equal(t, exitUsage, code, "%v", args)

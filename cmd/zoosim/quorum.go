@@ -15,6 +15,7 @@ import (
 
 	"zoosim/experiments"
 	"zoosim/node"
+	"zoosim/quorum/engines"
 	"zoosim/scenarios"
 )
 
@@ -25,6 +26,10 @@ leader crashes, or the --faults given) for K seeds each, unsafe quorums
 included and labelled, and combinations that cannot exist (a quorum larger
 than the ensemble) skipped with a note. One row per combination:
 
+  engine            the replication engine: --engine zab,raft runs every
+                    combination on both, side by side; a quorum an engine
+                    cannot run (raft decides by majorities only) is a row
+                    marked n/a, with the reason under the table
   servers, quorum   the ensemble size and the quorum as spelled
   safe              every election quorum meets every commit quorum
   viol              seeds whose history a checker rejected, and the first
@@ -50,12 +55,13 @@ separated by '|', members ID=WEIGHT; the commas inside a hier quorum stay
 with it).
 
 With --json, one object on stdout:
-  {"rows":[{"servers","quorum","safe","seeds","violations",
+  {"rows":[{"engine","servers","quorum","safe","seeds","violations",
    "lost_write_seeds","lost_writes","other_violation_seeds",
    "first_violation_seed","repro" ("" if none),"availability",
    "availability_during_faults","crash_tolerance","crash_commit_share"
    (per k crashed servers, the share of probe seeds still committing),"write_p50_ms",
-   "write_p99_ms","election_p50_ms","election_p99_ms","reads_per_s"}],
+   "write_p99_ms","election_p50_ms","election_p99_ms","reads_per_s",
+   "not_applicable" ("" if the engine runs the quorum)}],
    "skipped":[{"servers","quorum","reason"}],"wall_ms"}
 A figure that could not be measured is null. --csv FILE writes the rows as
 CSV; --html FILE writes a self-contained report: plots (gonum/plot, inline
@@ -93,7 +99,19 @@ func cmdQuorum(args []string, stdout, stderr io.Writer) int {
 	seeds := fs.Int("seeds", 200, "`K` seeds of the safety experiment per combination")
 	firstSeed := fs.Uint64("first-seed", 1, "the first seed `N` (>= 1)")
 	probeSeeds := fs.Int("probe-seeds", experiments.DefaultProbeSeeds, "`K` seeds of the crash-k and crash-leader experiments per combination")
-	engine := fs.String("engine", "", "the replication `ENGINE` (only zab exists; default: the scenario's)")
+	var engineList []string
+	fs.Func("engine", "the replication `ENGINES` to compare, side by side: "+strings.Join(engines.Names(), ", ")+
+		", comma-separated (default: the scenario's)", func(s string) error {
+		engineList = nil
+		for item := range strings.SplitSeq(s, ",") {
+			item = strings.TrimSpace(item)
+			if _, err := engines.Lookup(item); err != nil {
+				return err
+			}
+			engineList = append(engineList, item)
+		}
+		return nil
+	})
 	var faults *[]string
 	fs.Func("faults", "the fault `KINDS` of the safety experiment (default: partition-majority,\npartition-halves,crash-leader,heal)", func(s string) error {
 		list, err := parseFaults(s)
@@ -181,7 +199,7 @@ func cmdQuorum(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	rep, err := experiments.Sweep(experiments.Config{Servers: servers, Quorums: quorums, Seeds: *seeds,
-		FirstSeed: *firstSeed, ProbeSeeds: *probeSeeds, Faults: faults, Engine: *engine, Duration: duration,
+		FirstSeed: *firstSeed, ProbeSeeds: *probeSeeds, Faults: faults, Engines: engineList, Duration: duration,
 		Parallel: *parallel, Progress: prog})
 	if bar != nil {
 		bar.finish()
@@ -263,6 +281,7 @@ func splitQuorums(s string) []string {
 // quorumRowJSON is one row of quorum's --json object; figures that were
 // not measured are null.
 type quorumRowJSON struct {
+	Engine                   string    `json:"engine"`
 	Servers                  int       `json:"servers"`
 	Quorum                   string    `json:"quorum"`
 	Safe                     bool      `json:"safe"`
@@ -273,15 +292,16 @@ type quorumRowJSON struct {
 	OtherViolationSeeds      int       `json:"other_violation_seeds"`
 	FirstViolationSeed       *uint64   `json:"first_violation_seed"`
 	Repro                    string    `json:"repro"`
-	Availability             float64   `json:"availability"`
-	AvailabilityDuringFaults float64   `json:"availability_during_faults"`
+	Availability             *float64  `json:"availability"`
+	AvailabilityDuringFaults *float64  `json:"availability_during_faults"`
 	CrashTolerance           int       `json:"crash_tolerance"`
 	CrashCommitShare         []float64 `json:"crash_commit_share"`
 	WriteP50Ms               *float64  `json:"write_p50_ms"`
 	WriteP99Ms               *float64  `json:"write_p99_ms"`
 	ElectionP50Ms            *float64  `json:"election_p50_ms"`
 	ElectionP99Ms            *float64  `json:"election_p99_ms"`
-	ReadsPerS                float64   `json:"reads_per_s"`
+	ReadsPerS                *float64  `json:"reads_per_s"`
+	NotApplicable            string    `json:"not_applicable"`
 }
 
 type quorumSkippedJSON struct {
@@ -305,11 +325,12 @@ func quorumJSONOf(rep *experiments.Report) quorumJSON {
 	}
 	out := quorumJSON{Rows: []quorumRowJSON{}, Skipped: []quorumSkippedJSON{}, WallMs: rep.WallMs}
 	for _, r := range rep.Rows {
-		row := quorumRowJSON{Servers: r.Servers, Quorum: r.Quorum, Safe: r.Safe, Seeds: r.Seeds, Violations: r.Violations,
+		row := quorumRowJSON{Engine: r.Engine, Servers: r.Servers, Quorum: r.Quorum, Safe: r.Safe, Seeds: r.Seeds, Violations: r.Violations,
 			LostWriteSeeds: r.LostWriteSeeds, LostWrites: r.LostWrites, OtherViolationSeeds: r.OtherViolationSeeds,
-			CrashCommitShare: r.CrashCommitShare, Repro: r.Repro, Availability: r.Availability, AvailabilityDuringFaults: r.AvailabilityDuringFaults,
+			CrashCommitShare: r.CrashCommitShare, Repro: r.Repro, Availability: opt(r.Availability), AvailabilityDuringFaults: opt(r.AvailabilityDuringFaults),
 			CrashTolerance: r.CrashTolerance, WriteP50Ms: opt(r.WriteP50Ms), WriteP99Ms: opt(r.WriteP99Ms),
-			ElectionP50Ms: opt(r.ElectionP50Ms), ElectionP99Ms: opt(r.ElectionP99Ms), ReadsPerS: r.ReadsPerS}
+			ElectionP50Ms: opt(r.ElectionP50Ms), ElectionP99Ms: opt(r.ElectionP99Ms), ReadsPerS: opt(r.ReadsPerS),
+			NotApplicable: r.NotApplicable}
 		if r.Violations > 0 {
 			seed := r.FirstViolationSeed
 			row.FirstViolationSeed = &seed
@@ -324,27 +345,36 @@ func quorumJSONOf(rep *experiments.Report) quorumJSON {
 
 func printQuorum(w io.Writer, rep *experiments.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "servers\tquorum\tsafe\tseeds\tviol\tlost\tfirst\tavail\tfaults\tcrash-tol\twrite p50\tp99\telect p50\tp99\treads/s\t")
+	fmt.Fprintln(tw, "engine\tservers\tquorum\tsafe\tseeds\tviol\tlost\tfirst\tavail\tfaults\tcrash-tol\twrite p50\tp99\telect p50\tp99\treads/s\t")
 	for _, r := range rep.Rows {
 		safe, first := "safe", "-"
 		if !r.Safe {
 			safe = "UNSAFE"
 		}
+		if r.NotApplicable != "" {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\tn/a\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Engine, r.Servers, r.Quorum, safe)
+			continue
+		}
 		if r.Violations > 0 {
 			first = strconv.FormatUint(r.FirstViolationSeed, 10)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%s\t%.1f%%\t%.1f%%\t%d\t%s\t%s\t%s\t%s\t%.1f\t\n", r.Servers, r.Quorum, safe,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\t%.1f%%\t%.1f%%\t%d\t%s\t%s\t%s\t%s\t%.1f\t\n", r.Engine, r.Servers, r.Quorum, safe,
 			r.Seeds, r.Violations, r.LostWriteSeeds, first, 100*r.Availability, 100*r.AvailabilityDuringFaults, r.CrashTolerance,
 			msText(r.WriteP50Ms), msText(r.WriteP99Ms), msText(r.ElectionP50Ms), msText(r.ElectionP99Ms), r.ReadsPerS)
 	}
 	tw.Flush()
+	for _, r := range rep.Rows {
+		if r.NotApplicable != "" {
+			fmt.Fprintf(w, "not applicable: %s %s, quorum %s: %s\n", r.Engine, plural(r.Servers, "server"), r.Quorum, r.NotApplicable)
+		}
+	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(w, "skipped %s with quorum %s: %s\n", plural(s.Servers, "server"), s.Quorum, s.Reason)
 	}
 	for _, r := range rep.Rows {
 		if r.Violations > 0 {
-			fmt.Fprintf(w, "%s, quorum %s: %d of %d seeds broke a promise (%d lost %s, %d only other promises); first:\n  repro: %s\n",
-				plural(r.Servers, "server"), r.Quorum, r.Violations, r.Seeds, r.LostWriteSeeds,
+			fmt.Fprintf(w, "%s %s, quorum %s: %d of %d seeds broke a promise (%d lost %s, %d only other promises); first:\n  repro: %s\n",
+				r.Engine, plural(r.Servers, "server"), r.Quorum, r.Violations, r.Seeds, r.LostWriteSeeds,
 				plural(r.LostWrites, "acknowledged write"), r.OtherViolationSeeds, r.Repro)
 		}
 	}
