@@ -106,6 +106,12 @@ func (r *replica) Ready() node.Ready {
 	return r.out
 }
 
+func (r *replica) Synced(now node.Time, count uint64) {
+	r.now = now
+	r.e.Synced(now, count)
+	r.applyNow()
+}
+
 func (r *replica) Advance() {
 	r.e.Advance()
 	r.applyNow()

@@ -237,9 +237,13 @@ type Engine struct {
 	rn      *etcdraft.RawNode
 	storage *etcdraft.MemoryStorage
 	// accepted: a raft Ready has been taken and its work put into rd; it
-	// goes back to raft at Advance.
-	accepted bool
-	snapSent []uint64 // peers sent a snapshot in the accepted Ready
+	// goes back to raft once durable: at Advance, or at the Synced that
+	// covers sync number waitSync (0: its node Ready is not advanced yet).
+	accepted     bool
+	waitSync     uint64
+	reportsSyncs bool
+	syncsAsked   uint64   // node Readies that asked for a sync
+	snapSent     []uint64 // peers sent a snapshot in the accepted Ready
 
 	// raft's view as of its last Ready.
 	term, lead, commit uint64
@@ -280,8 +284,11 @@ type Engine struct {
 	apply quorum.Apply
 }
 
-var _ quorum.Engine = (*Engine)(nil)
-var _ quorum.ReadIndexer = (*Engine)(nil)
+var (
+	_ quorum.Engine      = (*Engine)(nil)
+	_ quorum.ReadIndexer = (*Engine)(nil)
+	_ node.SyncObserver  = (*Engine)(nil)
+)
 
 // New builds the engine from what survived on the node's disk. The first
 // Ready carries the repairs of a damaged log; the first TakeApply the
@@ -301,7 +308,7 @@ func New(cfg Config, env node.Env) (*Engine, error) {
 	if env.Rand == nil {
 		return nil, errors.New("raft: no random stream")
 	}
-	e := &Engine{cfg: cfg, id: env.ID, rnd: env.Rand, bug: env.Buggify, now: env.Now, confState: cs, voters: voters,
+	e := &Engine{cfg: cfg, id: env.ID, rnd: env.Rand, bug: env.Buggify, now: env.Now, confState: cs, voters: voters, reportsSyncs: env.ReportsSyncs,
 		storage: etcdraft.NewMemoryStorage(), nextTick: env.Now + cfg.TickTime}
 
 	rec := recoverStorage(env.Storage)
@@ -416,26 +423,55 @@ func (e *Engine) TakeApply() quorum.Apply {
 }
 
 // Advance records that the driver did the last Ready: raft's snapshot,
-// HardState and entries are written (and synced, if it asked), its
-// messages are sent, and the server applied the committed entries.
+// HardState and entries are written, its messages sent (once the sync is
+// done), and the server applied the committed entries. Raft hears of it
+// (its Advance) only once what it wrote is durable: with a driver that
+// reports syncs, when Synced covers the sync this Ready asked for. Until
+// then raft takes input but gives no new Ready; in particular a leader
+// does not count its own acknowledgement, so it never applies an entry
+// that is not on its own disk (a lone server would otherwise apply, and a
+// crash then lose, an entry nobody else has).
 func (e *Engine) Advance() {
+	synced := e.rd.Sync
 	clear(e.rd.Messages)
 	e.rd.Disk = e.rd.Disk[:0]
 	e.rd.Messages = e.rd.Messages[:0]
 	e.rd.Sync = false
-	if e.accepted {
-		e.rn.Advance(etcdraft.Ready{})
-		e.accepted = false
-		// Report a snapshot as delivered once it is sent: if it was lost,
-		// the follower rejects the next append and the leader probes back
-		// down to another snapshot.
-		for _, to := range e.snapSent {
-			e.rn.ReportSnapshot(to, etcdraft.SnapshotFinish)
+	if synced && e.reportsSyncs {
+		e.syncsAsked++
+	}
+	if e.accepted && e.waitSync == 0 {
+		if synced && e.reportsSyncs {
+			e.waitSync = e.syncsAsked
+		} else {
+			e.raftAdvance()
 		}
-		e.snapSent = e.snapSent[:0]
 	}
 	e.maybeSnapshot()
 	e.collect()
+}
+
+// Synced records that the first count sync requests are durable.
+func (e *Engine) Synced(now node.Time, count uint64) {
+	e.advanceClock(now)
+	if e.accepted && e.waitSync != 0 && count >= e.waitSync {
+		e.raftAdvance()
+		e.maybeSnapshot()
+	}
+	e.collect()
+}
+
+// raftAdvance hands the accepted Ready back to raft: it is durable.
+func (e *Engine) raftAdvance() {
+	e.rn.Advance(etcdraft.Ready{})
+	e.accepted, e.waitSync = false, 0
+	// Report a snapshot as delivered once it is sent: if it was lost, the
+	// follower rejects the next append and the leader probes back down to
+	// another snapshot.
+	for _, to := range e.snapSent {
+		e.rn.ReportSnapshot(to, etcdraft.SnapshotFinish)
+	}
+	e.snapSent = e.snapSent[:0]
 }
 
 func (e *Engine) advanceClock(now node.Time) {

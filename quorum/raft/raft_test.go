@@ -382,3 +382,30 @@ func TestZxidAt_TermAndPlaceInTheTerm(t *testing.T) {
 	e.truncateLog(4)
 	assert.Equal(t, model.MakeZxid(3, 2), e.zxidAt(4))
 }
+
+// A leader applies only entries on its own disk: it counts its own
+// acknowledgement once its sync is done. A lone server shows it at every
+// event: what it applied is what a crash now would keep (on the durable
+// layer, in its snapshot or its log).
+func TestRaft_LeaderAppliesOnlyWhatIsOnItsDisk(t *testing.T) {
+	wcfg := sim.DefaultConfig(11)
+	wcfg.SyncLatencyMin, wcfg.SyncLatencyMax = 2*node.Millisecond, 15*node.Millisecond // slow disk: a wide window
+	c := newClusterConfig(t, wcfg, 1, func(cfg *Config) { cfg.SnapCount = 20 })
+	c.proposeEvery = node.Millisecond
+	checked := 0
+	for c.w.Now() < 3*sec {
+		require.True(t, c.w.Step())
+		r := c.rep(1)
+		d := recoverStorage(c.w.Storage(1))
+		durable := len(restoreEntries(d.data.state))
+		for _, e := range d.entries {
+			if len(e.GetData()) > 0 {
+				durable++
+			}
+		}
+		require.LessOrEqual(t, len(r.applied), durable, "at %v the leader applied an entry its disk does not have", c.w.Now())
+		checked++
+	}
+	require.Greater(t, len(c.rep(1).applied), 100)
+	t.Logf("%d events checked, %d entries applied", checked, len(c.rep(1).applied))
+}
