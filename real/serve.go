@@ -185,12 +185,12 @@ func NewServer(cfg *Config, log *slog.Logger) (*Server, error) {
 // observe logs the server's role changes (on the driver's goroutine).
 func (s *Server) observe(node.Machine) {
 	st := s.core.Engine().Status()
-	if st.Role == s.last.Role && st.Leader == s.last.Leader && st.Epoch == s.last.Epoch && st.Established == s.last.Established {
+	if st.Role == s.last.Role && st.Leader == s.last.Leader && st.Term == s.last.Term && st.Serving == s.last.Serving {
 		return
 	}
 	s.last = st
-	s.log.Info("zoosim serve: role", "role", st.Role.String(), "leader", st.Leader, "epoch", st.Epoch,
-		"serving", st.Established, "lastLogged", st.LastLogged.String(), "committed", st.Committed.String())
+	s.log.Info("zoosim serve: role", "role", st.Role.String(), "leader", st.Leader, "term", st.Term,
+		"serving", st.Serving, "committed", st.Committed.String())
 }
 
 func (s *Server) close() {

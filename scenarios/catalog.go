@@ -145,7 +145,12 @@ var Catalog = []Scenario{
 		s.Servers = 3
 		s.Workload.Mix = map[Behaviour]int{Registers: 4, CAS: 1, Ephemerals: 1}
 		s.Nemesis.Kinds = []string{"crash-point", "crash-leader", "partition-leader", "restart", "heal"}
-		s.Nemesis.CrashMessages = []string{"leaderinfo", "ackepoch", "sync/diff", "sync/trunc", "sync/snap", "ack/newleader", "uptodate"}
+		s.Nemesis.CrashMessages = map[string][]string{
+			"zab": {"leaderinfo", "ackepoch", "sync/diff", "sync/trunc", "sync/snap", "ack/newleader", "uptodate"},
+			// Raft's election and catch-up: a vote just cast, an append or
+			// a snapshot just taken.
+			"raft": {"prevoteresp", "vote", "voteresp", "app", "appresp", "snap"},
+		}
 		s.Nemesis.Always = []string{"crash-point", "crash-leader"}
 		s.Nemesis.Intense = true
 		s.Knobs = Knobs{SnapCount: 5, DiffLimit: 10}

@@ -242,7 +242,7 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		// quarter of the run.
 		quiet = min(quiet, sc.Duration/4)
 		var swarm nemesis.SwarmConfig
-		msgs := sc.Nemesis.CrashMessages
+		msgs := sc.Nemesis.CrashMessages[sc.Engine]
 		if msgs == nil {
 			msgs = eng.CrashMessages
 		}

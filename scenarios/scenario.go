@@ -111,8 +111,10 @@ type Nemesis struct {
 	// Quiet is how long the nemesis waits at the start.
 	Quiet node.Time
 	// CrashMessages are the message names crash points on receipt or send
-	// are drawn from (nil: every protocol step the engine names).
-	CrashMessages []string
+	// are drawn from, by engine (an engine not listed: every protocol step
+	// it names). Names are the engine's own: Zab's "sync/snap", raft's
+	// "voteresp".
+	CrashMessages map[string][]string
 	// Always are kinds of Kinds every seed enables (the swarm draws the
 	// rest).
 	Always []string

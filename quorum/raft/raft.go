@@ -264,9 +264,12 @@ type Engine struct {
 	proposals []proposal
 
 	// What has been handed to the server: raft's applied index, and the
-	// zxid of the last txn among those entries.
+	// zxid of the last txn among those entries. raftApplied is the applied
+	// index raft has been told of (at its last Advance): the log is never
+	// compacted past it, since raft still reads the entries after it.
 	applied     uint64
 	appliedZxid model.Zxid
+	raftApplied uint64
 
 	// damaged: the disk lost records; vote for no one and never campaign
 	// until this node acknowledged the leader's log up to repairIndex.
@@ -349,6 +352,7 @@ func New(cfg Config, env node.Env) (*Engine, error) {
 			}
 		}
 	}
+	e.raftApplied = e.applied
 	if rec.snap {
 		e.apply.Restore = &quorum.Snapshot{Zxid: data.zxid, Data: data.state}
 	}
@@ -465,6 +469,7 @@ func (e *Engine) Synced(now node.Time, count uint64) {
 func (e *Engine) raftAdvance() {
 	e.rn.Advance(etcdraft.Ready{})
 	e.accepted, e.waitSync = false, 0
+	e.raftApplied = e.applied
 	// Report a snapshot as delivered once it is sent: if it was lost, the
 	// follower rejects the next append and the leader probes back down to
 	// another snapshot.
@@ -1032,6 +1037,7 @@ func (e *Engine) maybeSnapshot() {
 	if e.bug.Fire(BuggifyCompactAll, 200) {
 		prev = e.applied
 	}
+	prev = min(prev, e.raftApplied)
 	e.snapIndex = e.applied
 	e.rollSegment = true
 	if first, _ := e.storage.FirstIndex(); prev >= first {
