@@ -539,3 +539,65 @@ func Percentile(ts []node.Time, p float64) float64 {
 	rank = min(max(rank, 0), len(s)-1)
 	return float64(s[rank]) / float64(node.Millisecond)
 }
+
+// EngineFigures is what one engine showed over a differential run.
+type EngineFigures struct {
+	Engine string
+	Runs   int
+	// Violations counts the runs a checker rejected; Failures lists their
+	// repro lines.
+	Violations int
+	Failures   []string
+	// Availability and DuringFaults are write availability averaged over
+	// runs (see scenarios.Result); the latencies are over every
+	// acknowledged write of every run, in virtual ms.
+	Availability, DuringFaults float64
+	WriteP50Ms, WriteP99Ms     float64
+	Ops                        int
+}
+
+// Differential runs scenario sc for seeds firstSeed.. on each engine, the
+// same seed on both, and reports each engine's figures: a violation on one
+// engine and not the other points at that protocol, one on both at the
+// layers above them.
+func Differential(sc scenarios.Scenario, engineNames []string, firstSeed uint64, seeds, parallel int) ([]EngineFigures, error) {
+	var tasks []task
+	for i, e := range engineNames {
+		esc, err := sc.Apply(scenarios.Overrides{Engine: e})
+		if err != nil {
+			return nil, err
+		}
+		for s := range seeds {
+			tasks = append(tasks, task{row: i, kind: taskSafety, sc: esc, seed: firstSeed + uint64(s)})
+		}
+	}
+	outs := runAll(tasks, parallel, nil)
+	figs := make([]EngineFigures, len(engineNames))
+	lat := make([][]node.Time, len(engineNames))
+	for i, e := range engineNames {
+		figs[i].Engine = e
+	}
+	for j, t := range tasks {
+		o, f := outs[j], &figs[t.row]
+		if o.err != nil {
+			return nil, fmt.Errorf("experiments: %s seed %d on %s: %w", t.sc.Name, t.seed, t.sc.Engine, o.err)
+		}
+		f.Runs++
+		f.Ops += o.res.Ops
+		if o.res.Verdict == checker.VerdictViolation {
+			f.Violations++
+			f.Failures = append(f.Failures, o.res.Repro)
+		}
+		f.Availability += o.res.WriteAvailability
+		f.DuringFaults += o.res.DuringFaults
+		lat[t.row] = append(lat[t.row], o.res.WriteLatencies...)
+	}
+	for i := range figs {
+		if n := float64(figs[i].Runs); n > 0 {
+			figs[i].Availability /= n
+			figs[i].DuringFaults /= n
+		}
+		figs[i].WriteP50Ms, figs[i].WriteP99Ms = Percentile(lat[i], 50), Percentile(lat[i], 99)
+	}
+	return figs, nil
+}

@@ -188,3 +188,28 @@ func TestReadCapacity_MoreServersServeMoreReads(t *testing.T) {
 	t.Logf("reads/s with a 600 µs server CPU: 3 servers %.0f, 5 servers %.0f", three, five)
 	require.Greater(t, five, 1.3*three)
 }
+
+// TestDifferential_BothEnginesKeepEveryPromise: the same scenario and seeds
+// on Zab and on etcd raft: every checker passes on both, and each engine's
+// availability and latency are reported side by side.
+func TestDifferential_BothEnginesKeepEveryPromise(t *testing.T) {
+	seeds := 12
+	if testing.Short() {
+		seeds = 3
+	}
+	for _, name := range []string{"standard", "partition-leader", "crash-storm"} {
+		sc, err := scenarios.Lookup(name)
+		require.NoError(t, err)
+		sc.Duration = 20 * node.Second
+		figs, err := Differential(sc, []string{"zab", "raft"}, 1, seeds, 2)
+		require.NoError(t, err)
+		require.Len(t, figs, 2)
+		for _, f := range figs {
+			assert.Zero(t, f.Violations, "%s on %s: %v", name, f.Engine, f.Failures)
+			assert.Equal(t, seeds, f.Runs)
+			assert.Greater(t, f.Availability, 0.5, "%s on %s", name, f.Engine)
+			t.Logf("%-16s %-4s %d runs: availability %.1f%% (during faults %.1f%%), write p50 %.1f ms p99 %.1f ms, %d ops",
+				name, f.Engine, f.Runs, 100*f.Availability, 100*f.DuringFaults, f.WriteP50Ms, f.WriteP99Ms, f.Ops)
+		}
+	}
+}
