@@ -112,7 +112,7 @@ var Bugs = []Bug{
 		Description: "a follower applies proposals as it logs them, before they are committed",
 		set:         func(b *bugSwitches) { b.zab.ApplyProposals = true }},
 
-	{Name: "raft-vote-unsynced", Layer: "raft", Scenario: "crash-storm",
+	{Name: "raft-vote-unsynced", Layer: "raft", Scenario: "resync",
 		Models:      "Raft §5.1, Figure 2 (currentTerm and votedFor are updated on stable storage before responding to RPCs) and etcd raft's Ready contract (the HardState is persisted before Messages are sent)",
 		Description: "a HardState change (a vote, a new term) is written without a sync, so the vote leaves before it is durable: a crash forgets it and the server can vote twice in one term",
 		set:         func(b *bugSwitches) { b.raft.VoteUnsynced = true }},

@@ -32,6 +32,9 @@ var belowFloor = map[string]string{
 	"multi-partial":            "0%: no workload issues multi yet",
 	"reply-before-event":       "0%: the history does not record the order of a reply and a notice",
 	"setwatches-ignores-zxid":  "7.5%",
+	// A lost vote only matters if a second candidate of the same term asks
+	// the restarted server again; PreVote and CheckQuorum make that rare.
+	"raft-vote-unsynced": "0%: 0 of 500 seeds over resync, crash-storm, partition-leader, partition-majority and quorum-loss",
 }
 
 // TestBugs_CatalogIsComplete: every bug names what it models, says what it
