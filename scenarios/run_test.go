@@ -146,7 +146,7 @@ func TestRunSuite_RefusesSweepsItCannotRun(t *testing.T) {
 		{SuiteOptions{Seeds: MaxSeeds + 1}, "seeds per scenario"},
 		{SuiteOptions{Seeds: 2, FirstSeed: 1<<64 - 1}, "2^64-1"},
 		{SuiteOptions{Seeds: 1, Shard: 3, Shards: 2}, "shard 3/2"},
-		{SuiteOptions{Seeds: 1, Shard: 1, Shards: 5}, "every shard must have a run"},
+		{SuiteOptions{Seeds: 1, Shard: 1, Shards: 9}, "every shard must have a run"}, // 4 scenarios on 2 engines
 		{SuiteOptions{Seeds: 1, Parallel: MaxParallel + 1}, "worlds at a time"},
 		{SuiteOptions{Seeds: 1, Overrides: Overrides{Duration: node.Millisecond}}, "duration 1ms outside"},
 	} {

@@ -419,7 +419,7 @@ func TestSuite_ShardsMergeIntoTheUnshardedSweep(t *testing.T) {
 	assert.Equal(t, 1, s1.Seeds)
 	assert.EqualValues(t, 1, s1.FirstSeed)
 	assert.JSONEq(t, `{"duration":"2s"}`, mustJSON(t, s1.Overrides))
-	assert.Equal(t, "zab", s1.Engine)
+	assert.Equal(t, "zab,raft", s1.Engine, "smoke runs on both engines")
 	assert.Equal(t, version(), s1.ZoosimVersion)
 
 	stdout, stderr, code := zoosim(t, "merge", p2, p1)
@@ -573,7 +573,7 @@ func TestMerge_ResultsComeInSweepOrderWithTheirFailures(t *testing.T) {
 		res := &scenarios.SuiteResult{Suite: "smoke"}
 		for _, id := range ids {
 			v := verdictOf(id)
-			res.Runs = append(res.Runs, scenarios.RunSummary{Scenario: id.Scenario, Seed: id.Seed, Engine: "zab", Verdict: v,
+			res.Runs = append(res.Runs, scenarios.RunSummary{Scenario: id.Scenario, Seed: id.Seed, Engine: id.Engine, Verdict: v,
 				TraceHash: id.Seed, Repro: fmt.Sprintf("zoosim run --scenario %s --seed %d", id.Scenario, id.Seed), Err: "boom"})
 			switch v {
 			case checker.VerdictOK:
@@ -595,17 +595,21 @@ func TestMerge_ResultsComeInSweepOrderWithTheirFailures(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, merged.Results, len(all))
 	for i, id := range all {
-		assert.Equal(t, id, scenarios.RunID{Scenario: merged.Results[i].Scenario, Seed: merged.Results[i].Seed}, "run %d", i)
+		assert.Equal(t, id, scenarios.RunID{Scenario: merged.Results[i].Scenario, Engine: merged.Results[i].Engine, Seed: merged.Results[i].Seed}, "run %d", i)
 	}
 	var failed []string
 	for _, f := range merged.Failures {
-		failed = append(failed, fmt.Sprintf("%s/%d", f.Scenario, f.Seed))
+		failed = append(failed, fmt.Sprintf("%s/%s/%d", f.Engine, f.Scenario, f.Seed))
 	}
-	assert.Equal(t, []string{"standard/3", "standalone/2"}, failed, "in the suite's scenario order")
-	require.Len(t, merged.HarnessErrors, 1)
-	assert.Equal(t, "session-expiry", merged.HarnessErrors[0].Scenario)
-	assert.Equal(t, "boom", merged.HarnessErrors[0].Error)
-	assert.Equal(t, len(all)-3, merged.OK)
+	assert.Equal(t, []string{"zab/standard/3", "zab/standalone/2", "raft/standard/3", "raft/standalone/2"}, failed,
+		"in the suite's order: engine by engine, scenario by scenario")
+	require.Len(t, merged.HarnessErrors, 2) // session-expiry seed 1 on each engine
+	for i, e := range merged.HarnessErrors {
+		assert.Equal(t, "session-expiry", e.Scenario)
+		assert.Equal(t, smoke.Engines[i], e.Engine)
+		assert.Equal(t, "boom", e.Error)
+	}
+	assert.Equal(t, len(all)-6, merged.OK)
 	code, why := merged.exitCode()
 	assert.Equal(t, exitHarness, code, "a harness error wins over the violations")
 	assert.Contains(t, why, "harness error")

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -325,18 +326,18 @@ func (sw sweep) resultJSON(res *scenarios.SuiteResult) suiteResultJSON {
 	return out
 }
 
-// sweepEngine is the engine a sweep's scenarios run with: the one they all
-// share, or "mixed". It is the sweep's, not a shard's: every shard of one
-// sweep says the same.
+// sweepEngine is the engines a sweep's scenarios run with, in the order
+// the sweep first runs them, joined by commas ("zab", or "zab,raft" for a
+// suite that runs both). It is the sweep's, not a shard's: every shard of
+// one sweep says the same.
 func sweepEngine(scs []scenarios.Scenario) string {
-	engines := map[string]bool{}
+	var engines []string
 	for _, sc := range scs {
-		engines[sc.Engine] = true
+		if !slices.Contains(engines, sc.Engine) {
+			engines = append(engines, sc.Engine)
+		}
 	}
-	if e := sortedKeys(engines); len(e) == 1 {
-		return e[0]
-	}
-	return "mixed"
+	return strings.Join(engines, ",")
 }
 
 // exitCode is the exit status a sweep's result calls for, and why when it
