@@ -14,6 +14,7 @@ import (
 
 	"zoosim/node"
 	"zoosim/quorum"
+	"zoosim/quorum/engines"
 	"zoosim/server"
 )
 
@@ -127,7 +128,7 @@ var ignoredKeys = []string{
 }
 
 // zoosimEngines are the engines Serve can build (see NewEngine).
-var zoosimEngines = []string{"zab"}
+var zoosimEngines = engines.Names()
 
 // ReadConfig reads a zoo.cfg and the myid file its dataDir holds.
 func ReadConfig(path string) (*Config, error) {

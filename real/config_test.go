@@ -144,7 +144,7 @@ func TestConfig_ErrorsNameTheLine(t *testing.T) {
 		{"a bad server id", base + "server.0=h:1:2\n", "zoo.cfg:4: server.0=h:1:2: the server id must be a number in 1..63"},
 		{"a server id too large", base + "server.64=h:1:2\n", "in 1..63"},
 		{"a bad server line", base + "server.1=h:1\n", "zoo.cfg:4: server.1=h:1: not host:peerPort:electionPort"},
-		{"an unknown engine", base + "zoosim.engine=paxos\n", "zoo.cfg:4: zoosim.engine=paxos: unknown engine (this build has zab)"},
+		{"an unknown engine", base + "zoosim.engine=paxos\n", "zoo.cfg:4: zoosim.engine=paxos: unknown engine (this build has zab, raft)"},
 		{"a bad read mode", base + "zoosim.readMode=fast\n", "not local, synced or linearizable"},
 		{"a bad four-letter word", base + "4lw.commands.whitelist=ruok,status\n", `"status" is not a four-letter word`},
 		{"forceSync", base + "forceSync=true\n", "not yes or no"},

@@ -5,6 +5,7 @@ import (
 	crand "crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sync/atomic"
@@ -12,6 +13,13 @@ import (
 
 	"zoosim/node"
 )
+
+// systemRandom is the operating system's randomness, taken from
+// crypto/rand.Reader when the package is initialized: a simulated world in
+// the same process (a test binary) makes crypto/rand.Reader constant for
+// determinism (package sim), and a real server must never draw its
+// secrets from that.
+var systemRandom = crand.Reader
 
 // Sender puts a core's outgoing messages on their way (to a peer server or
 // a client connection). The driver calls Send from its goroutine only; Send
@@ -152,7 +160,7 @@ func (d *Driver) Now() node.Time { return d.base + node.Time(time.Since(d.start)
 // random stream seeded from crypto/rand, and ReportsSyncs.
 func (d *Driver) Env() node.Env {
 	var seed [16]byte
-	if _, err := crand.Read(seed[:]); err != nil {
+	if _, err := io.ReadFull(systemRandom, seed[:]); err != nil {
 		panic("real: crypto/rand: " + err.Error())
 	}
 	restart := 0

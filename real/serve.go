@@ -3,11 +3,11 @@ package real
 import (
 	"context"
 	"crypto/hmac"
-	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -16,6 +16,8 @@ import (
 	"zoosim/node"
 	"zoosim/node/codec"
 	"zoosim/quorum"
+	"zoosim/quorum/engines"
+	"zoosim/quorum/raft"
 	"zoosim/quorum/zab"
 	"zoosim/server"
 )
@@ -31,29 +33,30 @@ type EngineParams struct {
 // EngineFactory builds a server's replication engine.
 type EngineFactory func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error)
 
-// NewEngine returns the factory of the engine called name. It is the one
-// place serve chooses an engine: when the engine registry (scenarios'
-// --engine NAME) lands, this looks the name up there instead.
+// NewEngine returns the factory of the engine called name, from the
+// engine registry (the one scenarios' --engine NAME uses), with the
+// config's settings.
 func NewEngine(name string, p EngineParams) (EngineFactory, error) {
-	switch name {
-	case "zab":
-		return func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
-			cfg := zab.DefaultConfig(p.Verifier, sm)
-			cfg.TickTime = p.TickTime
-			cfg.InitLimit, cfg.SyncLimit = p.InitLimit, p.SyncLimit
-			if p.SnapCount > 0 {
-				cfg.SnapCount = p.SnapCount
-			}
-			return zab.New(cfg, env)
-		}, nil
+	spec, err := engines.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("real: %w", err)
 	}
-	return nil, fmt.Errorf("real: unknown engine %q (this build has %v)", name, zoosimEngines)
+	if err := spec.Check(p.Verifier); err != nil {
+		return nil, fmt.Errorf("real: %w", err)
+	}
+	settings := engines.Settings{TickTime: p.TickTime, InitLimit: p.InitLimit, SyncLimit: p.SyncLimit, SnapCount: max(p.SnapCount, 0)}
+	return func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+		return spec.New(engines.Params{Verifier: p.Verifier, StateMachine: sm, Settings: settings}, env)
+	}, nil
 }
 
 // PeerRegistry returns the peer codecs of every message servers exchange.
 func PeerRegistry() (*codec.Registry, error) {
 	r := codec.NewRegistry()
 	if err := zab.RegisterCodecs(r); err != nil {
+		return nil, err
+	}
+	if err := raft.RegisterCodecs(r); err != nil {
 		return nil, err
 	}
 	if err := server.RegisterCodecs(r); err != nil {
@@ -68,7 +71,7 @@ func PeerRegistry() (*codec.Registry, error) {
 // server can check it, and nobody can compute it from the session id.
 func SecretPasswd() (func(session int64) [model.PasswdLen]byte, error) {
 	secret := make([]byte, 32)
-	if _, err := crand.Read(secret); err != nil {
+	if _, err := io.ReadFull(systemRandom, secret); err != nil {
 		return nil, err
 	}
 	var mu sync.Mutex // the driver's goroutine is the only caller; cheap insurance

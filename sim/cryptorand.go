@@ -14,8 +14,10 @@ import (
 // zeros keeps no state, so every draw gives the same value in every world,
 // whatever runs beside it. Cores that want randomness take it from their
 // node's stream (raft's engine jitters its elections from it). Only the
-// simulator does this: the real driver never builds a World, and keeps the
-// operating system's randomness.
+// simulator does this: a real server process never builds a World, and the
+// real driver takes crypto/rand.Reader when its package is initialized,
+// before any World can replace it, so even a test binary that runs both
+// keeps the operating system's randomness in its real servers.
 
 var constantCryptoOnce sync.Once
 
