@@ -358,7 +358,13 @@ func New(cfg Config, env node.Env) (*Engine, error) {
 	}
 
 	maxID := voters.IDs()[len(voters.IDs())-1]
-	e.relay = newRelay(env.ID, uint64(env.Restart)+1, maxID)
+	// The incarnation is on disk before any relay message names it: the
+	// first Ready syncs, and the sim (and the real driver) hold every
+	// message until then.
+	inc := incarnation(env.Storage, env)
+	e.rd.Disk = append(e.rd.Disk, node.DiskOp{Kind: node.Replace, File: fileIncarnation, Data: binary.BigEndian.AppendUint64(nil, inc)})
+	e.rd.Sync = true
+	e.relay = newRelay(env.ID, inc, maxID)
 	e.rn, err = etcdraft.NewRawNode(&etcdraft.Config{
 		ID: uint64(env.ID), ElectionTick: cfg.ElectionTicks, HeartbeatTick: cfg.HeartbeatTicks,
 		Storage: e.storage, Applied: e.applied, MaxSizePerMsg: cfg.MaxSizePerMsg, MaxInflightMsgs: cfg.MaxInflightMsgs,

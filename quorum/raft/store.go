@@ -16,21 +16,24 @@ import (
 // On-disk layout, one node's disk (files are sequences of checksummed
 // records, see node.DiskOp):
 //
-//	hardstate.0, hardstate.1  one record each: term, vote, commit (the same
-//	                          HardState written twice, so that one damaged
-//	                          record never loses a vote)
-//	snapshot                  one record: index, term, then the snapshot's
-//	                          data (see snapData)
-//	wal.<index hex>           a log segment: one record per entry (index,
-//	                          term, type, data), in index order
-//	damaged                   the repair point of a disk that lost records
+//		hardstate.0, hardstate.1  one record each: term, vote, commit (the same
+//		                          HardState written twice, so that one damaged
+//		                          record never loses a vote)
+//		snapshot                  one record: index, term, then the snapshot's
+//		                          data (see snapData)
+//		wal.<index hex>           a log segment: one record per entry (index,
+//		                          term, type, data), in index order
+//		damaged                   the repair point of a disk that lost records
+//		incarnation               one record: how many times the node started
+//	                           (its relay streams are numbered by it)
 //
 // etcd keeps the same things in its WAL (HardState and entry records) and
 // its snap directory.
 const (
-	fileSnapshot = "snapshot"
-	fileDamaged  = "damaged"
-	walPrefix    = "wal."
+	fileSnapshot    = "snapshot"
+	fileDamaged     = "damaged"
+	fileIncarnation = "incarnation"
+	walPrefix       = "wal."
 )
 
 var hardStateFiles = [2]string{"hardstate.0", "hardstate.1"}
@@ -138,6 +141,26 @@ func decodeSnapshot(b []byte) (index, term uint64, d snapData, ok bool) {
 
 func encodeDamaged(repair uint64, reason string) []byte {
 	return append(binary.BigEndian.AppendUint64(nil, repair), reason...)
+}
+
+// incarnation numbers this start of the node: one above the last start its
+// disk remembers, and never below the driver's restart count. A damaged
+// record falls back to the node's clock, far above any count: the relay
+// channel needs only that a node's incarnations grow.
+func incarnation(st node.Storage, env node.Env) uint64 {
+	inc := uint64(env.Restart) + 1
+	if st == nil {
+		return inc
+	}
+	recs := st.Read(fileIncarnation)
+	if len(recs) == 0 {
+		return inc
+	}
+	rec := recs[len(recs)-1]
+	if rec.Corrupt || len(rec.Data) != 8 {
+		return max(inc, uint64(max(env.Now, 0))+inc)
+	}
+	return max(inc, binary.BigEndian.Uint64(rec.Data)+1)
 }
 
 // recovered is what a server finds on its disk when it starts.

@@ -148,3 +148,15 @@ func TestRecover_EmptyDiskIsTheBootstrapState(t *testing.T) {
 	assert.Equal(t, uint64(bootstrapIndex), r.index)
 	assert.Empty(t, r.entries)
 }
+
+// The relay channel needs a node's incarnations to grow, whatever the
+// driver counts (the real driver cannot count its process's restarts).
+func TestIncarnation_GrowsAcrossStarts(t *testing.T) {
+	assert.Equal(t, uint64(1), incarnation(fakeDisk{}, node.Env{}))
+	assert.Equal(t, uint64(4), incarnation(fakeDisk{}, node.Env{Restart: 3}))
+	five := fakeDisk{fileIncarnation: {rec([]byte{0, 0, 0, 0, 0, 0, 0, 5})}}
+	assert.Equal(t, uint64(6), incarnation(five, node.Env{Restart: 1}), "one above what the disk remembers")
+	assert.Equal(t, uint64(10), incarnation(five, node.Env{Restart: 9}), "never below the driver's count")
+	bad := fakeDisk{fileIncarnation: {{Data: []byte{1}, Corrupt: true}}}
+	assert.Greater(t, incarnation(bad, node.Env{Restart: 1, Now: 5 * node.Second}), uint64(5*node.Second), "a damaged record: the clock")
+}
