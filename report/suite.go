@@ -112,7 +112,7 @@ func WriteSuite(w io.Writer, s Suite) error {
 
 	detail := map[scenarios.RunID]Run{}
 	for _, r := range s.Details {
-		detail[scenarios.RunID{Scenario: r.Result.Scenario, Seed: r.Result.Seed}] = r
+		detail[scenarios.RunID{Scenario: r.Result.Scenario, Engine: r.Result.Engine, Seed: r.Result.Seed}] = r
 	}
 	if viol > 0 {
 		d.Heading(2, "failures", fmt.Sprintf("Failures (%d)", viol))
@@ -123,7 +123,7 @@ func WriteSuite(w io.Writer, s Suite) error {
 				continue
 			}
 			what := ""
-			if dr, ok := detail[scenarios.RunID{Scenario: r.Scenario, Seed: r.Seed}]; ok {
+			if dr, ok := detail[scenarios.RunID{Scenario: r.Scenario, Engine: r.Engine, Seed: r.Seed}]; ok {
 				what = fmt.Sprintf(" — <a href=\"#%s\">%s</a>", Esc(dr.ID), Esc(violated(dr.Result)))
 			}
 			fmt.Fprintf(&d.body, "<li><b>%s</b> seed %d (%s)%s<div class=\"cmd\"><code>%s</code></div></li>\n",

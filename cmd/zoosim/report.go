@@ -134,16 +134,16 @@ func suiteReport(sw suiteResultJSON, maxDetails, parallel int, progress io.Write
 	repro := map[scenarios.RunID]string{}
 	errs := map[scenarios.RunID]string{}
 	for _, f := range sw.Failures {
-		repro[scenarios.RunID{Scenario: f.Scenario, Seed: f.Seed}] = f.Repro
+		repro[scenarios.RunID{Scenario: f.Scenario, Engine: f.Engine, Seed: f.Seed}] = f.Repro
 	}
 	for _, e := range sw.HarnessErrors {
-		id := scenarios.RunID{Scenario: e.Scenario, Seed: e.Seed}
+		id := scenarios.RunID{Scenario: e.Scenario, Engine: e.Engine, Seed: e.Seed}
 		repro[id], errs[id] = e.Repro, e.Error
 	}
 	var todo []replayJob
 	failures := 0
 	for _, r := range sw.Results {
-		id := scenarios.RunID{Scenario: r.Scenario, Seed: r.Seed}
+		id := scenarios.RunID{Scenario: r.Scenario, Engine: r.Engine, Seed: r.Seed}
 		rep.Runs = append(rep.Runs, report.SuiteRun{Scenario: r.Scenario, Seed: r.Seed, Engine: r.Engine,
 			Verdict: r.Verdict, TraceHash: r.TraceHash, Repro: repro[id], Err: errs[id]})
 		if r.Verdict == checker.VerdictViolation {
@@ -155,7 +155,7 @@ func suiteReport(sw suiteResultJSON, maxDetails, parallel int, progress io.Write
 	}
 	for _, r := range sw.Results {
 		if r.Verdict == scenarios.VerdictError && len(todo) < maxDetails {
-			id := scenarios.RunID{Scenario: r.Scenario, Seed: r.Seed}
+			id := scenarios.RunID{Scenario: r.Scenario, Engine: r.Engine, Seed: r.Seed}
 			todo = append(todo, replayJob{repro: repro[id], hash: r.TraceHash, verdict: r.Verdict})
 		}
 	}
