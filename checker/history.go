@@ -43,10 +43,17 @@ const (
 	OpExists
 	OpGetChildren
 	OpSync
+	// OpAddWatch leaves a persistent or persistent-recursive watch
+	// (Op.WatcherType says which); since history format version 3.
+	OpAddWatch
+	// OpRemoveWatches removes the session's watches of Op.WatcherType on
+	// the path; since history format version 3.
+	OpRemoveWatches
 )
 
 var opKindNames = [...]string{OpCreate: "create", OpDelete: "delete", OpSetData: "setData", OpCheck: "check",
-	OpMulti: "multi", OpGetData: "getData", OpExists: "exists", OpGetChildren: "getChildren", OpSync: "sync"}
+	OpMulti: "multi", OpGetData: "getData", OpExists: "exists", OpGetChildren: "getChildren", OpSync: "sync",
+	OpAddWatch: "addWatch", OpRemoveWatches: "removeWatches"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opKindNames) && opKindNames[k] != "" {
@@ -97,6 +104,9 @@ type Op struct {
 	Mode    model.CreateMode
 	Watch   bool    // getData, exists, getChildren: left a watch
 	Multi   []SubOp // multi
+	// WatcherType is what addWatch adds (model.WatcherPersistent or
+	// model.WatcherPersistentRecursive) and what removeWatches removes.
+	WatcherType model.WatcherType
 	// Linearizable marks a read the service promises to be linearizable:
 	// preceded by a sync in the same session with no other op between,
 	// or served through the leader in a read mode that promises it.
@@ -104,6 +114,10 @@ type Op struct {
 
 	Call   node.Time // virtual time the client library was handed the op
 	Return node.Time // virtual time the result came back; Infinity if unknown
+	// Arrival orders the result among everything its client received in
+	// the session (results and notices), from 1, for what arrived at one
+	// instant; 0 if not recorded (since history format version 3).
+	Arrival uint64
 	// Unknown: the outcome is unknown (ConnectionLoss, a timeout): it may
 	// or may not have taken effect.
 	Unknown bool
@@ -125,6 +139,8 @@ type WatchNotice struct {
 	Path    string
 	Zxid    model.Zxid // the zxid of the txn that fired it, as the server said
 	Time    node.Time
+	// Arrival: see Op.Arrival.
+	Arrival uint64
 	// Registered is the ID of the op that left the watch (the first op of
 	// that client on that path and kind not yet fired), -1 if unknown.
 	Registered int
@@ -138,6 +154,10 @@ const (
 	SessionDisconnected
 	SessionExpired
 	SessionClosed
+	// SessionCrashed: the client process crashed. It never acts in this
+	// session again; the servers expire the session. A harness records it
+	// (the client itself cannot); since history format version 3.
+	SessionCrashed
 )
 
 func (s SessionState) String() string {
@@ -150,6 +170,8 @@ func (s SessionState) String() string {
 		return "expired"
 	case SessionClosed:
 		return "closed"
+	case SessionCrashed:
+		return "crashed"
 	}
 	return "unknown"
 }
@@ -165,6 +187,16 @@ type SessionEvent struct {
 	LastZxid model.Zxid
 }
 
+// LastHeard is when a client last heard from its server (any message on
+// its connection, pings answered included) by the end of the run, for a
+// client still connected then (white box: the history records no pings).
+type LastHeard struct {
+	Client  node.ID
+	Session int64
+	Server  node.ID
+	Time    node.Time
+}
+
 // Txn is one committed txn as a server applied it (white box). A record
 // whose Txn is nil is not a txn: it marks a snapshot the server restored,
 // jumping to Zxid (the snapshot's last zxid) with the state whose digest is
@@ -176,6 +208,11 @@ type Txn struct {
 	TimeMs  int64
 	Txn     model.Txn
 	Digest  uint64 // the tree's digest after the txn on that server
+	// Time is the virtual time the server applied it (0: not recorded;
+	// since history format version 3). Servers apply only what they
+	// learned committed, so the earliest Time of a zxid over all servers
+	// bounds its commit from above.
+	Time node.Time
 }
 
 // Fault is one fault the nemesis applied, for explanations and the
@@ -204,6 +241,9 @@ type History struct {
 	Ops      []Op
 	Watches  []WatchNotice
 	Sessions []SessionEvent
+	// LastHeard holds one record per client connected at the end of the
+	// run (since history format version 3).
+	LastHeard []LastHeard
 	// Applied holds, per server (index = server id), the txns it applied in
 	// order since it last started from an empty disk (a restarted server's
 	// sequence continues from what it recovered).

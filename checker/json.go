@@ -10,14 +10,12 @@ import (
 	"unicode/utf8"
 
 	"zoosim/model"
+	"zoosim/node"
 )
 
 // A saved history is one JSON object:
 //
-//	{"format": "zoosim-history", "version": 2, "history": {...}}
-//
-// Version 2 added Op.Xid (the request's xid); a version 1 file is read as
-// it is, every Xid 0 (not recorded).
+//	{"format": "zoosim-history", "version": 3, "history": {...}}
 //
 // The history's fields keep their Go names. Times are integers of virtual
 // nanoseconds (Infinity is 9223372036854775807, which round-trips through
@@ -29,10 +27,18 @@ import (
 //
 // Types: create, delete, setData, check, setACL, createSession,
 // closeSession, error, multi. A nil txn is null.
+//
+// Versions: 2 added Op.Xid (the request's xid). 3 added the addWatch and
+// removeWatches op kinds with Op.WatcherType, the crashed session state,
+// History.LastHeard, the arrival order of replies and notices (Arrival)
+// and the apply time of a committed txn (Txn.Time). ReadJSON reads the
+// older versions as they are: what they lack is zero (no xids, no apply
+// times, no arrival orders: the checks that need them are skipped or
+// lenient).
 
 const (
 	historyFormat  = "zoosim-history"
-	historyVersion = 2
+	historyVersion = 3
 	// historyOldest is the oldest version this build still reads.
 	historyOldest = 1
 )
@@ -107,7 +113,27 @@ func ReadJSON(r io.Reader) (*History, error) {
 	if err := Validate(f.History); err != nil {
 		return nil, fmt.Errorf("checker: reading history: %w", err)
 	}
+	if f.Version < 3 {
+		if err := validBefore3(f.History); err != nil {
+			return nil, fmt.Errorf("checker: reading history: %w", err)
+		}
+	}
 	return f.History, nil
+}
+
+// validBefore3 refuses what a file of a version before 3 cannot hold.
+func validBefore3(h *History) error {
+	for i := range h.Ops {
+		if k := h.Ops[i].Kind; k > OpSync {
+			return fmt.Errorf("op %d has kind %s, which versions before 3 do not have", i, k)
+		}
+	}
+	for i := range h.Sessions {
+		if h.Sessions[i].State == SessionCrashed {
+			return fmt.Errorf("session event %d has state %s, which versions before 3 do not have", i, SessionCrashed)
+		}
+	}
+	return nil
 }
 
 // Validate checks the rules of the History format that the checkers rely
@@ -143,7 +169,7 @@ func Validate(h *History) error {
 		}
 	}
 	for i, e := range h.Sessions {
-		if e.State < SessionConnected || e.State > SessionClosed {
+		if e.State < SessionConnected || e.State > SessionCrashed {
 			return fmt.Errorf("session event %d has unknown state %d", i, e.State)
 		}
 	}
@@ -159,8 +185,13 @@ func Validate(h *History) error {
 
 func validOp(op *Op, servers int) error {
 	switch {
-	case op.Kind < OpCreate || op.Kind > OpSync:
+	case op.Kind < OpCreate || op.Kind > OpRemoveWatches:
 		return fmt.Errorf("unknown kind %d", op.Kind)
+	case op.Kind == OpAddWatch && op.WatcherType != model.WatcherPersistent && op.WatcherType != model.WatcherPersistentRecursive:
+		return fmt.Errorf("addWatch with watcher type %d (persistent %d or persistent-recursive %d)",
+			op.WatcherType, model.WatcherPersistent, model.WatcherPersistentRecursive)
+	case op.Kind == OpRemoveWatches && (op.WatcherType < model.WatcherChildren || op.WatcherType > model.WatcherPersistentRecursive):
+		return fmt.Errorf("removeWatches with unknown watcher type %d", op.WatcherType)
 	case op.Call < 0:
 		return fmt.Errorf("called at %d, before the run started", op.Call)
 	case op.Return < op.Call:
@@ -325,6 +356,7 @@ type txnRecord struct {
 	TimeMs  int64
 	Txn     *taggedTxn
 	Digest  uint64
+	Time    node.Time
 }
 
 type taggedTxn struct {
@@ -339,7 +371,7 @@ func (t Txn) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(txnRecord{Zxid: t.Zxid, Session: t.Session, Cxid: t.Cxid, TimeMs: t.TimeMs, Txn: tt, Digest: t.Digest})
+	return json.Marshal(txnRecord{Zxid: t.Zxid, Session: t.Session, Cxid: t.Cxid, TimeMs: t.TimeMs, Txn: tt, Digest: t.Digest, Time: t.Time})
 }
 
 // UnmarshalJSON decodes what MarshalJSON wrote.
@@ -354,7 +386,7 @@ func (t *Txn) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("txn at zxid %s: %w", rec.Zxid, err)
 	}
-	*t = Txn{Zxid: rec.Zxid, Session: rec.Session, Cxid: rec.Cxid, TimeMs: rec.TimeMs, Txn: txn, Digest: rec.Digest}
+	*t = Txn{Zxid: rec.Zxid, Session: rec.Session, Cxid: rec.Cxid, TimeMs: rec.TimeMs, Txn: txn, Digest: rec.Digest, Time: rec.Time}
 	return nil
 }
 
