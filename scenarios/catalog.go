@@ -17,7 +17,7 @@ func base(name, desc string) Scenario {
 		Name: name, Description: desc,
 		Servers: 5, Quorum: "majority", Engine: "zab", ReadMode: server.ReadLocal,
 		Clients: 10, SessionTimeout: 1500 * node.Millisecond,
-		Workload: Workload{Mix: map[Behaviour]int{Registers: 6, CAS: 1, Queue: 1, Ephemerals: 1, Watchers: 1}, ThinkTime: 40 * node.Millisecond, Groups: 4},
+		Workload: Workload{Mix: map[Behaviour]int{Registers: 5, CAS: 1, Queue: 1, Ephemerals: 1, Watchers: 1, Multi: 1, Idle: 1}, ThinkTime: 40 * node.Millisecond, Groups: 4},
 		Duration: 60 * sec, LivenessBound: 10 * sec,
 	}
 }
@@ -29,24 +29,24 @@ func with(s Scenario, f func(*Scenario)) Scenario { f(&s); return s }
 // Catalog is every named scenario.
 var Catalog = []Scenario{
 	with(base("standard", "5 servers, majority, 10 clients of every workload, 60 s, swarm nemesis over every fault kind"), func(s *Scenario) {
-		s.Workload.Mix = map[Behaviour]int{Registers: 5, CAS: 1, Queue: 1, Ephemerals: 1, Watchers: 1, Master: 1, Lock: 1}
+		s.Workload.Mix = map[Behaviour]int{Registers: 5, CAS: 1, Queue: 1, Ephemerals: 1, Watchers: 1, Master: 1, Lock: 1, Multi: 1, Idle: 1}
 		s.Nemesis.Kinds = allFaults
 	}),
 	with(base("master-failover", "the seed's master election: clients race for an ephemeral /master while the master's session is cut off, its server crashes, the leader is partitioned"), func(s *Scenario) {
 		s.Servers, s.Clients = 3, 6
-		s.Workload.Mix = map[Behaviour]int{Master: 4, Registers: 2}
+		s.Workload.Mix = map[Behaviour]int{Master: 4, Registers: 2, Idle: 2}
 		s.Nemesis.Kinds = []string{"client", "crash", "partition-leader", "pause"}
 		s.Duration = 40 * sec
 	}),
 	with(base("session-expiry", "ephemeral nodes of sessions cut off from every server must vanish, and watchers must see them go"), func(s *Scenario) {
 		s.Servers, s.Clients = 3, 8
 		s.SessionTimeout = 800 * node.Millisecond
-		s.Workload.Mix = map[Behaviour]int{Ephemerals: 4, Watchers: 2, Registers: 2}
+		s.Workload.Mix = map[Behaviour]int{Ephemerals: 4, Watchers: 2, Registers: 2, Idle: 2}
 		s.Nemesis.Kinds = []string{"client", "pause"}
 		s.Duration = 30 * sec
 	}),
 	with(base("watch-churn", "watches set and fired under partitions and crashes: one-shot, right type, before the new data"), func(s *Scenario) {
-		s.Workload.Mix = map[Behaviour]int{Watchers: 5, Registers: 5}
+		s.Workload.Mix = map[Behaviour]int{Watchers: 5, Registers: 4, Multi: 2}
 		s.Nemesis.Kinds = []string{"partition", "crash"}
 		s.Duration = 30 * sec
 	}),

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -94,10 +93,11 @@ type runState struct {
 	clientIDs []node.ID
 	rec       *recorder
 	servers   map[node.ID]*server.Server
-	// applied keeps the white-box txn records of crashed incarnations.
-	applied    map[node.ID][][]server.AppliedTxn
-	nodes      map[node.ID]*clientNode
-	clientBugs client.Bugs
+	// incarnations of each server, oldest first, with the white-box txn
+	// records each applied.
+	incarnations map[node.ID][]*timedServer
+	nodes        map[node.ID]*clientNode
+	clientBugs   client.Bugs
 	// Link faults and lag in effect, which the simulated links combine.
 	quality map[[2]node.ID]nemesis.LinkQuality
 	lag     map[node.ID]node.Time
@@ -165,7 +165,7 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		cfg.CrashLoss = sim.LoseAll
 	}
 	rs := &runState{sc: sc, opt: opt, knobs: knobs, links: cfg.Links, rec: &recorder{}, servers: map[node.ID]*server.Server{},
-		applied: map[node.ID][][]server.AppliedTxn{}, nodes: map[node.ID]*clientNode{},
+		incarnations: map[node.ID][]*timedServer{}, nodes: map[node.ID]*clientNode{},
 		quality: map[[2]node.ID]nemesis.LinkQuality{}, lag: map[node.ID]node.Time{},
 		cascade: map[node.ID]node.Time{}, cascaded: map[node.ID]node.ID{}}
 	rs.sc.SessionTimeout = knobs.SessionTimeout
@@ -202,7 +202,9 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 			}
 			s.RecordApplied()
 			rs.servers[id] = s
-			return s
+			t := &timedServer{Server: s, world: w}
+			rs.incarnations[id] = append(rs.incarnations[id], t)
+			return t
 		})
 	}
 	for _, id := range rs.serverIDs {
@@ -210,10 +212,11 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	}
 	assign := w.Stream("workload/assign")
 	groups := max(sc.Workload.Groups, 1)
+	dealt := dealBehaviours(assign, sc.Workload.Mix, sc.Clients)
 	for i, id := range rs.clientIDs {
 		beh := probe
 		if i < sc.Clients {
-			beh = drawBehaviour(assign, sc.Workload.Mix)
+			beh = dealt[i]
 		}
 		group := i % groups
 		w.AddNode(id, func(env node.Env) node.Machine {
@@ -366,24 +369,6 @@ func withoutCheck(checks []string, name string) []string {
 	return slices.DeleteFunc(slices.Clone(checks), func(c string) bool { return c == name })
 }
 
-func drawBehaviour(r *rand.Rand, mix map[Behaviour]int) Behaviour {
-	total := 0
-	for _, b := range behaviours {
-		total += mix[b]
-	}
-	if total == 0 {
-		return Registers
-	}
-	x := r.IntN(total)
-	for _, b := range behaviours {
-		if x < mix[b] {
-			return b
-		}
-		x -= mix[b]
-	}
-	return Registers
-}
-
 // history assembles the run's history: the recorded operations (dropping
 // those that had no effect), the white-box txn records of every server
 // incarnation, the faults.
@@ -411,14 +396,7 @@ func (rs *runState) history(safe bool, runner *nemesis.Runner) *checker.History 
 	h.QuorumSafe = safe
 	h.Applied = make([][]checker.Txn, rs.sc.Servers+1)
 	for _, id := range rs.serverIDs {
-		var all []server.AppliedTxn
-		for _, prev := range rs.applied[id] {
-			all = append(all, prev...)
-		}
-		if s := rs.live(id); s != nil {
-			all = append(all, s.Applied()...)
-		}
-		h.Applied[id] = convertApplied(all)
+		h.Applied[id] = appliedOf(rs.incarnations[id])
 	}
 	for _, a := range runner.Applied() {
 		if a.Skipped {
@@ -430,28 +408,11 @@ func (rs *runState) history(safe bool, runner *nemesis.Runner) *checker.History 
 		}
 		h.Faults = append(h.Faults, checker.Fault{Start: a.Start, End: end, Kind: string(a.Kind), Description: a.Description})
 	}
+	h.LastHeard = rs.lastHeard()
 	h.HealedAt = rs.rec.healedAt
 	h.FirstWriteAfterHeal = rs.rec.firstAfter
 	h.End = rs.world.Now()
 	return &h
-}
-
-// convertApplied turns a server's records (possibly of several
-// incarnations, each starting where its disk left off) into the checker's.
-// A restarted server re-applies nothing it had applied before its snapshot,
-// but it may re-apply txns after the snapshot that an earlier incarnation
-// applied too: keep the first record of each zxid.
-func convertApplied(all []server.AppliedTxn) []checker.Txn {
-	out := make([]checker.Txn, 0, len(all))
-	var last model.Zxid = -1
-	for _, a := range all {
-		if a.Zxid <= last {
-			continue
-		}
-		last = a.Zxid
-		out = append(out, checker.Txn{Zxid: a.Zxid, Session: a.Session, Cxid: a.Cxid, TimeMs: a.TimeMs, Txn: a.Txn, Digest: a.Digest})
-	}
-	return out
 }
 
 func (rs *runState) live(id node.ID) *server.Server {
@@ -530,7 +491,9 @@ func (t *simTarget) Heal() {
 }
 
 // onCrash keeps what a crashing node's core knows that the checkers need:
-// the txns a server applied, the end of a client's recipe claim.
+// the end of a client's recipe claim and of its session (the txns a
+// server applied stay with its incarnation, see timedServer); a crash at a
+// point may cascade to the leader.
 func (rs *runState) onCrash(id node.ID, atPoint bool) {
 	if c := rs.cascade[id]; atPoint && c > 0 {
 		rs.cascade[id] = -1 // fired: the cascade is under way
@@ -546,13 +509,14 @@ func (rs *runState) onCrash(id node.ID, atPoint bool) {
 			}
 		})
 	}
-	if s := rs.servers[id]; s != nil && rs.world.Machine(id) == s {
-		rs.applied[id] = append(rs.applied[id], s.Applied())
+	if inc := rs.incarnations[id]; len(inc) > 0 && rs.world.Machine(id) == inc[len(inc)-1] {
+		inc[len(inc)-1].stamp()
 	}
 	if n := rs.nodes[id]; n != nil && rs.world.Machine(id) == n {
 		// A crashed client process stops acting on any role it held, even
 		// though its session lives on until it expires.
 		n.endClaim()
+		n.crashed()
 		// An op submitted before the session existed ran in the session
 		// the client then established: the checkers match its txn by it.
 		if n.cur != nil && n.cur.op >= 0 {

@@ -11,6 +11,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -81,17 +82,30 @@ const (
 	// CAS: read-modify-write by version on a shared /config, the seed's
 	// example of two writers.
 	CAS Behaviour = "cas"
-	// Queue: producers create sequential nodes, consumers take the lowest.
+	// Queue: producers create sequential nodes; consumers watch the
+	// queue's children, re-list after every notice and take the lowest.
 	Queue Behaviour = "queue"
 	// Ephemerals: create an ephemeral node, sometimes close the session
 	// and start a new one.
 	Ephemerals Behaviour = "ephemerals"
-	// Watchers: leave watches on register keys and re-arm them on events.
+	// Watchers: hold a persistent or persistent-recursive watch (removed
+	// and added again now and then), leave one-shot data, exist and child
+	// watches on the register keys of their group, write them too, and
+	// re-read (re-arming) after every notice.
 	Watchers Behaviour = "watchers"
 	// Master: the seed's master election with an ephemeral /master.
 	Master Behaviour = "master"
 	// Lock: the lock recipe with ephemeral-sequential nodes.
 	Lock Behaviour = "lock"
+	// Multi: multis of create, setData, delete and check on the register
+	// keys, some meant to fail on a version or on existence, mixed with
+	// plain ops on the same keys.
+	Multi Behaviour = "multi"
+	// Idle: own an ephemeral node and a register key, act, stay idle for
+	// several session timeouts (pings only) while leaders change, act
+	// again; now and then stall the process past the session timeout so
+	// that the session expires.
+	Idle Behaviour = "idle"
 	// Readers: once their keys exist, clients that only read (getData back
 	// to back), to load the servers with local reads.
 	Readers Behaviour = "readers"
@@ -101,7 +115,46 @@ const (
 	probe Behaviour = "probe"
 )
 
-var behaviours = []Behaviour{Registers, CAS, Queue, Ephemerals, Watchers, Master, Lock, Readers}
+// behaviours in the order dealBehaviours walks them.
+var behaviours = []Behaviour{Registers, CAS, Queue, Ephemerals, Watchers, Master, Lock, Readers, Multi, Idle}
+
+// dealBehaviours gives each of n clients a behaviour of the mix. When
+// there are enough clients, every behaviour with a weight gets one first
+// (a behaviour left out of a run finds none of its bugs); the others are
+// drawn by weight. The order is then shuffled, so that a client's path
+// group (its index modulo Groups) does not follow from its behaviour.
+func dealBehaviours(r *rand.Rand, mix map[Behaviour]int, n int) []Behaviour {
+	var present []Behaviour
+	total := 0
+	for _, b := range behaviours {
+		if mix[b] > 0 {
+			present = append(present, b)
+			total += mix[b]
+		}
+	}
+	out := make([]Behaviour, 0, n)
+	if total == 0 {
+		for range n {
+			out = append(out, Registers)
+		}
+		return out
+	}
+	if n >= len(present) {
+		out = append(out, present...)
+	}
+	for len(out) < n {
+		x := r.IntN(total)
+		for _, b := range present {
+			if x < mix[b] {
+				out = append(out, b)
+				break
+			}
+			x -= mix[b]
+		}
+	}
+	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
 
 // Nemesis says which faults a run suffers.
 type Nemesis struct {

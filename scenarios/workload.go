@@ -10,6 +10,8 @@ import (
 	"zoosim/client"
 	"zoosim/model"
 	"zoosim/node"
+	"zoosim/server"
+	"zoosim/sim"
 	"zoosim/wire"
 )
 
@@ -21,6 +23,55 @@ type recorder struct {
 	lastWriteAck node.Time
 	healedAt     node.Time
 	firstAfter   node.Time
+}
+
+// timedServer is a server that the runner watches apply txns: it stamps
+// each txn the server records with the virtual time it was applied (the
+// server itself knows only its own, possibly skewed, clock). The watch
+// checker needs the times to know what had committed when a notice came.
+// Every call that can apply a txn (Step, Tick, Synced, Advance) stamps.
+type timedServer struct {
+	*server.Server
+	world *sim.World
+	times []node.Time // times[i] is when Applied()[i] was applied
+}
+
+func (t *timedServer) stamp() {
+	for n := len(t.Server.Applied()); len(t.times) < n; {
+		t.times = append(t.times, t.world.Now())
+	}
+}
+
+func (t *timedServer) Step(now node.Time, m node.Message) { t.Server.Step(now, m); t.stamp() }
+func (t *timedServer) Tick(now node.Time)                 { t.Server.Tick(now); t.stamp() }
+func (t *timedServer) Advance()                           { t.Server.Advance(); t.stamp() }
+func (t *timedServer) Synced(now node.Time, count uint64) {
+	t.Server.Synced(now, count)
+	t.stamp()
+}
+
+var _ node.SyncObserver = (*timedServer)(nil)
+
+// appliedOf returns, in order, every txn server id's incarnations applied,
+// each with the time it was applied. A restarted server re-applies nothing
+// it had applied before its snapshot, but it may re-apply txns after the
+// snapshot that an earlier incarnation applied too: the first record of
+// each zxid is kept.
+func appliedOf(incarnations []*timedServer) []checker.Txn {
+	var out []checker.Txn
+	var last model.Zxid = -1
+	for _, t := range incarnations {
+		t.stamp()
+		for i, a := range t.Server.Applied() {
+			if a.Zxid <= last {
+				continue
+			}
+			last = a.Zxid
+			out = append(out, checker.Txn{Zxid: a.Zxid, Session: a.Session, Cxid: a.Cxid, TimeMs: a.TimeMs, Txn: a.Txn,
+				Digest: a.Digest, Time: t.times[i]})
+		}
+	}
+	return out
 }
 
 func (r *recorder) addOp(op checker.Op) int {
@@ -57,8 +108,36 @@ type clientNode struct {
 	lock        *client.Lock
 	lockStarted bool
 	claim       int // index into History.Claims of the open claim, -1 if none
-	// watched paths of a watcher (armed).
+
+	// armed: paths on which this session has a one-shot watch pending (or
+	// asked for one), as the behaviour believes.
 	armed map[string]bool
+	// rereads are the reads notices asked for (watchers and queue
+	// consumers re-read, and so re-arm, after every notice), oldest first,
+	// at most one per path and kind.
+	rereads []reread
+	// persistent holds the addWatch registrations this session asked for
+	// (path -> watcher type), so that a watcher removes and re-adds them.
+	persistent     map[string]model.WatcherType
+	persistentTodo bool // the session has yet to add its persistent watch
+	// versions is the data version this session last saw per path (from a
+	// Stat), for conditional writes that are meant to succeed.
+	versions map[string]int32
+	// idleStep is where an Idle client is in its cycle; idleAfter and
+	// napAfter are the idle time or the stall that follows the current op;
+	// hopAfter: the next op moves to another server first.
+	idleStep            int
+	idleAfter, napAfter node.Time
+	hopAfter            bool
+	// napUntil: the client process is stalled (a GC-like pause of the
+	// process, not of the network) until then; messages wait for it in
+	// napped, as in a socket buffer.
+	napUntil node.Time
+	napped   []node.Message
+	// heardAt is when the client last accepted a message from heardFrom
+	// (white box, for the watch checker's settle rule).
+	heardAt   node.Time
+	heardFrom node.ID
 }
 
 // inflight is the operation the client is waiting for.
@@ -68,9 +147,19 @@ type inflight struct {
 	kind checker.OpKind
 }
 
+// reread is a read a notice asked for.
+type reread struct {
+	path string
+	kind checker.OpKind // OpGetData, OpExists or OpGetChildren
+	// watch: leave a one-shot watch (re-arm); false for a re-read after a
+	// notice only a persistent watch got.
+	watch bool
+}
+
 func newClientNode(run *runState, id node.ID, beh Behaviour, group int, env node.Env) *clientNode {
 	n := &clientNode{id: id, run: run, rnd: run.world.Stream("workload/" + strconv.Itoa(int(id))), beh: beh,
-		group: group, now: env.Now, servers: run.serverIDs, bug: env.Buggify, parents: map[string]bool{}, claim: -1, armed: map[string]bool{}}
+		group: group, now: env.Now, servers: run.serverIDs, bug: env.Buggify, parents: map[string]bool{}, claim: -1, armed: map[string]bool{},
+		persistent: map[string]model.WatcherType{}, versions: map[string]int32{}}
 	n.newSession(env.Rand)
 	n.nextOpAt = n.now + n.think()
 	return n
@@ -86,6 +175,11 @@ func (n *clientNode) newSession(rnd *rand.Rand) {
 	n.eventZxid = 0
 	n.parents = map[string]bool{}
 	clear(n.armed)
+	n.rereads = n.rereads[:0]
+	clear(n.persistent)
+	n.persistentTodo = n.beh == Watchers
+	clear(n.versions)
+	n.idleStep, n.idleAfter, n.napAfter, n.hopAfter = 0, 0, 0, false
 	switch n.beh {
 	case Master:
 		n.election = client.NewElection(c, "/master")
@@ -107,18 +201,74 @@ func (n *clientNode) think() node.Time {
 
 func (n *clientNode) Step(now node.Time, m node.Message) {
 	n.now = now
-	n.c.Step(now, m)
+	if n.napping() {
+		n.napped = append(n.napped, m)
+		return
+	}
+	n.step(m)
 	n.after()
+}
+
+// step hands the client library a message and notes whether it took it
+// from its server.
+func (n *clientNode) step(m node.Message) {
+	before := n.c.Stats()
+	n.c.Step(n.now, m)
+	after := n.c.Stats()
+	if n.c.State() == client.Connected && m.From == n.c.Server() &&
+		after.Ignored == before.Ignored && after.ProtocolErrors == before.ProtocolErrors {
+		n.heardAt, n.heardFrom = n.run.world.Now(), m.From
+	}
+}
+
+// lastHeard lists, for every client process up and connected at the end
+// of the run, when it last heard from its server.
+func (rs *runState) lastHeard() []checker.LastHeard {
+	var out []checker.LastHeard
+	for _, id := range rs.clientIDs {
+		n := rs.nodes[id]
+		if n == nil || !rs.world.Up(id) || n.c.State() != client.Connected || n.heardAt == 0 || n.heardFrom != n.c.Server() {
+			continue
+		}
+		out = append(out, checker.LastHeard{Client: id, Session: n.c.SessionID(), Server: n.heardFrom, Time: n.heardAt})
+	}
+	return out
 }
 
 func (n *clientNode) Tick(now node.Time) {
 	n.now = now
-	n.c.Tick(now)
+	switch {
+	case n.napping():
+		return
+	case n.napUntil != 0:
+		n.wake()
+	default:
+		n.c.Tick(now)
+	}
 	n.after()
+}
+
+func (n *clientNode) napping() bool { return n.napUntil != 0 && n.now < n.napUntil }
+
+// wake ends a nap: the process first notices the time that passed (its
+// timers fire: a connection silent for too long is given up), then reads
+// what arrived meanwhile.
+func (n *clientNode) wake() {
+	n.napUntil = 0
+	n.c.Tick(n.now)
+	for i, m := range n.napped {
+		n.step(m)
+		n.napped[i] = node.Message{}
+	}
+	n.napped = n.napped[:0]
 }
 
 func (n *clientNode) Ready() node.Ready {
 	n.rd = n.c.Ready()
+	if n.napping() {
+		n.rd.WakeAt = n.napUntil
+		return n.rd
+	}
 	wake := n.nextOpAt
 	if n.restartAt != 0 {
 		wake = n.restartAt
@@ -130,6 +280,17 @@ func (n *clientNode) Ready() node.Ready {
 }
 
 func (n *clientNode) Advance() { n.c.Advance() }
+
+// crashed records that the client process crashed: its session is
+// abandoned (the servers will expire it), which only the harness can tell.
+func (n *clientNode) crashed() {
+	if n.c.SessionID() == 0 || n.c.State().Final() {
+		return
+	}
+	h := &n.run.rec.h
+	h.Sessions = append(h.Sessions, checker.SessionEvent{Client: n.id, Session: n.c.SessionID(),
+		State: checker.SessionCrashed, Time: n.run.world.Now(), LastZxid: n.c.LastZxid()})
+}
 
 // after takes the client's results and events, records them, and issues
 // the next operation when it is time.
@@ -161,7 +322,7 @@ func (n *clientNode) after() {
 		}
 		return
 	}
-	if n.cur == nil && !n.stopped && n.now >= n.nextOpAt {
+	if n.cur == nil && !n.stopped && n.now >= n.nextOpAt && !n.napping() {
 		if max := n.run.opt.MaxOpsPerClient; max > 0 && n.issued >= max {
 			return
 		}
@@ -193,6 +354,11 @@ func (n *clientNode) onEvent(ev client.Event) {
 			State: st, Time: n.run.world.Now(), LastZxid: n.c.LastZxid()})
 		return
 	}
+	if ev.Type < model.EventNodeCreated || ev.Type > model.EventNodeChildrenChanged {
+		// The *WatchRemoved events are the client's own report of a
+		// removeWatches, not notices from a server.
+		return
+	}
 	if ev.Zxid > n.eventZxid {
 		n.eventZxid = ev.Zxid
 	}
@@ -202,10 +368,8 @@ func (n *clientNode) onEvent(ev client.Event) {
 		return
 	}
 	h.Watches = append(h.Watches, checker.WatchNotice{Client: n.id, Session: n.c.SessionID(), Server: n.c.Server(),
-		Type: ev.Type, Path: ev.Path, Zxid: ev.Zxid, Time: n.run.world.Now(), Registered: -1})
-	if n.beh == Watchers {
-		delete(n.armed, ev.Path)
-	}
+		Type: ev.Type, Path: ev.Path, Zxid: ev.Zxid, Time: n.run.world.Now(), Arrival: ev.Order, Registered: -1})
+	n.afterNotice(ev)
 }
 
 func (n *clientNode) onResult(r client.Result) {
@@ -246,14 +410,17 @@ func (n *clientNode) onResult(r client.Result) {
 		// Never reached a server, or a read whose answer was lost: no
 		// effect on the state, nothing to check.
 		n.run.rec.dropOp(cur.op)
+		n.afterResult(op, false)
 		return
 	case clientDecided:
 		op.Unknown = true
 		op.Return = checker.Infinity
 		op.Err = r.Err
+		n.afterResult(op, false)
 		return
 	}
 	op.Return = n.run.world.Now()
+	op.Arrival = r.Order
 	op.Err = r.Err
 	op.Zxid = r.Zxid
 	op.Stat = r.Stat
@@ -284,6 +451,7 @@ func (n *clientNode) onResult(r client.Result) {
 			n.run.rec.firstAfter = now
 		}
 	}
+	n.afterResult(op, true)
 }
 
 func (r *recorder) dropOp(i int) { r.h.Ops[i].Kind = 0 }
@@ -320,245 +488,4 @@ func (n *clientNode) endClaim() {
 	// rival did after that, this client could not have known about.
 	n.run.rec.h.Claims[n.claim].ToZxid = max(n.c.LastZxid(), n.eventZxid) + 1
 	n.claim = -1
-}
-
-// issue starts the next operation of the client's behaviour.
-func (n *clientNode) issue() {
-	switch n.beh {
-	case Master:
-		if n.election.Done() {
-			return
-		}
-		n.election.Start()
-		n.nextOpAt = n.now + 10*n.think()
-		n.maybeResign(func() { n.c.Close() })
-		return
-	case Lock:
-		if !n.lockStarted {
-			n.lockStarted = true
-			n.lock.Acquire()
-		} else if n.lock.Held() && n.rnd.IntN(3) == 0 {
-			n.lock.Release()
-		}
-		n.nextOpAt = n.now + 4*n.think()
-		return
-	}
-	if n.beh == probe {
-		if n.run.rec.healedAt == 0 {
-			n.nextOpAt = n.now + n.think()
-			return
-		}
-		if !n.parents["/probe"] {
-			n.submitHelper("/probe")
-			return
-		}
-		v := n.value()
-		n.start(checker.Op{Kind: checker.OpSetData, Path: "/probe", Data: v, Version: -1}, n.c.SetData("/probe", v, -1))
-		return
-	}
-	for _, p := range n.neededParents() {
-		if !n.parents[p] {
-			n.submitHelper(p)
-			return
-		}
-	}
-	switch n.beh {
-	case Registers:
-		n.registersOp()
-	case CAS:
-		n.casOp()
-	case Queue:
-		n.queueOp()
-	case Ephemerals:
-		n.ephemeralsOp()
-	case Watchers:
-		n.watchersOp()
-	case Readers:
-		k := n.key()
-		if !n.parents[k] {
-			// Make sure the key exists (NodeExists is fine), then mostly read.
-			v := n.value()
-			n.start(checker.Op{Kind: checker.OpCreate, Path: k, Data: v, Mode: model.ModePersistent}, n.c.Create(k, v, nil, model.ModePersistent))
-			return
-		}
-		n.start(checker.Op{Kind: checker.OpGetData, Path: k}, n.c.GetData(k, false))
-	}
-}
-
-func (n *clientNode) maybeResign(close func()) {
-	// A master sometimes steps down by closing its session, so that
-	// mastership moves even without faults.
-	if n.election.IsMaster() && n.rnd.IntN(20) == 0 {
-		close()
-	}
-}
-
-func (n *clientNode) groupPath() string { return "/g" + strconv.Itoa(n.group) }
-
-func (n *clientNode) neededParents() []string {
-	switch n.beh {
-	case Registers, Watchers, Readers:
-		return []string{n.groupPath()}
-	case Queue:
-		return []string{"/q" + strconv.Itoa(n.group)}
-	case Ephemerals:
-		return []string{"/e" + strconv.Itoa(n.group)}
-	}
-	return nil
-}
-
-// submitHelper creates a parent node the behaviour needs. It is recorded
-// like any write: the checkers must see every change to the tree.
-func (n *clientNode) submitHelper(path string) {
-	n.start(checker.Op{Kind: checker.OpCreate, Path: path, Mode: model.ModePersistent}, n.c.Create(path, nil, nil, model.ModePersistent))
-}
-
-func (n *clientNode) value() []byte {
-	n.seq++
-	return []byte(fmt.Sprintf("c%d-%d", n.id, n.seq))
-}
-
-func (n *clientNode) start(op checker.Op, xids ...int32) {
-	op.Client, op.Session, op.Call = n.id, n.c.SessionID(), n.run.world.Now()
-	if len(xids) > 0 {
-		op.Xid = xids[len(xids)-1]
-	}
-	i := n.run.rec.addOp(op)
-	n.cur = &inflight{op: i, xids: xids, kind: op.Kind}
-}
-
-func (n *clientNode) key() string {
-	return n.groupPath() + "/k" + strconv.Itoa(n.rnd.IntN(3))
-}
-
-func (n *clientNode) registersOp() {
-	k := n.key()
-	switch x := n.rnd.IntN(100); {
-	case x < 30:
-		v := n.value()
-		n.start(checker.Op{Kind: checker.OpSetData, Path: k, Data: v, Version: -1}, n.c.SetData(k, v, -1))
-	case x < 40:
-		ver := int32(n.rnd.IntN(4))
-		v := n.value()
-		n.start(checker.Op{Kind: checker.OpSetData, Path: k, Data: v, Version: ver}, n.c.SetData(k, v, ver))
-	case x < 55:
-		v := n.value()
-		n.start(checker.Op{Kind: checker.OpCreate, Path: k, Data: v, Mode: model.ModePersistent}, n.c.Create(k, v, nil, model.ModePersistent))
-	case x < 62:
-		ver := int32(-1)
-		if n.rnd.IntN(2) == 0 {
-			ver = int32(n.rnd.IntN(3))
-		}
-		n.start(checker.Op{Kind: checker.OpDelete, Path: k, Version: ver}, n.c.Delete(k, ver))
-	case x < 77:
-		n.start(checker.Op{Kind: checker.OpGetData, Path: k}, n.c.GetData(k, false))
-	case x < 90:
-		// sync + read: linearizable by the service's promise.
-		s := n.c.Sync(k)
-		g := n.c.GetData(k, false)
-		n.start(checker.Op{Kind: checker.OpGetData, Path: k, Linearizable: true}, s, g)
-	case x < 95:
-		n.start(checker.Op{Kind: checker.OpExists, Path: k}, n.c.Exists(k, false))
-	default:
-		n.start(checker.Op{Kind: checker.OpGetChildren, Path: n.groupPath()}, n.c.GetChildren(n.groupPath(), false))
-	}
-}
-
-// casOp is the seed's /config story: read the version, then write with it;
-// a concurrent writer makes it fail with BadVersion.
-func (n *clientNode) casOp() {
-	const path = "/config"
-	switch x := n.rnd.IntN(10); {
-	case x < 4:
-		n.start(checker.Op{Kind: checker.OpGetData, Path: path}, n.c.GetData(path, false))
-	case x < 8:
-		ver := int32(-1)
-		if last := n.lastStatVersion(path); last >= 0 {
-			ver = last
-		}
-		v := n.value()
-		n.start(checker.Op{Kind: checker.OpSetData, Path: path, Data: v, Version: ver}, n.c.SetData(path, v, ver))
-	default:
-		v := n.value()
-		n.start(checker.Op{Kind: checker.OpCreate, Path: path, Data: v, Mode: model.ModePersistent}, n.c.Create(path, v, nil, model.ModePersistent))
-	}
-}
-
-// lastStatVersion is the version this client last saw for path (-1 if
-// none), read from its own history.
-func (n *clientNode) lastStatVersion(path string) int32 {
-	ops := n.run.rec.h.Ops
-	for i := len(ops) - 1; i >= 0 && i >= len(ops)-200; i-- {
-		op := &ops[i]
-		if op.Client == n.id && op.Path == path && op.Err == model.ErrOK && !op.Unknown && op.Kind != 0 &&
-			(op.Kind == checker.OpGetData || op.Kind == checker.OpSetData) {
-			return op.Stat.Version
-		}
-	}
-	return -1
-}
-
-func (n *clientNode) queueOp() {
-	q := "/q" + strconv.Itoa(n.group)
-	// Producers (even ids) and consumers (odd ids) keep the queue short:
-	// a long queue makes every linearizability step copy a large state.
-	if n.id%2 == 0 && n.rnd.IntN(2) == 0 || n.id%2 == 1 && n.rnd.IntN(6) == 0 {
-		v := n.value()
-		n.start(checker.Op{Kind: checker.OpCreate, Path: q + "/item-", Data: v, Mode: model.ModePersistentSequential},
-			n.c.Create(q+"/item-", v, nil, model.ModePersistentSequential))
-		return
-	}
-	// A consumer: list, then take the lowest it saw.
-	if head := n.lastChildren(q); head != "" && n.rnd.IntN(3) != 0 {
-		n.start(checker.Op{Kind: checker.OpDelete, Path: q + "/" + head, Version: -1}, n.c.Delete(q+"/"+head, -1))
-		return
-	}
-	n.start(checker.Op{Kind: checker.OpGetChildren, Path: q}, n.c.GetChildren(q, false))
-}
-
-func (n *clientNode) lastChildren(path string) string {
-	ops := n.run.rec.h.Ops
-	for i := len(ops) - 1; i >= 0 && i >= len(ops)-200; i-- {
-		op := &ops[i]
-		if op.Client == n.id && op.Kind == checker.OpGetChildren && op.Path == path && op.Err == model.ErrOK && len(op.Children) > 0 {
-			return op.Children[0]
-		}
-	}
-	return ""
-}
-
-func (n *clientNode) ephemeralsOp() {
-	p := "/e" + strconv.Itoa(n.group) + "/c" + strconv.Itoa(int(n.id))
-	switch x := n.rnd.IntN(10); {
-	case x < 4:
-		v := n.value()
-		n.start(checker.Op{Kind: checker.OpCreate, Path: p, Data: v, Mode: model.ModeEphemeral}, n.c.Create(p, v, nil, model.ModeEphemeral))
-	case x < 8:
-		n.start(checker.Op{Kind: checker.OpExists, Path: p}, n.c.Exists(p, false))
-	case x < 9:
-		n.start(checker.Op{Kind: checker.OpDelete, Path: p, Version: -1}, n.c.Delete(p, -1))
-	default:
-		// End the session; a new one starts after a pause.
-		n.c.Close()
-	}
-}
-
-func (n *clientNode) watchersOp() {
-	k := n.key()
-	if !n.armed[k] {
-		n.armed[k] = true
-		switch n.rnd.IntN(3) {
-		case 0:
-			n.start(checker.Op{Kind: checker.OpGetData, Path: k, Watch: true}, n.c.GetData(k, true))
-		case 1:
-			n.start(checker.Op{Kind: checker.OpExists, Path: k, Watch: true}, n.c.Exists(k, true))
-		default:
-			g := n.groupPath()
-			n.armed[g] = true
-			n.start(checker.Op{Kind: checker.OpGetChildren, Path: g, Watch: true}, n.c.GetChildren(g, true))
-		}
-		return
-	}
-	v := n.value()
-	n.start(checker.Op{Kind: checker.OpSetData, Path: k, Data: v, Version: -1}, n.c.SetData(k, v, -1))
 }
