@@ -645,16 +645,27 @@ func (z *Zab) truncateLog(zxid model.Zxid) {
 
 // installSnapshot replaces the whole state: the server restores it, the log
 // starts afresh after it.
+//
+// The disk ops are ordered so that a crash that keeps any prefix of them
+// leaves no hole between the snapshot on disk and the log after it: the
+// new snapshot first (until it is written, the old snapshot and the whole
+// old log stand), then the segments, newest first (what remains is always
+// the oldest part of the log, which follows the snapshot without a gap).
+// Removing the oldest segment first and crashing before the snapshot was
+// written left the old snapshot followed by the newer segments only: the
+// server recovered a log with txns missing in the middle, reported its last
+// zxid as if it had them all, and was synced by a DIFF that never sent them
+// (locks seed 1014 with the workloads of issue 11).
 func (z *Zab) installSnapshot(s *quorum.Snapshot) {
-	for _, seg := range z.segs {
-		z.rd.Disk = append(z.rd.Disk, node.DiskOp{Kind: node.Remove, File: seg.name})
+	z.rd.Disk = append(z.rd.Disk, node.DiskOp{Kind: node.Replace, File: fileSnapshot, Data: encodeEntry(s.Zxid, s.Data)})
+	for i := len(z.segs) - 1; i >= 0; i-- {
+		z.rd.Disk = append(z.rd.Disk, node.DiskOp{Kind: node.Remove, File: z.segs[i].name})
 	}
 	z.segs = nil
 	z.log = nil
 	z.rollSegment = true
 	z.base, z.snapZxid, z.applied, z.committed = s.Zxid, s.Zxid, s.Zxid, s.Zxid
 	z.sinceSnap = 0
-	z.rd.Disk = append(z.rd.Disk, node.DiskOp{Kind: node.Replace, File: fileSnapshot, Data: encodeEntry(s.Zxid, s.Data)})
 	z.apply.Restore = s
 	z.apply.Committed = z.apply.Committed[:0]
 	z.rd.Sync = true
