@@ -28,10 +28,8 @@ const minDetection = 0.10
 var belowFloor = map[string]string{
 	"sync-commits-uncommitted": "0%: needs a leader that fails to establish after a follower applied its sync and then lost it",
 	"snap-ack-before-sync":     "0%: needs the leader to establish on the lost SNAP ack and fail before another quorum has its tail",
-	"create-after-close":       "0%: needs a create to reach the leader within a closeSession's commit latency",
-	"multi-partial":            "0%: no workload issues multi yet",
-	"reply-before-event":       "0%: the history does not record the order of a reply and a notice",
-	"setwatches-ignores-zxid":  "7.5%",
+	"create-after-close":       "2.5%: needs a create to reach the leader within a closeSession's commit latency",
+	"log-after-newleader":      "7.5% (10.0% before the issue-11 workloads dealt resync's behaviours: 3 seeds of 40 against 4)",
 	// A lost vote only matters if a second candidate of the same term asks
 	// the restarted server again; PreVote and CheckQuorum make that rare.
 	"raft-vote-unsynced": "0%: 0 of 500 seeds over resync, crash-storm, partition-leader, partition-majority and quorum-loss",
