@@ -24,8 +24,17 @@ import "strings"
 // header when the txn applies); it is part of the signature so that the
 // leader's pipeline has one place where a request meets the clock.
 func Prepare(t *Tree, session int64, req Request, nowMs int64) Txn {
+	return PrepareAs(t, session, nil, req, nowMs)
+}
+
+// PrepareAs is Prepare for a requester holding the identities auth (its
+// connection's, as Request.authInfo carries them to ZooKeeper's leader):
+// ACL checks match them (Permits), and an "auth" ACL entry expands into
+// them. Prepare is PrepareAs with none, a requester that is world:anyone
+// only.
+func PrepareAs(t *Tree, session int64, auth []AuthID, req Request, nowMs int64) Txn {
 	_ = nowMs
-	p := preparer{t: t, session: session}
+	p := preparer{t: t, session: session, auth: auth}
 	if m, ok := req.(Multi); ok {
 		return p.multi(m)
 	}
@@ -42,6 +51,7 @@ func Prepare(t *Tree, session int64, req Request, nowMs int64) Txn {
 type preparer struct {
 	t       *Tree
 	session int64
+	auth    []AuthID
 	over    map[string]*prepNode
 }
 
@@ -173,7 +183,7 @@ func (p *preparer) create(r Create) (Txn, Err) {
 	if !ok || strings.IndexByte(r.Path, 0) >= 0 {
 		return nil, ErrBadArguments
 	}
-	acl, err := fixupACL(r.ACL)
+	acl, err := fixupACL(r.ACL, p.auth)
 	if err != ErrOK {
 		return nil, err
 	}
@@ -181,7 +191,7 @@ func (p *preparer) create(r Create) (Txn, Err) {
 	if !ok {
 		return nil, ErrNoNode
 	}
-	if !Permits(parent.acl, PermCreate) {
+	if !Permits(parent.acl, PermCreate, p.auth) {
 		return nil, ErrNoAuth
 	}
 	path := r.Path
@@ -252,7 +262,7 @@ func (p *preparer) delete(r Delete) (Txn, Err) {
 	if !ok {
 		return nil, ErrNoNode
 	}
-	if !Permits(parent.acl, PermDelete) {
+	if !Permits(parent.acl, PermDelete, p.auth) {
 		return nil, ErrNoAuth
 	}
 	n, ok := p.get(r.Path)
@@ -342,7 +352,7 @@ func (p *preparer) setACL(r SetACL) (Txn, Err) {
 	if err := p.checkSessionAndPath(r.Path); err != ErrOK {
 		return nil, err
 	}
-	acl, err := fixupACL(r.ACL)
+	acl, err := fixupACL(r.ACL, p.auth)
 	if err != ErrOK {
 		return nil, err
 	}
@@ -375,7 +385,7 @@ func (p *preparer) existing(path string, perm int32) (prepNode, Err) {
 	if !ok {
 		return prepNode{}, ErrNoNode
 	}
-	if !Permits(n.acl, perm) {
+	if !Permits(n.acl, perm, p.auth) {
 		return prepNode{}, ErrNoAuth
 	}
 	return n, ErrOK

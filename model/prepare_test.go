@@ -372,14 +372,14 @@ func TestPrepare_VersionsIncrementInTxns(t *testing.T) {
 	assert.Equal(t, CreateSessionTxn{TimeoutMs: 4000}, Prepare(h.tree, 3, CreateSession{TimeoutMs: 4000}, h.nowMs))
 }
 
-func TestPermits_OnlyWorldAnyoneMatches(t *testing.T) {
-	assert.True(t, Permits(nil, PermWrite), "an empty ACL permits everything")
-	assert.True(t, Permits(OpenACLUnsafe, PermAdmin))
-	assert.True(t, Permits(ReadACLUnsafe, PermRead))
-	assert.False(t, Permits(ReadACLUnsafe, PermWrite))
-	assert.False(t, Permits(digestOnlyACL, PermRead))
-	assert.True(t, Permits(append([]ACL{digestOnlyACL[0]}, ACL{PermWrite | PermRead, "world", "anyone"}), PermWrite))
-	assert.False(t, Permits([]ACL{{PermAll, "ip", "0.0.0.0/0"}}, PermRead), "zoosim requesters have no ip identity")
+func TestPermits_WithoutIdentitiesOnlyWorldAnyoneMatches(t *testing.T) {
+	assert.True(t, Permits(nil, PermWrite, nil), "an empty ACL permits everything")
+	assert.True(t, Permits(OpenACLUnsafe, PermAdmin, nil))
+	assert.True(t, Permits(ReadACLUnsafe, PermRead, nil))
+	assert.False(t, Permits(ReadACLUnsafe, PermWrite, nil))
+	assert.False(t, Permits(digestOnlyACL, PermRead, nil))
+	assert.True(t, Permits(append([]ACL{digestOnlyACL[0]}, ACL{PermWrite | PermRead, "world", "anyone"}), PermWrite, nil))
+	assert.False(t, Permits([]ACL{{PermAll, "ip", "0.0.0.0/0"}}, PermRead, nil), "a requester without an ip identity")
 }
 
 func TestFixupACL_DefaultProviders(t *testing.T) {
@@ -410,7 +410,7 @@ func TestFixupACL_DefaultProviders(t *testing.T) {
 		{"", "", false},
 	}
 	for _, c := range cases {
-		_, err := fixupACL([]ACL{{PermRead, c.scheme, c.id}})
+		_, err := fixupACL([]ACL{{PermRead, c.scheme, c.id}}, nil)
 		if c.ok {
 			assert.Equal(t, ErrOK, err, "%s:%s", c.scheme, c.id)
 		} else {
