@@ -28,6 +28,10 @@ const (
 	Closed
 	// Expired: a server reported the session expired.
 	Expired
+	// AuthFailed: a server answered an auth packet with AuthFailed (no
+	// provider for its scheme). ZooKeeper's client gives up its session
+	// then; the server only closes the connection, and the session expires.
+	AuthFailed
 )
 
 func (s State) String() string {
@@ -42,12 +46,14 @@ func (s State) String() string {
 		return "CLOSED"
 	case Expired:
 		return "EXPIRED"
+	case AuthFailed:
+		return "AUTH_FAILED"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
-// Final reports whether the session is over.
-func (s State) Final() bool { return s == Closed || s == Expired }
+// Final reports whether the session is over (for the client).
+func (s State) Final() bool { return s == Closed || s == Expired || s == AuthFailed }
 
 // Defaults for the zero fields of Config.
 const (
@@ -148,6 +154,7 @@ type Stats struct {
 	ZxidRegressions  int // replies whose zxid was below the last zxid seen
 	Refused          int // requests Submit failed at once
 	Moves            int // MoveTo calls that moved the client
+	AuthFailures     int // auth packets the server answered AuthFailed
 }
 
 // maxBuffered bounds results and events waiting for TakeResults and
@@ -213,6 +220,10 @@ type Client struct {
 	stats   Stats
 
 	recipeSeq uint64 // names recipe nodes apart (Lock's guid)
+
+	// auth are the credentials AddAuth was given, re-sent on every
+	// connection (ClientCnxn.authInfo).
+	auth []wire.Auth
 }
 
 var _ node.Machine = (*Client)(nil)
@@ -318,6 +329,9 @@ func (c *Client) Submit(req Request) int32 {
 	}
 	xid := c.nextXid()
 	switch {
+	case c.state == AuthFailed:
+		// ZooKeeper's conLossPacket in state AUTH_FAILED.
+		c.refuse(xid, req.Op, model.ErrAuthFailed)
 	case c.state.Final():
 		// ZooKeeper's conLossPacket in state CLOSED.
 		c.refuse(xid, req.Op, model.ErrSessionExpired)
@@ -332,6 +346,41 @@ func (c *Client) Submit(req Request) int32 {
 		c.accept(xid, req)
 	}
 	return xid
+}
+
+// AddAuth adds credentials for an authentication scheme ("digest" with
+// "user:password", or "ip"), as ZooKeeper's addAuthInfo: they are sent at
+// once if connected, and again on every new connection before anything
+// else, each as an auth packet (xid -4) outside the request FIFO. The
+// server answers at once; a failure (a scheme the server has no provider
+// for) makes the client AuthFailed: its requests fail with ErrAuthFailed
+// and it stops, as ZooKeeper's client does. It does nothing once the
+// session is over.
+func (c *Client) AddAuth(scheme string, auth []byte) {
+	if c.state.Final() {
+		return
+	}
+	a := wire.Auth{Scheme: scheme, Auth: append([]byte(nil), auth...)}
+	c.auth = append(c.auth, a)
+	if c.state == Connected {
+		c.sendAuth(a)
+	}
+}
+
+func (c *Client) sendAuth(a wire.Auth) {
+	c.send(&wire.Request{Header: c.header(), Xid: wire.XidAuth, Op: model.OpAuth, Auth: &a})
+}
+
+// authFailed is ClientCnxn's answer to an AuthFailed reply: the state
+// AUTH_FAILED, an AuthFailed event, and every request failed with
+// AuthFailed.
+func (c *Client) authFailed() {
+	c.send(&wire.Close{Conn: c.conn, Reason: wire.CloseBroken})
+	c.stats.AuthFailures++
+	c.emitState(wire.StateAuthFailed)
+	c.failPending(model.ErrAuthFailed)
+	c.failQueued(model.ErrAuthFailed)
+	c.finish(AuthFailed)
 }
 
 // Close ends the session: it queues a closeSession request behind every
@@ -651,6 +700,11 @@ func (c *Client) onConnected(m *wire.Connected) {
 	c.state = Connected
 	c.roundEnd = c.serverIdx
 	c.emitState(wire.StateSyncConnected)
+	// primeConnection: the credentials first, then the watches, then what
+	// waited for the connection.
+	for _, a := range c.auth {
+		c.sendAuth(a)
+	}
 	if c.watches.len() > 0 {
 		w := c.watches.list()
 		sw := &wire.SetWatches{
@@ -677,6 +731,14 @@ func (c *Client) onReply(m *wire.Reply) {
 	}
 	if m.Xid == wire.XidPing {
 		return // a ping reply sent as a Reply; it only proves liveness
+	}
+	if m.Xid == wire.XidAuth {
+		// Auth packets are not in the FIFO: the server answers them on
+		// arrival, ahead of the replies it still owes.
+		if m.Err == model.ErrAuthFailed {
+			c.authFailed()
+		}
+		return
 	}
 	head, ok := c.pending.peek()
 	if !ok || head.xid != m.Xid {

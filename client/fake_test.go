@@ -203,6 +203,20 @@ func (s *fakeServer) handle(m node.Message) {
 			return
 		}
 		s.requests = append(s.requests, b)
+		if b.Op == model.OpAuth {
+			// Answered on arrival, whatever the mode, as ZooKeeper does; a
+			// scheme other than digest or ip fails and closes.
+			if b.Xid != wire.XidAuth || b.Auth == nil {
+				s.t.Errorf("server %d: an auth packet with xid %d", s.id, b.Xid)
+			}
+			if b.Auth != nil && (b.Auth.Scheme == "digest" || b.Auth.Scheme == "ip") {
+				s.send(fc, &wire.Reply{Xid: b.Xid})
+				return
+			}
+			s.send(fc, &wire.Reply{Xid: b.Xid, Err: model.ErrAuthFailed})
+			s.closeConn(fc, wire.CloseAuthFailed)
+			return
+		}
 		if s.auto {
 			s.answer(fc, b)
 		} else {

@@ -22,6 +22,12 @@ type conn struct {
 	// passwd is the session's password: drawn for a new session, the one
 	// the client showed for a resumed one.
 	passwd [model.PasswdLen]byte
+	// addr is the client's IP address ("" when the driver does not know
+	// it); auth the identities the connection has proved (ServerCnxn's
+	// authInfo: ip:addr from the start, then what addauth adds). auth is
+	// copied on write: a pending request keeps the slice it arrived with.
+	addr string
+	auth []model.AuthID
 
 	// creating: waiting for our createSession txn; revalidating: waiting
 	// for the leader to confirm the session it resumes.
@@ -37,11 +43,12 @@ type conn struct {
 
 type pending struct {
 	req       *wire.Request
-	submitted bool       // sent to the leader (write) or waiting for a sync
-	syncZxid  model.Zxid // a sync's target: answer once applied up to it
-	synced    bool       // the sync's target is known
-	readAfter bool       // ReadSynced: the read behind this sync
-	barrier   bool       // ReadLinearizable: a read waiting for its barrier txn
+	auth      []model.AuthID // the connection's identities when it arrived
+	submitted bool           // sent to the leader (write) or waiting for a sync
+	syncZxid  model.Zxid     // a sync's target: answer once applied up to it
+	synced    bool           // the sync's target is known
+	readAfter bool           // ReadSynced: the read behind this sync
+	barrier   bool           // ReadLinearizable: a read waiting for its barrier txn
 }
 
 func (c *conn) head() *pending {
@@ -137,7 +144,12 @@ func (s *Server) onConnect(from node.ID, m *wire.Connect) {
 		return
 	}
 	s.nextWatcher++
-	c := &conn{nonce: m.Conn, client: from, recvSeq: 1, lastHeard: s.now, lastSeen: m.LastZxidSeen, watcher: s.nextWatcher}
+	c := &conn{nonce: m.Conn, client: from, recvSeq: 1, lastHeard: s.now, lastSeen: m.LastZxidSeen, watcher: s.nextWatcher,
+		addr: m.Addr}
+	if m.Addr != "" {
+		// NIOServerCnxn: every connection holds ip:<its address>.
+		c.auth = []model.AuthID{{Scheme: model.SchemeIP, ID: m.Addr}}
+	}
 	c.timeoutMs = s.negotiate(m.TimeoutMs)
 	s.conns = append(s.conns, c)
 	s.byConn[c.nonce] = c
@@ -249,11 +261,44 @@ func (s *Server) onRequest(from node.ID, m *wire.Request) {
 		s.closeConn(c, wire.CloseBroken)
 		return
 	}
+	if m.Op == model.OpAuth {
+		s.onAuth(c, m)
+		return
+	}
 	if !c.creating && !c.revalidating {
 		s.touch(c.session)
 	}
-	c.queue = append(c.queue, &pending{req: m})
+	c.queue = append(c.queue, &pending{req: m, auth: c.auth})
 	s.process(c)
+}
+
+// onAuth is ZooKeeperServer.processPacket for an auth packet: handled at
+// once, ahead of the requests still queued (those keep the identities they
+// arrived with), and answered with zxid 0. A scheme no provider handles is
+// AuthFailed, and the connection is closed; the session lives on.
+func (s *Server) onAuth(c *conn, m *wire.Request) {
+	var ids []model.AuthID
+	ok := m.Auth != nil
+	if ok {
+		ids, ok = model.Authenticate(m.Auth.Scheme, m.Auth.Auth, c.addr, s.cfg.SuperDigest)
+	}
+	if !ok {
+		s.stats.AuthFailed++
+		s.sendConn(c, &wire.Reply{Xid: m.Xid, Err: model.ErrAuthFailed})
+		s.closeConn(c, wire.CloseAuthFailed)
+		return
+	}
+	c.auth = model.AddAuthIDs(c.auth, ids...)
+	s.sendConn(c, &wire.Reply{Xid: m.Xid})
+}
+
+// checker returns the identities a request's ACL checks run with: its own,
+// plus super when the server skips ACL checks (zookeeper.skipACL).
+func (s *Server) checker(auth []model.AuthID) []model.AuthID {
+	if s.cfg.SkipACL {
+		return model.AddAuthIDs(auth, model.AuthID{Scheme: model.SchemeSuper})
+	}
+	return auth
 }
 
 // submitInternal queues a request the server makes on the client's behalf
@@ -261,7 +306,7 @@ func (s *Server) onRequest(from node.ID, m *wire.Request) {
 func (s *Server) submitInternal(c *conn, req *wire.Request) {
 	p := &pending{req: req, submitted: true}
 	c.queue = append(c.queue, p)
-	s.submitWrite(c, req)
+	s.submitWrite(c, req, nil)
 }
 
 // process answers what it can at the head of c's queue, in order.
@@ -278,7 +323,7 @@ func (s *Server) process(c *conn) {
 			// A sync whose target is applied.
 			c.pop()
 			if p.readAfter {
-				s.reply(c, s.read(c, p.req))
+				s.reply(c, s.read(c, p))
 			} else {
 				s.stats.Syncs++
 				s.reply(c, &wire.Reply{Xid: p.req.Xid, Zxid: s.tree.LastZxid(), Path: p.req.Path})
@@ -292,7 +337,7 @@ func (s *Server) process(c *conn) {
 		case wire.IsWrite(p.req.Op):
 			p.submitted = true
 			s.stats.Writes++
-			s.submitWrite(c, p.req)
+			s.submitWrite(c, p.req, p.auth)
 			return
 		case p.req.Op == model.OpSync:
 			p.submitted = true
@@ -312,11 +357,11 @@ func (s *Server) process(c *conn) {
 			return
 		case s.cfg.ReadMode == ReadLinearizable && isSyncedRead(p.req.Op):
 			p.submitted, p.barrier = true, true
-			s.submitWrite(c, &wire.Request{Xid: p.req.Xid, Write: nil})
+			s.submitWrite(c, &wire.Request{Xid: p.req.Xid, Write: nil}, nil)
 			return
 		default:
 			c.pop()
-			s.reply(c, s.read(c, p.req))
+			s.reply(c, s.read(c, p))
 		}
 	}
 }
@@ -341,14 +386,15 @@ func isSyncedRead(op model.OpCode) bool {
 	return false
 }
 
-// submitWrite sends a write to the leader (or proposes it, on the leader).
-// A nil Write is a read barrier.
-func (s *Server) submitWrite(c *conn, req *wire.Request) {
+// submitWrite sends a write to the leader (or proposes it, on the leader),
+// with the identities of the connection it came from (the leader checks
+// ACLs when it prepares the txn). A nil Write is a read barrier.
+func (s *Server) submitWrite(c *conn, req *wire.Request, auth []model.AuthID) {
 	if s.lead != nil {
-		s.propose(c.session, req.Xid, req.Write)
+		s.propose(c.session, req.Xid, req.Write, auth)
 		return
 	}
-	if !s.eng.Relay(s.leader, &Forward{Session: c.session, Cxid: req.Xid, Req: req.Write}) {
+	if !s.eng.Relay(s.leader, &Forward{Session: c.session, Cxid: req.Xid, Req: req.Write, Auth: auth}) {
 		s.closeConn(c, wire.CloseNotServing)
 	}
 }
@@ -402,8 +448,14 @@ func (s *Server) onReadPoint(id uint64) {
 }
 
 // read answers a read from this server's tree and leaves the watch asked
-// for, exactly as ZooKeeper's FinalRequestProcessor.
-func (s *Server) read(c *conn, req *wire.Request) *wire.Reply {
+// for, exactly as ZooKeeper's FinalRequestProcessor: getData, getChildren,
+// getChildren2, getAllChildrenNumber and multiRead's ops need READ on the
+// node, getACL READ or ADMIN (without ADMIN digest ids are masked), exists,
+// getEphemerals and the watch ops need nothing; a missing node is NoNode
+// before it is NoAuth, and a refused read leaves no watch.
+func (s *Server) read(c *conn, p *pending) *wire.Reply {
+	req := p.req
+	auth := s.checker(p.auth)
 	s.stats.Reads++
 	rp := &wire.Reply{Xid: req.Xid, Zxid: s.tree.LastZxid()}
 	if s.cfg.Bugs.ReadZxidLags {
@@ -413,13 +465,7 @@ func (s *Server) read(c *conn, req *wire.Request) *wire.Reply {
 	}
 	switch req.Op {
 	case model.OpGetData:
-		data, st, err := s.tree.GetData(req.Path)
-		if rp.Err = errCode(err); rp.Err == model.ErrOK {
-			rp.Data, rp.Stat = data, st
-			if req.Watch {
-				s.watches.Add(req.Path, model.WatchData, c.watcher)
-			}
-		}
+		rp.Data, rp.Stat, rp.Err = s.getData(c, req.Path, req.Watch, auth)
 	case model.OpExists:
 		if err := model.ValidatePath(req.Path); err != nil {
 			rp.Err = errCode(err)
@@ -439,25 +485,48 @@ func (s *Server) read(c *conn, req *wire.Request) *wire.Reply {
 			s.watches.Add(req.Path, kind, c.watcher)
 		}
 	case model.OpGetChildren, model.OpGetChildren2:
-		kids, st, err := s.tree.Children(req.Path)
-		if rp.Err = errCode(err); rp.Err == model.ErrOK {
-			rp.Children = kids
-			if req.Op == model.OpGetChildren2 {
-				rp.Stat = st
-			}
-			if req.Watch {
-				s.watches.Add(req.Path, model.WatchChild, c.watcher)
-			}
+		var st model.Stat
+		rp.Children, st, rp.Err = s.getChildren(c, req.Path, req.Watch, auth)
+		if rp.Err == model.ErrOK && req.Op == model.OpGetChildren2 {
+			rp.Stat = st
 		}
 	case model.OpGetACL:
 		acl, st, err := s.tree.GetACL(req.Path)
-		if rp.Err = errCode(err); rp.Err == model.ErrOK {
-			rp.ACL, rp.Stat = acl, st
+		if rp.Err = errCode(err); rp.Err != model.ErrOK {
+			break
 		}
+		if !model.Permits(acl, model.PermRead|model.PermAdmin, auth) {
+			rp.Err = model.ErrNoAuth
+			break
+		}
+		if !model.Permits(acl, model.PermAdmin, auth) {
+			acl = model.MaskDigests(acl)
+		}
+		rp.ACL, rp.Stat = acl, st
 	case model.OpGetAllChildrenNumber:
+		if rp.Err = s.readable(req.Path, auth); rp.Err != model.ErrOK {
+			break
+		}
 		n, err := s.tree.AllChildrenNumber(req.Path)
 		if rp.Err = errCode(err); rp.Err == model.ErrOK {
 			rp.Number = int32(n)
+		}
+	case model.OpMultiRead:
+		rp.Reads = make([]wire.ReadResult, len(req.Reads))
+		for i, r := range req.Reads {
+			res := &rp.Reads[i]
+			switch r.Op {
+			case model.OpGetData:
+				res.Data, res.Stat, res.Err = s.getData(c, r.Path, r.Watch, auth)
+			case model.OpGetChildren:
+				res.Children, _, res.Err = s.getChildren(c, r.Path, r.Watch, auth)
+			default:
+				res.Err = model.ErrBadArguments // the codec admits no other op
+			}
+			res.Op = r.Op
+			if res.Err != model.ErrOK {
+				res.Op = model.OpError
+			}
 		}
 	case model.OpGetEphemerals:
 		for _, p := range s.tree.Ephemerals(c.session) {
@@ -491,6 +560,48 @@ func (s *Server) read(c *conn, req *wire.Request) *wire.Reply {
 		rp.Err = model.ErrUnimplemented
 	}
 	return rp
+}
+
+// readable is the READ check of a read: NoNode, then NoAuth.
+func (s *Server) readable(path string, auth []model.AuthID) model.Err {
+	acl, _, err := s.tree.GetACL(path)
+	if err != nil {
+		return errCode(err)
+	}
+	if !model.Permits(acl, model.PermRead, auth) {
+		return model.ErrNoAuth
+	}
+	return model.ErrOK
+}
+
+// getData is FinalRequestProcessor.handleGetDataRequest.
+func (s *Server) getData(c *conn, path string, watch bool, auth []model.AuthID) ([]byte, model.Stat, model.Err) {
+	if err := s.readable(path, auth); err != model.ErrOK {
+		return nil, model.Stat{}, err
+	}
+	data, st, err := s.tree.GetData(path)
+	if err != nil {
+		return nil, model.Stat{}, errCode(err)
+	}
+	if watch {
+		s.watches.Add(path, model.WatchData, c.watcher)
+	}
+	return data, st, model.ErrOK
+}
+
+// getChildren is FinalRequestProcessor.handleGetChildrenRequest.
+func (s *Server) getChildren(c *conn, path string, watch bool, auth []model.AuthID) ([]string, model.Stat, model.Err) {
+	if err := s.readable(path, auth); err != model.ErrOK {
+		return nil, model.Stat{}, err
+	}
+	kids, st, err := s.tree.Children(path)
+	if err != nil {
+		return nil, model.Stat{}, errCode(err)
+	}
+	if watch {
+		s.watches.Add(path, model.WatchChild, c.watcher)
+	}
+	return kids, st, model.ErrOK
 }
 
 // setWatches re-registers a reconnecting client's watches and fires at

@@ -19,6 +19,9 @@ type Forward struct {
 	Session int64
 	Cxid    int32
 	Req     model.Request
+	// Auth are the identities of the client's connection
+	// (QuorumPacket.authinfo).
+	Auth []model.AuthID
 }
 
 // SyncRequest asks the leader for a sync point on behalf of a client.
@@ -173,17 +176,17 @@ func (l *leaderState) dropLocalSyncs(c *conn) {
 
 // propose prepares a request against the speculative tree and proposes the
 // txn. The txn (or its error) reaches the client when it is applied.
-func (s *Server) propose(session int64, cxid int32, req model.Request) {
+func (s *Server) propose(session int64, cxid int32, req model.Request, auth []model.AuthID) {
 	l := s.lead
 	nowMs := s.now.Millis()
 	var txn model.Txn = model.ErrorTxn{Err: model.ErrOK} // a read barrier changes nothing
 	if req != nil {
-		txn = model.Prepare(l.spec, session, req, nowMs)
+		txn = model.PrepareAs(l.spec, session, s.checker(auth), req, nowMs)
 		if e, ok := txn.(model.ErrorTxn); ok && e.Err == model.ErrSessionExpired && s.cfg.Bugs.CreateAfterClose {
 			if t := l.sessions[session]; t != nil && t.closing {
 				// Seeded bug: judged against the committed tree, where the
 				// closing session is still alive.
-				txn = model.Prepare(s.tree, session, req, nowMs)
+				txn = model.PrepareAs(s.tree, session, s.checker(auth), req, nowMs)
 			}
 		}
 	}
@@ -246,13 +249,13 @@ func (s *Server) leaderHousekeeping() {
 		}
 		t.closing = true
 		s.stats.SessionsExpired++
-		s.propose(id, 0, model.CloseSession{})
+		s.propose(id, 0, model.CloseSession{}, nil)
 		if s.lead == nil {
 			return
 		}
 	}
 	for _, path := range l.spec.CleanupCandidates(s.now.Millis()) {
-		s.propose(0, 0, model.DeleteContainer{Path: path})
+		s.propose(0, 0, model.DeleteContainer{Path: path}, nil)
 		if s.lead == nil {
 			return
 		}
@@ -268,7 +271,7 @@ func (s *Server) onRelay(r quorum.Relay) {
 			return
 		}
 		s.lead.touch(p.Session, s.now)
-		s.propose(p.Session, p.Cxid, p.Req)
+		s.propose(p.Session, p.Cxid, p.Req, p.Auth)
 	case *SyncRequest:
 		if s.lead == nil {
 			return

@@ -24,15 +24,32 @@ const (
 // RevalidateResponse).
 func RegisterCodecs(r *codec.Registry) error {
 	for _, c := range []codec.Codec{
-		{Tag: TagForward, Name: "server.Forward", Version: 1, Type: reflect.TypeFor[*Forward](),
+		// Forward v2 carries the connection's identities after the
+		// request; a v1 message decodes with none (world:anyone).
+		{Tag: TagForward, Name: "server.Forward", Version: 2, Type: reflect.TypeFor[*Forward](),
 			Append: func(w *codec.Writer, b any) {
 				f := b.(*Forward)
 				w.I64(f.Session)
 				w.I32(f.Cxid)
 				appendRequest(w, f.Req, 0)
+				w.Len(len(f.Auth), f.Auth == nil)
+				for _, id := range f.Auth {
+					w.String(id.Scheme)
+					w.String(id.ID)
+				}
 			},
-			Decode: func(r *codec.Reader, _ uint8) any {
-				return &Forward{Session: r.I64(), Cxid: r.I32(), Req: decodeRequest(r, 0)}
+			Decode: func(r *codec.Reader, version uint8) any {
+				f := &Forward{Session: r.I64(), Cxid: r.I32(), Req: decodeRequest(r, 0)}
+				if version >= 2 {
+					n, isNil := r.Len(authIDMinSize)
+					if !isNil && r.Err() == nil {
+						f.Auth = make([]model.AuthID, n)
+						for i := range f.Auth {
+							f.Auth[i] = model.AuthID{Scheme: r.String(), ID: r.String()}
+						}
+					}
+				}
+				return f
 			}},
 		{Tag: TagSyncRequest, Name: "server.SyncRequest", Version: 1, Type: reflect.TypeFor[*SyncRequest](),
 			Append: func(w *codec.Writer, b any) {
@@ -126,6 +143,9 @@ const maxRequestDepth = 4
 
 // aclMinSize is the smallest encoding of an ACL: perms and two lengths.
 const aclMinSize = 12
+
+// authIDMinSize is the smallest encoding of an identity: two lengths.
+const authIDMinSize = 8
 
 func appendRequest(w *codec.Writer, req model.Request, depth int) {
 	switch q := req.(type) {

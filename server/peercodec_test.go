@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
@@ -86,7 +87,14 @@ func genPayload() *rapid.Generator[any] {
 	return rapid.Custom(func(t *rapid.T) any {
 		switch rapid.IntRange(0, 5).Draw(t, "payload") {
 		case 0:
-			return &Forward{Session: rapid.Int64().Draw(t, "session"), Cxid: rapid.Int32().Draw(t, "cxid"), Req: genModelRequest(0).Draw(t, "req")}
+			f := &Forward{Session: rapid.Int64().Draw(t, "session"), Cxid: rapid.Int32().Draw(t, "cxid"), Req: genModelRequest(0).Draw(t, "req")}
+			if !rapid.Bool().Draw(t, "nil auth") {
+				f.Auth = rapid.SliceOfN(rapid.Custom(func(t *rapid.T) model.AuthID {
+					return model.AuthID{Scheme: rapid.SampledFrom([]string{"digest", "ip", "super", ""}).Draw(t, "scheme"),
+						ID: rapid.String().Draw(t, "id")}
+				}), 0, 3).Draw(t, "auth")
+			}
+			return f
 		case 1:
 			return &SyncRequest{Session: rapid.Int64().Draw(t, "session"), Xid: rapid.Int32().Draw(t, "xid")}
 		case 2:
@@ -254,6 +262,29 @@ func TestPeerCodec_FuzzSeedCorpusIsCurrent(t *testing.T) {
 		model.Create{Path: "/a", Data: []byte("x"), ACL: model.OpenACLUnsafe, Mode: model.ModeEphemeralSequential},
 		model.Delete{Path: "/a", Version: -1}, model.SetData{Path: "/a", Version: 2}, model.Check{Path: "/a"},
 		model.SetACL{Path: "/a", ACL: []model.ACL{}}, model.CreateSession{TimeoutMs: 4000, Passwd: DerivedPasswd(7)}, model.CloseSession{},
-		model.DeleteContainer{Path: "/c"}, nil}}})
+		model.DeleteContainer{Path: "/c"}, nil}},
+		Auth: []model.AuthID{{Scheme: "ip", ID: "127.0.0.1"}, {Scheme: "digest", ID: model.DigestID([]byte("u:p"))}}})
 	golden.CheckCorpus(t, "FuzzPeerDecode", seeds)
+}
+
+// A Forward of the first layout (no identities) still decodes, as a
+// world:anyone requester's.
+func TestPeerCodec_ForwardV1DecodesWithoutIdentities(t *testing.T) {
+	reg := peerRegistry(t)
+	f := &Forward{Session: 7, Cxid: 3, Req: model.SetData{Path: "/a", Data: []byte("x"), Version: -1}}
+	b, err := reg.Append(nil, f)
+	require.NoError(t, err)
+	require.Equal(t, uint8(2), b[2], "tag u16 | version u8")
+	v1 := append([]byte(nil), b[:len(b)-4]...) // without the nil identities' length
+	v1[2] = 1
+	got, err := reg.Decode(v1)
+	require.NoError(t, err)
+	assert.Equal(t, f, got)
+
+	f.Auth = []model.AuthID{{Scheme: "digest", ID: "u:x"}}
+	b, err = reg.Append(nil, f)
+	require.NoError(t, err)
+	got, err = reg.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, f, got)
 }

@@ -118,7 +118,16 @@ type Config struct {
 	// RefuseTTL answers createTTL, and a multi that creates a TTL node,
 	// with Unimplemented (ZooKeeper does unless extendedTypesEnabled).
 	RefuseTTL bool
-	Bugs      Bugs
+	// SuperDigest is ZooKeeper's
+	// zookeeper.DigestAuthenticationProvider.superDigest,
+	// "user:base64(sha1(user:password))": a connection that proves this
+	// digest with addauth holds super, which passes every ACL check. ""
+	// means no super user.
+	SuperDigest string
+	// SkipACL is ZooKeeper's zookeeper.skipACL: no ACL check at all (ACLs
+	// are still validated and stored).
+	SkipACL bool
+	Bugs    Bugs
 	// ModelBugs are seeded defects of the state machine the server runs.
 	ModelBugs model.Bugs
 	_         struct{}
@@ -211,6 +220,7 @@ type Stats struct {
 	ConnsClosedNotServing    int64
 	WatchEventsDelivered     int64
 	RequestsRejectedOverload int64
+	AuthFailed               int64
 }
 
 // AppliedTxn is one committed txn as this server applied it; a record
@@ -523,7 +533,7 @@ func (s *Server) afterApply(h entryHeader, zxid model.Zxid, txn model.Txn, res m
 		// The read's barrier is applied: everything before it in the zxid
 		// order is visible, nothing after it is.
 		c.pop()
-		s.reply(c, s.read(c, r.req))
+		s.reply(c, s.read(c, r))
 		s.process(c)
 		return
 	}

@@ -25,6 +25,7 @@ type rawClient struct {
 	seq, rseq  uint64
 	session    int64
 	passwd     []byte
+	addr       string // the address the connect names (wire.Connect.Addr)
 	lastZxid   model.Zxid
 	timeoutMs  int32
 	silent     bool // stop pinging
@@ -53,7 +54,8 @@ func (c *rawClient) connect(server node.ID) {
 	c.conn++
 	c.seq, c.rseq = 0, 0
 	c.connected, c.closed = false, nil
-	c.send(&wire.Connect{Header: c.hdr(), LastZxidSeen: c.lastZxid, TimeoutMs: c.timeoutMs, SessionID: c.session, Passwd: c.passwd})
+	c.send(&wire.Connect{Header: c.hdr(), LastZxidSeen: c.lastZxid, TimeoutMs: c.timeoutMs, SessionID: c.session, Passwd: c.passwd,
+		Addr: c.addr})
 }
 
 func (c *rawClient) request(r *wire.Request) int32 {
@@ -146,13 +148,22 @@ type ensemble struct {
 }
 
 func newEnsemble(t *testing.T, seed uint64, n int) *ensemble {
+	return newEnsembleWith(t, seed, n, nil)
+}
+
+// newEnsembleWith is newEnsemble with each server's Config adjusted by set.
+func newEnsembleWith(t *testing.T, seed uint64, n int, set func(*Config)) *ensemble {
 	e := &ensemble{t: t, w: sim.New(sim.DefaultConfig(seed)), n: n, clients: map[node.ID]*rawClient{}}
 	v := quorum.NewMajority(n)
 	for i := 1; i <= n; i++ {
 		e.w.AddNode(node.ID(i), func(env node.Env) node.Machine {
-			s, err := New(Config{NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+			cfg := Config{NewEngine: func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
 				return zab.New(zab.DefaultConfig(v, sm), env)
-			}}, env)
+			}}
+			if set != nil {
+				set(&cfg)
+			}
+			s, err := New(cfg, env)
 			require.NoError(t, err)
 			s.RecordApplied()
 			return s

@@ -59,6 +59,11 @@ type Connect struct {
 	SessionID       int64
 	Passwd          []byte
 	ReadOnly        bool
+	// Addr is the client's IP address as the server's transport sees it
+	// (not on ZooKeeper's wire: the real driver fills it in from the
+	// socket; a simulated client may name one). It is the connection's ip
+	// identity for ACLs; "" means none.
+	Addr string
 }
 
 // Connected answers Connect (ConnectResponse). TimeoutMs is the negotiated
@@ -192,6 +197,9 @@ const (
 	CloseSessionClosed
 	// CloseByClient: the client closed the connection.
 	CloseByClient
+	// CloseAuthFailed: an auth packet failed (no provider for its scheme);
+	// ZooKeeper answers AuthFailed and closes the connection.
+	CloseAuthFailed
 )
 
 func (r CloseReason) String() string {
@@ -206,6 +214,8 @@ func (r CloseReason) String() string {
 		return "session-closed"
 	case CloseByClient:
 		return "by-client"
+	case CloseAuthFailed:
+		return "auth-failed"
 	}
 	return fmt.Sprintf("close(%d)", uint8(r))
 }
