@@ -241,6 +241,17 @@ func (t *Tree) countDescendants(path string, n *node) int {
 // node map holds the root twice, under "" and "/".)
 func (t *Tree) NodeCount() int { return len(t.nodes) }
 
+// ApproximateDataSize is ZooKeeper's DataTree.approximateDataSize (mntr's
+// zk_approximate_data_size): the length of every node's path and data,
+// summed. It walks the tree.
+func (t *Tree) ApproximateDataSize() int64 {
+	var n int64
+	for p, nd := range t.nodes {
+		n += int64(len(p) + len(nd.data))
+	}
+	return n
+}
+
 // Paths lists every node's path, sorted; checkers use it to compare trees.
 func (t *Tree) Paths() []string {
 	out := make([]string, 0, len(t.nodes))

@@ -172,6 +172,29 @@ func (wt *WatchTable) Len() int {
 	return n
 }
 
+// WatcherPaths is one watcher's paths in a watch report.
+type WatcherPaths struct {
+	Watcher WatcherID
+	Paths   []string
+}
+
+// DataWatches lists the data table (data, exist, persistent and
+// persistent-recursive watches: ZooKeeper's dataWatches, which its wchs,
+// wchc and wchp commands report) by watcher, watchers and paths sorted.
+func (wt *WatchTable) DataWatches() []WatcherPaths {
+	out := make([]WatcherPaths, 0, len(wt.data.byWatcher))
+	for w, paths := range wt.data.byWatcher {
+		wp := WatcherPaths{Watcher: w, Paths: make([]string, 0, len(paths))}
+		for p := range paths {
+			wp.Paths = append(wp.Paths, p)
+		}
+		slices.Sort(wp.Paths)
+		out = append(out, wp)
+	}
+	slices.SortFunc(out, func(a, b WatcherPaths) int { return cmp.Compare(a.Watcher, b.Watcher) })
+	return out
+}
+
 // Trigger fires the watches the events touch, with ZooKeeper's WatchManager
 // rules, and returns who gets what:
 //

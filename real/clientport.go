@@ -1,12 +1,14 @@
 package real
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +59,15 @@ type ClientPortOptions struct {
 	// WriteTimeout closes a connection whose writes block this long
 	// (default 30 s).
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
+	// FourLetter answers a four-letter word (ruok, srvr, ...), the first
+	// four bytes of a connection, with the text to write back before the
+	// connection is closed (nil: four-letter words are not answered and
+	// the bytes are read as a frame length, which is refused as too
+	// large).
+	FourLetter func(word string) string
+	// Observer is told of every request answered (nil: nobody).
+	Observer RequestObserver
+	Logger   *slog.Logger
 }
 
 // ClientPort accepts ZooKeeper clients.
@@ -74,6 +84,7 @@ type ClientPort struct {
 
 	refused  atomic.Uint64
 	accepted atomic.Uint64
+	stats    portStats
 }
 
 type clientConn struct {
@@ -89,6 +100,9 @@ type clientConn struct {
 	out     chan any
 	done    chan struct{} // closed when the connection ends
 	endOnce sync.Once
+
+	stats      *connStats
+	fourLetter atomic.Bool // the connection is a four-letter word's
 }
 
 // ListenClients opens the client port.
@@ -214,11 +228,81 @@ func (p *ClientPort) register(c net.Conn) *clientConn {
 	}
 	p.nextNonce++
 	cc := &clientConn{port: p, id: p.nextID, nonce: p.nextNonce, host: host, c: c,
-		codec: clientport.NewServerConn(p.nextNonce), out: make(chan any, p.opt.QueueLen), done: make(chan struct{})}
+		codec: clientport.NewServerConn(p.nextNonce), out: make(chan any, p.opt.QueueLen), done: make(chan struct{}),
+		stats: newConnStats(time.Now())}
 	p.nextID++
 	p.conns[cc.id] = cc
 	p.perHost[host]++
 	return cc
+}
+
+// answerFourLetter writes a four-letter word's answer and ends the
+// connection, as ZooKeeper does (it does not wait for the client).
+func (cc *clientConn) answerFourLetter(word string) {
+	out := cc.port.opt.FourLetter(word)
+	cc.c.SetWriteDeadline(time.Now().Add(cc.port.opt.WriteTimeout))
+	if _, err := io.WriteString(cc.c, out); err != nil {
+		cc.port.opt.Logger.Debug("clients: writing a four-letter answer", "word", word, "err", err)
+	}
+	if tc, ok := cc.c.(*net.TCPConn); ok {
+		// Half-close, and read what the client still sends (telnet's or
+		// nc's newline) for a moment: closing a socket with unread input
+		// resets it, and a reset may discard the answer.
+		tc.CloseWrite()
+		tc.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, io.LimitReader(tc, 64<<10))
+	}
+}
+
+// serverStats copies the port's totals.
+func (p *ClientPort) serverStats() serverTotals {
+	p.stats.mu.Lock()
+	defer p.stats.mu.Unlock()
+	return serverTotals{received: p.stats.received.Load(), sent: p.stats.sent.Load(), authFailed: p.stats.authFailed.Load(),
+		outstanding: p.stats.outstanding.Load(), lat: p.stats.lat}
+}
+
+// readWriteLatency copies the read and update latencies.
+func (p *ClientPort) readWriteLatency() (read, update latencyStats) {
+	p.stats.mu.Lock()
+	defer p.stats.mu.Unlock()
+	return p.stats.readLat, p.stats.writeLat
+}
+
+// resetServerStats is ServerStats.reset (srst): the latencies and the
+// packet counts start over.
+func (p *ClientPort) resetServerStats() {
+	p.stats.mu.Lock()
+	defer p.stats.mu.Unlock()
+	p.stats.lat, p.stats.readLat, p.stats.writeLat = latencyStats{}, latencyStats{}, latencyStats{}
+	p.stats.received.Store(0)
+	p.stats.sent.Store(0)
+}
+
+// resetConnStats resets every connection's counters (crst).
+func (p *ClientPort) resetConnStats() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, cc := range p.conns {
+		cc.stats.reset()
+	}
+}
+
+// connInfos copies every open connection's counters, in connection order.
+func (p *ClientPort) connInfos() []connInfo {
+	p.mu.Lock()
+	conns := make([]*clientConn, 0, len(p.conns))
+	for _, cc := range p.conns {
+		conns = append(conns, cc)
+	}
+	p.mu.Unlock()
+	slices.SortFunc(conns, func(a, b *clientConn) int { return cmp.Compare(a.nonce, b.nonce) })
+	out := make([]connInfo, len(conns))
+	for i, cc := range conns {
+		out[i] = cc.stats.info(cc.c.RemoteAddr().String())
+		out[i].fourLetter = cc.fourLetter.Load()
+	}
+	return out
 }
 
 // end closes the connection once, whoever notices first.
@@ -233,6 +317,7 @@ func (cc *clientConn) readLoop(ctx context.Context) {
 	p := cc.port
 	defer func() {
 		cc.end()
+		cc.stats.dropped(&p.stats)
 		p.mu.Lock()
 		delete(p.conns, cc.id)
 		if p.perHost[cc.host]--; p.perHost[cc.host] <= 0 {
@@ -246,30 +331,62 @@ func (cc *clientConn) readLoop(ctx context.Context) {
 	}()
 	framer := jute.NewFramer()
 	buf := make([]byte, 32<<10)
+	// frames hands every complete frame to the core; false ends the
+	// connection.
+	frames := func() bool {
+		for {
+			f, ferr := framer.Next()
+			if ferr != nil {
+				// ZooKeeper: "Len error", and the connection is closed.
+				p.opt.Logger.Warn("clients: a frame over jute.maxbuffer; closing", "remote", cc.c.RemoteAddr(), "err", ferr)
+				return false
+			}
+			if f == nil {
+				return true
+			}
+			cc.codecMu.Lock()
+			body, derr := cc.codec.Decode(f)
+			cc.codecMu.Unlock()
+			if derr != nil {
+				p.opt.Logger.Warn("clients: a frame that does not decode; closing", "remote", cc.c.RemoteAddr(), "err", derr)
+				return false
+			}
+			if c, ok := body.(*wire.Connect); ok {
+				// The connection's ip identity, as ZooKeeper takes it
+				// from the socket.
+				c.Addr = cc.host
+			}
+			cc.stats.received(&p.stats, body, time.Now())
+			if !p.opt.Deliver(ctx, node.Message{From: cc.id, To: p.opt.Self, Body: body}) {
+				return false
+			}
+		}
+	}
+	if p.opt.FourLetter != nil {
+		// ZooKeeper reads a connection's first four bytes as a frame
+		// length; a length that spells a known four-letter word is that
+		// command.
+		var first [4]byte
+		if _, err := io.ReadFull(cc.c, first[:]); err != nil {
+			return
+		}
+		if isFourLetterWord(string(first[:])) {
+			cc.fourLetter.Store(true)
+			cc.stats.received(&p.stats, nil, time.Now())
+			cc.answerFourLetter(string(first[:]))
+			return
+		}
+		framer.Write(first[:])
+		if !frames() {
+			return
+		}
+	}
 	for {
 		n, err := cc.c.Read(buf)
 		if n > 0 {
 			framer.Write(buf[:n])
-			for {
-				f, ferr := framer.Next()
-				if ferr != nil {
-					// ZooKeeper: "Len error", and the connection is closed.
-					p.opt.Logger.Warn("clients: a frame over jute.maxbuffer; closing", "remote", cc.c.RemoteAddr(), "err", ferr)
-					return
-				}
-				if f == nil {
-					break
-				}
-				cc.codecMu.Lock()
-				body, derr := cc.codec.Decode(f)
-				cc.codecMu.Unlock()
-				if derr != nil {
-					p.opt.Logger.Warn("clients: a frame that does not decode; closing", "remote", cc.c.RemoteAddr(), "err", derr)
-					return
-				}
-				if !p.opt.Deliver(ctx, node.Message{From: cc.id, To: p.opt.Self, Body: body}) {
-					return
-				}
+			if !frames() {
+				return
 			}
 		}
 		if err != nil {
@@ -297,6 +414,7 @@ func (cc *clientConn) writeLoop() {
 		cc.codecMu.Lock()
 		for {
 			var err error
+			cc.stats.sending(&p.stats, p.opt.Observer, body, time.Now())
 			buf, err = cc.codec.Append(buf, body)
 			if errors.Is(err, clientport.ErrClose) {
 				closing = true

@@ -25,7 +25,11 @@ func inProcess(t *testing.T, extra string) (*Server, *logBuffer) {
 	t.Helper()
 	ports, err := freePorts(1)
 	require.NoError(t, err)
-	text := fmt.Sprintf("tickTime=100\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n%s", t.TempDir(), ports[0], extra)
+	tick := "tickTime=100\n"
+	if strings.Contains(extra, "tickTime=") {
+		tick = ""
+	}
+	text := fmt.Sprintf("%sdataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n%s", tick, t.TempDir(), ports[0], extra)
 	cfg, err := ParseConfig(t.TempDir()+"/zoo.cfg", strings.NewReader(text))
 	require.NoError(t, err)
 	cfg.MyID = 1

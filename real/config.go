@@ -39,15 +39,28 @@ import (
 //	quorumListenOnAllIPs  listen on the peer port on every address
 //	extendedTypesEnabled  TTL nodes (default false, as ZooKeeper: createTTL is
 //	                      then answered Unimplemented)
-//	4lw.commands.whitelist the four-letter words allowed (kept; not served yet)
+//	4lw.commands.whitelist the four-letter words answered, comma-separated, *
+//	                      for all (srvr is always answered, as in ZooKeeper)
 //	snapCount             txns between snapshots (default 100000)
 //	forceSync             yes (default) or no: no skips every fsync (unsafe)
 //	electionAlg           only 3 (FastLeaderElection)
 //	standaloneEnabled     read; a lone server is an ensemble of one either way
+//	skipACL               yes: no ACL checks (zookeeper.skipACL; default no)
+//	DigestAuthenticationProvider.superDigest
+//	                      user:base64(sha1(user:password)): the super user. ZooKeeper
+//	                      turns this zoo.cfg key into the system property
+//	                      zookeeper.DigestAuthenticationProvider.superDigest (as
+//	                      it does every key it does not know), so the same line
+//	                      works for both; zoosim reads no -D flags
+//	metricsProvider.className  only ZooKeeper's Prometheus provider
+//	                      (org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider)
+//	metricsProvider.httpPort   the port of the Prometheus metrics (/metrics;
+//	                      default 7000 once the provider is set, as ZooKeeper)
+//	metricsProvider.httpHost   the address to listen on (default 0.0.0.0)
 //
 // Keys ZooKeeper knows that zoosim does not implement (autopurge, the admin
-// server, metrics until they land, and a few tuning knobs) are accepted and
-// logged as having no effect. Any other key, a malformed value, or a
+// server, and a few tuning knobs) are accepted and logged as having no
+// effect. Any other key, a malformed value, or a
 // missing required key is an error naming the line.
 //
 // zoosim's keys:
@@ -78,7 +91,13 @@ type Config struct {
 	FourLetterWords      []string
 	SnapCount            int
 	ForceSync            bool
-	MetricsHTTPPort      int // metricsProvider.httpPort (kept; not served yet)
+	SkipACL              bool
+	SuperDigest          string
+	// Metrics: the Prometheus provider is set (metricsProvider.className)
+	// or a port is given; MetricsAddr is where it listens (host:port).
+	Metrics         bool
+	MetricsHTTPPort int
+	MetricsHTTPHost string
 
 	Engine   string
 	Quorum   string
@@ -118,12 +137,19 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
+// PrometheusProvider is the metricsProvider.className of ZooKeeper's
+// Prometheus metrics, the ones zoosim serves.
+const PrometheusProvider = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+
+// DefaultMetricsPort is ZooKeeper's metricsProvider.httpPort default.
+const DefaultMetricsPort = 7000
+
 // ignoredKeys are ZooKeeper keys that zoosim accepts and does not act on.
 var ignoredKeys = []string{
 	"autopurge.snapRetainCount", "autopurge.purgeInterval", "admin.enableServer", "admin.serverPort",
-	"admin.serverAddress", "admin.idleTimeout", "admin.commandURL", "metricsProvider.className",
+	"admin.serverAddress", "admin.idleTimeout", "admin.commandURL",
 	"metricsProvider.exportJvmInfo", "globalOutstandingLimit", "preAllocSize", "leaderServes", "cnxTimeout",
-	"syncEnabled", "reconfigEnabled", "skipACL", "localSessionsEnabled", "localSessionsUpgradingEnabled",
+	"syncEnabled", "reconfigEnabled", "localSessionsEnabled", "localSessionsUpgradingEnabled",
 	"connectToLearnerMasterLimit", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize", "jute.maxbuffer",
 }
 
@@ -283,9 +309,40 @@ func (c *Config) set(key, value string) error {
 		// Either way a lone server is an ensemble of one here.
 		var v bool
 		return boolean(&v)
+	case key == "metricsProvider.className":
+		if value != PrometheusProvider {
+			return fmt.Errorf("the only metrics provider is %s", PrometheusProvider)
+		}
+		c.Metrics = true
 	case key == "metricsProvider.httpPort":
-		c.Ignored = append(c.Ignored, key)
-		return num(&c.MetricsHTTPPort, 0)
+		if err := num(&c.MetricsHTTPPort, 1); err != nil {
+			return err
+		}
+		if c.MetricsHTTPPort > 65535 {
+			return errors.New("not a port")
+		}
+		c.Metrics = true
+	case key == "metricsProvider.httpHost":
+		if value == "" {
+			return errors.New("empty")
+		}
+		c.MetricsHTTPHost = value
+	case key == "skipACL":
+		// ZooKeeper: System.getProperty("zookeeper.skipACL", "no").equals("yes").
+		switch value {
+		case "yes":
+			c.SkipACL = true
+		case "no":
+			c.SkipACL = false
+		default:
+			return errors.New("not yes or no")
+		}
+	case key == "DigestAuthenticationProvider.superDigest":
+		user, digest, ok := strings.Cut(value, ":")
+		if !ok || user == "" || digest == "" {
+			return errors.New("not user:base64(sha1(user:password)) (generate it with `java -cp zookeeper.jar org.apache.zookeeper.server.auth.DigestAuthenticationProvider user:password`)")
+		}
+		c.SuperDigest = value
 	case slices.Contains(ignoredKeys, key):
 		c.Ignored = append(c.Ignored, key)
 	case key == "zoosim.engine":
@@ -491,6 +548,18 @@ func (c *Config) readMyID() error {
 		return &ConfigError{File: path, Msg: fmt.Sprintf("myid %d is above %d", id, quorum.MaxServers)}
 	}
 	return nil
+}
+
+// MetricsAddr is where the Prometheus metrics listen ("" when off).
+func (c *Config) MetricsAddr() string {
+	if !c.Metrics {
+		return ""
+	}
+	port := c.MetricsHTTPPort
+	if port == 0 {
+		port = DefaultMetricsPort
+	}
+	return net.JoinHostPort(c.MetricsHTTPHost, strconv.Itoa(port))
 }
 
 // ClientListenAddr is where this server listens for clients.

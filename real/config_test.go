@@ -91,6 +91,26 @@ func TestConfig_Defaults(t *testing.T) {
 	assert.True(t, cfg.Standalone())
 }
 
+func TestConfig_AuthAndMetricsKeys(t *testing.T) {
+	cfg, err := ParseConfig("zoo.cfg", strings.NewReader("tickTime=100\ndataDir=/d\nclientPort=2181\n"+
+		"DigestAuthenticationProvider.superDigest=super:xQJmxLMiHGwaqBvst5y6rkB6HQs=\nskipACL=yes\n"+
+		"4lw.commands.whitelist=stat, ruok ,*\nmetricsProvider.className="+PrometheusProvider+"\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "super:xQJmxLMiHGwaqBvst5y6rkB6HQs=", cfg.SuperDigest)
+	assert.True(t, cfg.SkipACL)
+	assert.Equal(t, []string{"stat", "ruok", "*"}, cfg.FourLetterWords)
+	assert.Equal(t, ":7000", cfg.MetricsAddr(), "ZooKeeper's default port on every address")
+	assert.Empty(t, cfg.Ignored)
+
+	cfg, err = ParseConfig("zoo.cfg", strings.NewReader("tickTime=100\ndataDir=/d\nclientPort=2181\nmetricsProvider.httpPort=9141\nmetricsProvider.httpHost=127.0.0.1\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9141", cfg.MetricsAddr(), "a port alone turns the metrics on")
+	cfg, err = ParseConfig("zoo.cfg", strings.NewReader("tickTime=100\ndataDir=/d\nclientPort=2181\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "", cfg.MetricsAddr())
+	assert.False(t, cfg.SkipACL)
+}
+
 func TestConfig_ServerLines(t *testing.T) {
 	cases := []struct {
 		line string
@@ -149,6 +169,12 @@ func TestConfig_ErrorsNameTheLine(t *testing.T) {
 		{"a bad four-letter word", base + "4lw.commands.whitelist=ruok,status\n", `"status" is not a four-letter word`},
 		{"forceSync", base + "forceSync=true\n", "not yes or no"},
 		{"electionAlg", base + "electionAlg=1\n", "only electionAlg=3"},
+		{"skipACL", base + "skipACL=true\n", "zoo.cfg:4: skipACL=true: not yes or no"},
+		{"a super digest without a user", base + "DigestAuthenticationProvider.superDigest=xQJmxLMiHGwaqBvst5y6rkB6HQs=\n",
+			"zoo.cfg:4: DigestAuthenticationProvider.superDigest=xQJmxLMiHGwaqBvst5y6rkB6HQs=: not user:base64(sha1(user:password))"},
+		{"another metrics provider", base + "metricsProvider.className=org.apache.zookeeper.metrics.impl.NullMetricsProvider\n",
+			"the only metrics provider is"},
+		{"a metrics port out of range", base + "metricsProvider.httpPort=0\n", "zoo.cfg:4: metricsProvider.httpPort=0: must be at least 1"},
 		{"no tickTime", "dataDir=/d\nclientPort=1\n", "zoo.cfg: tickTime is not set"},
 		{"no dataDir", "tickTime=1\nclientPort=1\n", "zoo.cfg: dataDir is not set"},
 		{"an ensemble without limits", "tickTime=1\ndataDir=/d\nclientPort=1\nserver.1=h:1:2\nserver.2=i:1:2\n",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,9 @@ type DriverOptions struct {
 	// has handled each batch of input (to log role changes, say). It may
 	// read the core, never drive it, and must be quick.
 	Observe func(m node.Machine)
+	// OnFsync, if set, is told how long each fsync batch took (on the
+	// syncer's goroutine).
+	OnFsync func(d time.Duration)
 }
 
 func (o *DriverOptions) setDefaults() {
@@ -121,6 +125,9 @@ type heldMsg struct {
 
 type driverStats struct {
 	readies, syncReadies, fsyncBatches, sent atomic.Uint64
+
+	fsyncMu sync.Mutex
+	fsync   latencyStats // ms per fsync batch (mntr's fsynctime)
 }
 
 // DriverStats are a driver's counters.
@@ -221,6 +228,13 @@ func (d *Driver) Inspect(ctx context.Context, fn func(m node.Machine)) error {
 func (d *Driver) Stats() DriverStats {
 	return DriverStats{Readies: d.stats.readies.Load(), SyncReadies: d.stats.syncReadies.Load(),
 		FsyncBatches: d.stats.fsyncBatches.Load(), Sent: d.stats.sent.Load()}
+}
+
+// fsyncStats copies the fsync latencies (ms per batch).
+func (d *Driver) fsyncStats() latencyStats {
+	d.stats.fsyncMu.Lock()
+	defer d.stats.fsyncMu.Unlock()
+	return d.stats.fsync
 }
 
 // Run drives m (built from Env) until ctx is done or a disk op or sync
@@ -397,7 +411,16 @@ func (d *Driver) startSync() {
 func (d *Driver) syncer(done chan<- struct{}) {
 	defer close(done)
 	for b := range d.syncReq {
-		d.syncDone <- b.run()
+		start := time.Now()
+		err := b.run()
+		took := time.Since(start)
+		d.stats.fsyncMu.Lock()
+		d.stats.fsync.add(took.Milliseconds())
+		d.stats.fsyncMu.Unlock()
+		if d.opt.OnFsync != nil {
+			d.opt.OnFsync(took)
+		}
+		d.syncDone <- err
 	}
 }
 

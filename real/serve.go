@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"zoosim/model"
 	"zoosim/node"
@@ -113,6 +114,10 @@ type Server struct {
 	clients *ClientPort
 	core    *server.Server
 	last    quorum.Status // the role last logged
+	started time.Time
+
+	metrics    *metrics // nil unless the config asks for them
+	metricsSrv *metricsServer
 }
 
 // NewServer opens a server's storage and ports from its config and builds
@@ -151,9 +156,16 @@ func NewServer(cfg *Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, st: st}
+	s := &Server{cfg: cfg, log: log, st: st, started: time.Now()}
 	rt := &router{}
-	s.drv = NewDriver(DriverOptions{ID: cfg.MyID, Storage: st, Sender: rt, Logger: log, Observe: s.observe})
+	dopt := DriverOptions{ID: cfg.MyID, Storage: st, Sender: rt, Logger: log, Observe: s.observe}
+	var observer RequestObserver
+	if cfg.Metrics {
+		s.metrics = newMetrics(s)
+		dopt.OnFsync = s.metrics.observeFsync
+		observer = s.metrics
+	}
+	s.drv = NewDriver(dopt)
 	fail := func(err error) (*Server, error) {
 		s.close()
 		return nil, err
@@ -166,8 +178,13 @@ func NewServer(cfg *Config, log *slog.Logger) (*Server, error) {
 		rt.peers = s.peers
 	}
 	if s.clients, err = ListenClients(ClientPortOptions{Self: cfg.MyID, Addr: clientAddr, Deliver: s.drv.DeliverClient,
-		MaxPerHost: cfg.MaxClientCnxns, Logger: log}); err != nil {
+		MaxPerHost: cfg.MaxClientCnxns, FourLetter: s.fourLetter, Observer: observer, Logger: log}); err != nil {
 		return fail(fmt.Errorf("real: client port: %w", err))
+	}
+	if s.metrics != nil {
+		if s.metricsSrv, err = listenMetrics(cfg.MetricsAddr(), s.metrics, log); err != nil {
+			return fail(fmt.Errorf("real: metrics (metricsProvider.httpPort): %w", err))
+		}
 	}
 	rt.clients = s.clients
 	scfg := server.Config{
@@ -178,6 +195,8 @@ func NewServer(cfg *Config, log *slog.Logger) (*Server, error) {
 		ReadMode:          cfg.ReadMode,
 		Passwd:            passwd,
 		RefuseTTL:         !cfg.ExtendedTypesEnabled,
+		SuperDigest:       cfg.SuperDigest,
+		SkipACL:           cfg.SkipACL,
 	}
 	if s.core, err = server.New(scfg, s.drv.Env()); err != nil {
 		return fail(err)
@@ -203,6 +222,9 @@ func (s *Server) close() {
 	if s.clients != nil {
 		s.clients.ln.Close()
 	}
+	if s.metricsSrv != nil {
+		s.metricsSrv.ln.Close()
+	}
 	s.st.Close()
 }
 
@@ -215,6 +237,14 @@ func (s *Server) PeerAddr() net.Addr {
 		return nil
 	}
 	return s.peers.Addr()
+}
+
+// MetricsAddr is where the Prometheus metrics listen (nil when off).
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsSrv == nil {
+		return nil
+	}
+	return s.metricsSrv.Addr()
 }
 
 // Driver is the server's driver (for stats and inspection).
@@ -231,11 +261,17 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); s.clients.Run(ctx) }()
+	metricsAddr := "none"
+	if s.metricsSrv != nil {
+		metricsAddr = s.metricsSrv.Addr().String()
+		wg.Add(1)
+		go func() { defer wg.Done(); s.metricsSrv.run(ctx, s.log) }()
+	}
 	peer := "none"
 	if s.peers != nil {
 		peer = s.peers.Addr().String()
 	}
-	s.log.Info("zoosim serve: listening", "clients", s.clients.Addr().String(), "peers", peer,
+	s.log.Info("zoosim serve: listening", "clients", s.clients.Addr().String(), "peers", peer, "metrics", metricsAddr,
 		"engine", s.cfg.Engine, "quorum", s.cfg.Quorum, "ensemble", len(s.cfg.Servers))
 	err := s.drv.Run(ctx, s.core)
 	cancel()

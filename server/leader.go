@@ -190,7 +190,9 @@ func (s *Server) propose(session int64, cxid int32, req model.Request, auth []mo
 			}
 		}
 	}
-	pos, err := s.eng.Propose(s.now, encodeEntry(entryHeader{Session: session, Cxid: cxid, TimeMs: nowMs}, txn))
+	entry := encodeEntry(entryHeader{Session: session, Cxid: cxid, TimeMs: nowMs}, txn)
+	s.countProposal(len(entry))
+	pos, err := s.eng.Propose(s.now, entry)
 	if err != nil {
 		// The engine stopped leading (Zab's counter exhausted): the role
 		// change closes every connection, which fails the request.
@@ -206,6 +208,17 @@ func (s *Server) propose(session int64, cxid int32, req model.Request, auth []mo
 	// it commits).
 	l.spec.Apply(model.TxnHeader{Session: session, TimeMs: nowMs}, txn)
 	// Proposing may commit at once (a standalone leader) after the Ready.
+}
+
+func (s *Server) countProposal(size int) {
+	st := &s.stats
+	n := int64(size)
+	if st.Proposals == 0 || n < st.ProposalSizeMin {
+		st.ProposalSizeMin = n
+	}
+	st.ProposalSizeMax = max(st.ProposalSizeMax, n)
+	st.ProposalSizeLast = n
+	st.Proposals++
 }
 
 // leaderAfterApply answers the syncs whose target is now applied.

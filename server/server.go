@@ -221,6 +221,10 @@ type Stats struct {
 	WatchEventsDelivered     int64
 	RequestsRejectedOverload int64
 	AuthFailed               int64
+	// Proposals this server made as leader, and the sizes of their
+	// entries in bytes (ZooKeeper's proposal sizes last/min/max).
+	Proposals                                          int64
+	ProposalSizeLast, ProposalSizeMin, ProposalSizeMax int64
 }
 
 // AppliedTxn is one committed txn as this server applied it; a record
