@@ -123,7 +123,7 @@ func newDesc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	roleDesc = newDesc("zoosim_role", "1 for the server's current role (leader, follower, looking; standalone for a lone server).", "role")
+	roleDesc   = newDesc("zoosim_role", "1 for the server's current role (leader, follower, looking; standalone for a lone server).", "role")
 	coreGauges = []gaugeDesc{
 		{newDesc("znode_count", "Znodes, as ZooKeeper counts them (its root is counted twice)."), prometheus.GaugeValue,
 			func(v coreView, _ *metrics) float64 { return float64(zkNodeCount(v)) }},

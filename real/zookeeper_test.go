@@ -65,7 +65,9 @@ type zkServer struct {
 	exited                             chan struct{}
 }
 
-func (s *zkServer) ClientAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort)) }
+func (s *zkServer) ClientAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort))
+}
 
 // zkEnsemble is n Apache ZooKeeper servers.
 type zkEnsemble struct {
