@@ -9,6 +9,8 @@ import (
 	"zoosim/client"
 	"zoosim/model"
 	"zoosim/node"
+	"zoosim/quorum"
+	"zoosim/quorum/engines"
 	"zoosim/wire"
 )
 
@@ -18,8 +20,15 @@ import (
 // server (the client re-sends its credentials); a client without them is
 // refused, and one with a scheme no provider handles is AuthFailed. It
 // returns the world's trace hash.
-func authStory(t *testing.T, seed uint64) uint64 {
-	e := newEnsemble(t, seed, 3)
+func authStory(t *testing.T, engine string, seed uint64) uint64 {
+	spec, err := engines.Lookup(engine)
+	require.NoError(t, err)
+	v := quorum.NewMajority(3)
+	e := newEnsembleWith(t, seed, 3, func(cfg *Config) {
+		cfg.NewEngine = func(sm quorum.StateMachine, env node.Env) (quorum.Engine, error) {
+			return spec.New(engines.Params{Verifier: v, StateMachine: sm}, env)
+		}
+	})
 	servers := []node.ID{1, 2, 3}
 	clients := map[node.ID]*client.Client{}
 	results := map[node.ID][]client.Result{}
@@ -104,6 +113,10 @@ func authStory(t *testing.T, seed uint64) uint64 {
 }
 
 func TestServer_ClientLibraryKeepsItsIdentityAcrossAFailover(t *testing.T) {
-	h := authStory(t, 21)
-	assert.Equal(t, h, authStory(t, 21), "the same seed, the same trace: authentication is deterministic")
+	for _, engine := range engines.Names() {
+		t.Run(engine, func(t *testing.T) {
+			h := authStory(t, engine, 21)
+			assert.Equal(t, h, authStory(t, engine, 21), "the same seed, the same trace: authentication is deterministic")
+		})
+	}
 }
