@@ -490,7 +490,8 @@ func (m *linModel) statMatches(n *znode, st model.Stat) bool {
 
 // read checks a read's recorded result against s.
 func (m *linModel) read(s *zstate, op *linOp) bool {
-	if op.kind == OpExists && !refValidPath(op.path) {
+	if op.kind == OpExists && strings.IndexByte(op.path, 0) >= 0 {
+		// ZooKeeper's exists refuses only a NUL; another bad path is NoNode.
 		return op.err == model.ErrBadArguments
 	}
 	i, ok := findNode(s.nodes, op.path)

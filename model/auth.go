@@ -49,6 +49,20 @@ func Authenticate(scheme string, credentials []byte, remote, superDigest string)
 	return nil, false
 }
 
+// UserName is the user an identity names, as its provider's getUserName
+// says (whoAmI reports it): digest, the user before the colon; ip, the
+// address; a scheme without provider (super), "".
+func UserName(id AuthID) string {
+	switch id.Scheme {
+	case SchemeDigest:
+		user, _, _ := strings.Cut(id.ID, ":")
+		return user
+	case SchemeIP:
+		return id.ID
+	}
+	return ""
+}
+
 // AddAuthIDs adds ids to a connection's set (ZooKeeper keeps a set: an id
 // proved twice is held once) and returns the new set, leaving have as it
 // was: a request keeps the identities its connection had when it arrived.

@@ -33,15 +33,73 @@ func nextEvent(t *testing.T, ch <-chan zk.Event) zk.Event {
 	}
 }
 
+// target is an ensemble a ZooKeeper client can be pointed at: zoosim
+// serve processes or Apache ZooKeeper's.
+type target struct {
+	name  string
+	addrs []string
+	// kill and restart the server with this client address.
+	kill, restart func(t *testing.T, addr string)
+}
+
+// superDigest is super:admin's digest, in the zoo.cfg line both targets
+// read (ZooKeeper turns the key into its system property).
+const superDigestLine = "DigestAuthenticationProvider.superDigest=super:xQJmxLMiHGwaqBvst5y6rkB6HQs="
+
+func zoosimTarget(t *testing.T, n int, extra ...string) target {
+	e := startEnsemble(t, n, LocalOptions{Extra: extra})
+	byAddr := func(t *testing.T, addr string) *LocalServer {
+		for _, s := range e.Servers {
+			if s.ClientAddr() == addr {
+				return s
+			}
+		}
+		t.Fatalf("no zoosim server at %s", addr)
+		return nil
+	}
+	waitServing(t, e)
+	return target{name: "zoosim", addrs: e.ClientAddrs(),
+		kill:    func(t *testing.T, addr string) { byAddr(t, addr).Kill() },
+		restart: func(t *testing.T, addr string) { require.NoError(t, byAddr(t, addr).Start(e.opt.Binary)) }}
+}
+
+func zookeeperTarget(t *testing.T, n int, extra ...string) target {
+	cp := skipWithoutZooKeeper(t)
+	e := startZooKeeper(t, n, extra...)
+	byAddr := func(t *testing.T, addr string) *zkServer {
+		for _, s := range e.servers {
+			if s.ClientAddr() == addr {
+				return s
+			}
+		}
+		t.Fatalf("no zookeeper server at %s", addr)
+		return nil
+	}
+	waitServingAt(t, e.ClientAddrs())
+	return target{name: "zookeeper", addrs: e.ClientAddrs(),
+		kill:    func(t *testing.T, addr string) { byAddr(t, addr).kill() },
+		restart: func(t *testing.T, addr string) { require.NoError(t, byAddr(t, addr).start(cp)) }}
+}
+
 // TestGoZK_ThreeServerEnsemble runs the go-zookeeper client against three
 // zoosim serve processes: every operation go-zookeeper has, watches of each
-// kind, ephemerals after close and after expiry, and failover when the
-// server a session is on is killed.
+// kind, ephemerals after close and after expiry, ACLs and authentication,
+// and failover when the server a session is on is killed.
 func TestGoZK_ThreeServerEnsemble(t *testing.T) {
 	skipProcesses(t)
-	e := startEnsemble(t, 3, LocalOptions{})
-	waitServing(t, e)
-	all := e.ClientAddrs()
+	goZKSuite(t, zoosimTarget(t, 3, superDigestLine))
+}
+
+// TestGoZK_ThreeServerApacheZooKeeper runs the same suite, with the same
+// expectations, against Apache ZooKeeper 3.8: both give the same results
+// and errors for the same operations.
+func TestGoZK_ThreeServerApacheZooKeeper(t *testing.T) {
+	skipWithoutZooKeeper(t)
+	goZKSuite(t, zookeeperTarget(t, 3, superDigestLine))
+}
+
+func goZKSuite(t *testing.T, tg target) {
+	all := tg.addrs
 	c := connect(t, all, 4*time.Second)
 
 	t.Run("create: persistent, sequential, ephemeral, container, and their errors", func(t *testing.T) {
@@ -215,6 +273,88 @@ func TestGoZK_ThreeServerEnsemble(t *testing.T) {
 		assert.Equal(t, openACL, acl)
 	})
 
+	t.Run("ACLs and authentication", func(t *testing.T) {
+		alice := connect(t, all, 4*time.Second)
+		require.NoError(t, alice.AddAuth("digest", []byte("alice:secret")))
+		anon := connect(t, all, 4*time.Second)
+		aliceOnly := zk.DigestACL(zk.PermAll, "alice", "secret")
+		_, err := alice.Create("/app/acl", []byte("secret"), 0, aliceOnly)
+		require.NoError(t, err)
+		_, err = alice.Create("/app/acl/kid", nil, 0, openACL)
+		require.NoError(t, err)
+		_, err = alice.Create("/app/authed", nil, 0, zk.AuthACL(zk.PermAll))
+		require.NoError(t, err)
+		acl, _, err := alice.GetACL("/app/authed")
+		require.NoError(t, err)
+		assert.Equal(t, aliceOnly, acl, "auth expands to the creator's digest")
+		_, err = anon.Sync("/app")
+		require.NoError(t, err)
+
+		_, _, err = anon.Get("/app/acl")
+		assert.ErrorIs(t, err, zk.ErrNoAuth, "READ")
+		_, err = anon.Set("/app/acl", nil, -1)
+		assert.ErrorIs(t, err, zk.ErrNoAuth, "WRITE")
+		_, _, err = anon.Children("/app/acl")
+		assert.ErrorIs(t, err, zk.ErrNoAuth)
+		_, _, err = anon.GetACL("/app/acl")
+		assert.ErrorIs(t, err, zk.ErrNoAuth, "getACL needs READ or ADMIN")
+		_, err = anon.Create("/app/acl/x", nil, 0, openACL)
+		assert.ErrorIs(t, err, zk.ErrNoAuth, "the parent's CREATE")
+		assert.ErrorIs(t, anon.Delete("/app/acl/kid", -1), zk.ErrNoAuth, "the parent's DELETE")
+		ok, _, err := anon.Exists("/app/acl")
+		require.NoError(t, err)
+		assert.True(t, ok, "exists needs nothing")
+		_, err = anon.SetACL("/app/acl", openACL, -1)
+		assert.ErrorIs(t, err, zk.ErrNoAuth, "ADMIN")
+		_, err = anon.Create("/app/noid", nil, 0, zk.AuthACL(zk.PermAll))
+		assert.ErrorIs(t, err, zk.ErrInvalidACL, "auth without an authenticated id")
+		_, err = anon.Create("/app/bad", nil, 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "kerberos", ID: "x"}})
+		assert.ErrorIs(t, err, zk.ErrInvalidACL, "a scheme without provider")
+		_, err = anon.Create("/app/bad", nil, 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "world", ID: "someone"}})
+		assert.ErrorIs(t, err, zk.ErrInvalidACL)
+		_, err = anon.Create("/app/bad", nil, 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "ip", ID: "10.0.0.0/33"}})
+		assert.ErrorIs(t, err, zk.ErrInvalidACL)
+
+		mixed := append([]zk.ACL{{Perms: zk.PermRead, Scheme: "world", ID: "anyone"}}, aliceOnly...)
+		_, err = alice.Create("/app/mixed", nil, 0, mixed)
+		require.NoError(t, err)
+		_, err = anon.Sync("/app")
+		require.NoError(t, err)
+		acl, _, err = anon.GetACL("/app/mixed")
+		require.NoError(t, err)
+		assert.Equal(t, []zk.ACL{mixed[0], {Perms: zk.PermAll, Scheme: "digest", ID: "alice:x"}}, acl, "digests masked without ADMIN")
+		acl, _, err = alice.GetACL("/app/mixed")
+		require.NoError(t, err)
+		assert.Equal(t, mixed, acl)
+
+		st, err := alice.SetACL("/app/acl", aliceOnly, 0)
+		require.NoError(t, err)
+		assert.Equal(t, int32(1), st.Aversion)
+		_, err = alice.SetACL("/app/acl", aliceOnly, 0)
+		assert.ErrorIs(t, err, zk.ErrBadVersion)
+
+		_, err = alice.Create("/app/local", nil, 0, []zk.ACL{{Perms: zk.PermRead, Scheme: "ip", ID: "127.0.0.1"}})
+		require.NoError(t, err)
+		_, err = alice.Create("/app/far", nil, 0, []zk.ACL{{Perms: zk.PermRead, Scheme: "ip", ID: "10.0.0.0/8"}})
+		require.NoError(t, err)
+		_, err = anon.Sync("/app")
+		require.NoError(t, err)
+		_, _, err = anon.Get("/app/local")
+		assert.NoError(t, err, "every connection holds its address")
+		_, _, err = anon.Get("/app/far")
+		assert.ErrorIs(t, err, zk.ErrNoAuth)
+
+		admin := connect(t, all, 4*time.Second)
+		require.NoError(t, admin.AddAuth("digest", []byte("super:admin")))
+		_, err = admin.Set("/app/acl", []byte("by super"), -1)
+		require.NoError(t, err, "the super digest from the config")
+		_, _, err = admin.Get("/app/far")
+		require.NoError(t, err)
+
+		bad := connect(t, all, 4*time.Second)
+		assert.ErrorIs(t, bad.AddAuth("kerberos", []byte("x")), zk.ErrAuthFailed)
+	})
+
 	t.Run("closing a session deletes its ephemerals", func(t *testing.T) {
 		s2 := connect(t, all, 4*time.Second)
 		_, err := s2.Create("/app/mine", nil, zk.FlagEphemeral, openACL)
@@ -281,14 +421,7 @@ func TestGoZK_ThreeServerEnsemble(t *testing.T) {
 		_, err := s4.Create("/app/survivor", []byte("s"), zk.FlagEphemeral, openACL)
 		require.NoError(t, err)
 		on := s4.Server()
-		var victim *LocalServer
-		for _, s := range e.Servers {
-			if s.ClientAddr() == on {
-				victim = s
-			}
-		}
-		require.NotNil(t, victim, "the session is on %s", on)
-		victim.Kill()
+		tg.kill(t, on)
 		eventually(t, 60*time.Second, "a write after the kill", func() error {
 			_, err := s4.Set("/app/survivor", []byte("t"), -1)
 			return err
@@ -300,8 +433,8 @@ func TestGoZK_ThreeServerEnsemble(t *testing.T) {
 		assert.Equal(t, "t", string(data))
 		assert.Equal(t, id, st.EphemeralOwner, "the ephemeral lives on with its session")
 		// The killed server comes back and catches up.
-		require.NoError(t, victim.Start(e.opt.Binary))
-		back := connect(t, []string{victim.ClientAddr()}, 4*time.Second)
+		tg.restart(t, on)
+		back := connect(t, []string{on}, 4*time.Second)
 		eventually(t, 60*time.Second, "the restarted server has the write", func() error {
 			if _, err := back.Sync("/app"); err != nil {
 				return err

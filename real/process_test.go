@@ -170,9 +170,16 @@ func eventually(t testing.TB, guard time.Duration, what string, fn func() error)
 // on that server alone).
 func waitServing(t testing.TB, e *LocalEnsemble) {
 	t.Helper()
-	for _, s := range e.Servers {
-		sess := connect(t, []string{s.ClientAddr()}, 4*time.Second)
-		eventually(t, 60*time.Second, fmt.Sprintf("server %d serves writes", s.ID), func() error {
+	waitServingAt(t, e.ClientAddrs())
+}
+
+// waitServingAt waits until the server at each address answers a sync
+// (through a session on that server alone).
+func waitServingAt(t testing.TB, addrs []string) {
+	t.Helper()
+	for _, addr := range addrs {
+		sess := connect(t, []string{addr}, 4*time.Second)
+		eventually(t, 60*time.Second, fmt.Sprintf("the server at %s serves", addr), func() error {
 			_, err := sess.Sync("/")
 			return err
 		})

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"zoosim/model"
 	"zoosim/node"
@@ -467,8 +468,10 @@ func (s *Server) read(c *conn, p *pending) *wire.Reply {
 	case model.OpGetData:
 		rp.Data, rp.Stat, rp.Err = s.getData(c, req.Path, req.Watch, auth)
 	case model.OpExists:
-		if err := model.ValidatePath(req.Path); err != nil {
-			rp.Err = errCode(err)
+		// FinalRequestProcessor checks only for NUL: any other path that
+		// names no node is NoNode, and an exist watch is left on it.
+		if strings.IndexByte(req.Path, 0) >= 0 {
+			rp.Err = model.ErrBadArguments
 			break
 		}
 		st, ok := s.tree.Exists(req.Path)
@@ -527,6 +530,11 @@ func (s *Server) read(c *conn, p *pending) *wire.Reply {
 			if res.Err != model.ErrOK {
 				res.Op = model.OpError
 			}
+		}
+	case model.OpWhoAmI:
+		// AuthUtil.getClientInfos over the request's identities.
+		for _, id := range p.auth {
+			rp.Clients = append(rp.Clients, wire.ClientInfo{Scheme: id.Scheme, User: model.UserName(id)})
 		}
 	case model.OpGetEphemerals:
 		for _, p := range s.tree.Ephemerals(c.session) {

@@ -158,6 +158,15 @@ type Reply struct {
 	Number   int32 // getAllChildrenNumber
 	Multi    []OpResult
 	Reads    []ReadResult // multiRead
+	Clients  []ClientInfo // whoAmI
+}
+
+// ClientInfo is one identity of the requester's connection, as whoAmI
+// answers it: the scheme, and the user the provider names (digest: the user
+// before the colon; ip: the address; super: "").
+type ClientInfo struct {
+	Scheme string
+	User   string
 }
 
 // Event is a watch notification (xid -1, WatcherEvent). Zxid is the zxid of

@@ -62,6 +62,12 @@ func appendReply(dst []byte, op model.OpCode, rp *wire.Reply) ([]byte, error) {
 			results[i] = res
 		}
 		return (&jute.MultiResponse{Results: results}).Append(dst), nil
+	case model.OpWhoAmI:
+		w := jute.WhoAmIResponse{ClientInfo: make([]jute.ClientInfo, len(rp.Clients))}
+		for i, c := range rp.Clients {
+			w.ClientInfo[i] = jute.ClientInfo{AuthScheme: c.Scheme, User: c.User}
+		}
+		return w.Append(dst), nil
 	}
 	// delete, closeSession, setWatches(2), checkWatches, removeWatches,
 	// auth and the ops zoosim does not serve: the header alone.
@@ -127,6 +133,12 @@ func decodeReply(h *jute.ReplyHeader, op model.OpCode, r *jute.Reader) (*wire.Re
 		rp.Number = r.Int()
 	case model.OpAddWatch:
 		r.Int() // ErrorResponse, always 0
+	case model.OpWhoAmI:
+		var w jute.WhoAmIResponse
+		w.Decode(r)
+		for _, c := range w.ClientInfo {
+			rp.Clients = append(rp.Clients, wire.ClientInfo{Scheme: c.AuthScheme, User: c.User})
+		}
 	case model.OpMultiRead:
 		var m jute.MultiResponse
 		m.Decode(r)

@@ -86,9 +86,11 @@ func decodeRequest(xid int32, op model.OpCode, r *jute.Reader) (*wire.Request, e
 	case model.OpCreateSession, model.OpDeleteContainer:
 		// The server makes these itself (a connect, the container sweep).
 		return nil, fmt.Errorf("opcode %d is not a client request", op)
+	case model.OpWhoAmI:
+		// No record: the RequestHeader is the request.
 	default:
-		// reconfig, sasl, whoAmI and opcodes ZooKeeper does not know: the
-		// server answers Unimplemented. The body is not needed for that.
+		// reconfig, sasl and opcodes ZooKeeper does not know: the server
+		// answers Unimplemented. The body is not needed for that.
 	}
 	if err := r.Err(); err != nil {
 		return nil, err
@@ -217,7 +219,7 @@ func appendRequest(dst []byte, req *wire.Request) ([]byte, error) {
 			return dst, fmt.Errorf("an auth request without credentials")
 		}
 		return (&jute.AuthPacket{Type: req.Auth.Type, Scheme: req.Auth.Scheme, Auth: req.Auth.Auth}).Append(dst), nil
-	case model.OpCloseSession:
+	case model.OpCloseSession, model.OpWhoAmI:
 		return dst, nil
 	}
 	return dst, fmt.Errorf("opcode %d has no request record", req.Op)

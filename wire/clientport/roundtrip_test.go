@@ -93,7 +93,7 @@ var requestOps = []model.OpCode{
 	model.OpGetData, model.OpSetData, model.OpGetACL, model.OpSetACL, model.OpGetChildren, model.OpSync,
 	model.OpGetChildren2, model.OpCheck, model.OpMulti, model.OpCheckWatches, model.OpRemoveWatches,
 	model.OpMultiRead, model.OpAuth, model.OpSetWatches, model.OpGetEphemerals, model.OpGetAllChildrenNumber,
-	model.OpSetWatches2, model.OpAddWatch, model.OpCloseSession,
+	model.OpSetWatches2, model.OpAddWatch, model.OpCloseSession, model.OpWhoAmI,
 }
 
 func genXid() *rapid.Generator[int32] {
@@ -218,6 +218,10 @@ func genReply(req *wire.Request) *rapid.Generator[*wire.Reply] {
 			rp.Children, rp.Stat = genStrings().Draw(t, "children"), genStat().Draw(t, "stat")
 		case model.OpGetAllChildrenNumber:
 			rp.Number = rapid.Int32().Draw(t, "number")
+		case model.OpWhoAmI:
+			for range rapid.IntRange(0, 3).Draw(t, "clients") {
+				rp.Clients = append(rp.Clients, wire.ClientInfo{Scheme: rapid.String().Draw(t, "scheme"), User: rapid.String().Draw(t, "user")})
+			}
 		case model.OpMultiRead:
 			for range rapid.IntRange(0, 4).Draw(t, "reads") {
 				switch rapid.IntRange(0, 2).Draw(t, "kind") {

@@ -616,3 +616,48 @@ func (v *GetACLResponse) Decode(r *Reader) {
 	v.ACL = decodeACLs(r)
 	v.Stat.Decode(r)
 }
+
+// ClientInfo is org.apache.zookeeper.data.ClientInfo: an identity a
+// connection holds, as whoAmI reports it.
+type ClientInfo struct {
+	AuthScheme string
+	User       string
+}
+
+func (v *ClientInfo) Append(dst []byte) []byte {
+	dst = AppendUString(dst, v.AuthScheme)
+	return AppendUString(dst, v.User)
+}
+
+func (v *ClientInfo) Decode(r *Reader) {
+	v.AuthScheme = r.UString()
+	v.User = r.UString()
+}
+
+// WhoAmIResponse answers whoAmI (its request has no record).
+type WhoAmIResponse struct {
+	ClientInfo []ClientInfo
+}
+
+func (v *WhoAmIResponse) Append(dst []byte) []byte {
+	dst = AppendInt(dst, checkedLen(len(v.ClientInfo)))
+	for i := range v.ClientInfo {
+		dst = v.ClientInfo[i].Append(dst)
+	}
+	return dst
+}
+
+func (v *WhoAmIResponse) Decode(r *Reader) {
+	n := r.VectorLen(8) // two string lengths
+	if n == 0 {
+		v.ClientInfo = nil
+		return
+	}
+	v.ClientInfo = make([]ClientInfo, n)
+	for i := range v.ClientInfo {
+		v.ClientInfo[i].Decode(r)
+	}
+	if r.err != nil {
+		v.ClientInfo = nil
+	}
+}
