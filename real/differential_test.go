@@ -395,5 +395,3 @@ func rooted(o diffOp, root string) diffOp {
 	}
 	return o
 }
-
-
