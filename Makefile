@@ -10,7 +10,7 @@ SEEDS ?=
 # suite's default is 0: an inconclusive run fails the job).
 MAX_INCONCLUSIVE ?=
 
-.PHONY: all run corpus build test test-short lint vet fmt bench bench-all canary fuzz fuzz-cli crash-test bench-serve tidy clean report-check deploy-check
+.PHONY: all run corpus build test test-short lint vet fmt bench bench-all canary fuzz fuzz-cli crash-test bench-serve tidy clean report-check deploy-check zookeeper kazoo clients compat differential
 
 ## run: the main job — the default scenario suite (ci), with its summary table; fails on a violation,
 ## a harness error or an inconclusive run beyond MAX_INCONCLUSIVE
@@ -95,6 +95,36 @@ crash-test:
 BENCH_SECONDS ?= 10
 bench-serve:
 	ZOOSIM_BENCH_SECONDS=$(BENCH_SECONDS) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkServe' -benchtime 1x -v ./real/
+
+## zookeeper: Apache ZooKeeper 3.8 from Debian (java, /usr/share/java/zookeeper.jar, zkCli.sh), which
+## the side-by-side tests of real/ run; does nothing when it is installed (they skip, saying so, without it)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+zookeeper:
+	@if [ -f /usr/share/java/zookeeper.jar ] && [ -x /usr/share/zookeeper/bin/zkCli.sh ] && command -v java >/dev/null 2>&1; then \
+		echo "zookeeper: installed"; \
+	else echo '== installing Debian'"'"'s zookeeper'; $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq zookeeper; fi
+
+## kazoo: Python's kazoo from Debian (python3-kazoo, for /usr/bin/python3), which real/'s kazoo test runs;
+## does nothing when it is installed
+kazoo:
+	@if /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1; then echo "kazoo: installed"; \
+	else echo '== installing Debian'"'"'s python3-kazoo'; $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-kazoo; fi
+
+## clients: every ZooKeeper client and server the tests compare zoosim with
+clients: zookeeper kazoo
+
+## compat: zoosim next to Apache ZooKeeper 3.8 (installed if missing): the go-zookeeper suite on both,
+## the differential test, the four-letter words, raw jute ops, kazoo's and zkCli.sh's sessions
+compat: clients
+	$(GO) test -count=1 -run 'TestSideBySide_|TestFourLetterWords_|TestRawOps_|TestGoZK_ThreeServerEnsemble' -v ./real/
+
+## differential: the seeded random op sequences on zoosim and Apache ZooKeeper, DIFF_SEEDS x DIFF_OPS
+DIFF_SEEDS ?= 20
+DIFF_OPS ?= 400
+differential: zookeeper
+	ZOOSIM_DIFF_SEEDS=$(DIFF_SEEDS) ZOOSIM_DIFF_OPS=$(DIFF_OPS) $(GO) test -count=1 -run '^TestSideBySide_ThreeServerEnsembles$$/^differential$$' -v ./real/
 
 ## report-check: render every kind of HTML report (run, suite, merged shards, bugs --measure, quorum) in a
 ## real headless Chromium (Debian's chromium, installed here if missing), at a desktop width, a phone's

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -305,13 +306,37 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// TestDifferential_SameResultsAsApacheZooKeeper compares zoosim with Apache
-// ZooKeeper 3.8 op by op on seeded random sequences.
-func TestDifferential_SameResultsAsApacheZooKeeper(t *testing.T) {
+// TestSideBySide_ThreeServerEnsembles runs a zoosim and an Apache
+// ZooKeeper 3.8 ensemble of three and compares them: op by op on seeded
+// random sequences; the four-letter words of each server; what kazoo's and
+// zkCli.sh's scripted sessions print; and the go-zookeeper suite, with the
+// same expectations on both (it kills a server, so it comes last).
+func TestSideBySide_ThreeServerEnsembles(t *testing.T) {
 	skipProcesses(t)
 	skipWithoutZooKeeper(t)
-	extra := []string{"extendedTypesEnabled=true"}
+	extra := []string{"extendedTypesEnabled=true", "4lw.commands.whitelist=*", superDigestLine}
 	targets := []target{zoosimTarget(t, 3, extra...), zookeeperTarget(t, 3, extra...)}
+	t.Run("differential", func(t *testing.T) { differential(t, targets) })
+	t.Run("four-letter words of an ensemble", func(t *testing.T) { ensembleFourLetterWords(t, targets) })
+	t.Run("kazoo and zkCli.sh print the same", func(t *testing.T) {
+		zsKazoo, zsCli := clientsOn(t, targets[0])
+		zkKazoo, zkCli := clientsOn(t, targets[1])
+		checkKazoo(t, zkKazoo) // the expectations hold for Apache ZooKeeper too
+		checkZkCli(t, zkCli)
+		if zsKazoo != "" && zkKazoo != "" {
+			assert.Equal(t, zkKazoo, zsKazoo, "kazoo")
+		}
+		if zsCli != "" && zkCli != "" {
+			assert.Equal(t, zkCli, zsCli, "zkCli.sh")
+		}
+	})
+	for _, tg := range targets {
+		t.Run("go-zookeeper suite on "+tg.name, func(t *testing.T) { goZKSuite(t, tg, true) })
+	}
+}
+
+// differential compares every result of seeded random op sequences.
+func differential(t *testing.T, targets []target) {
 	seeds, n := envInt("ZOOSIM_DIFF_SEEDS", 3), envInt("ZOOSIM_DIFF_OPS", 200)
 	compared := 0
 	outcomes := map[string]int{} // how often each error (or ok) came back, for coverage
@@ -357,6 +382,75 @@ func TestDifferential_SameResultsAsApacheZooKeeper(t *testing.T) {
 		compared, seeds, outcomes)
 	for _, e := range diffErrors {
 		require.Positive(t, outcomes[e], "the sequences never gave %q: the generator lost coverage", e)
+	}
+}
+
+// ensembleFourLetterWords compares what the servers of two ensembles say of
+// themselves: one leader and two followers, the same answers up to counters
+// and addresses, conf with the membership, mntr with the quorum keys.
+func ensembleFourLetterWords(t *testing.T, targets []target) {
+	modes := map[string][]string{}
+	shapes := map[string][]string{}
+	confKeys := map[string][]string{}
+	mntrKeys := map[string]map[string]string{}
+	for _, tg := range targets {
+		for _, addr := range tg.addrs {
+			srvr, err := fourLetterWord(addr, "srvr")
+			require.NoError(t, err)
+			mode := keyValues(srvr, ": ")["Mode"]
+			modes[tg.name] = append(modes[tg.name], mode)
+			shapes[tg.name] = append(shapes[tg.name], mode+": "+shape(normalize(srvr)))
+
+			conf, err := fourLetterWord(addr, "conf")
+			require.NoError(t, err)
+			var keys []string
+			for _, l := range strings.Split(conf, "\n") {
+				k, _, _ := strings.Cut(l, "=")
+				if !strings.HasPrefix(k, "zoosim.") {
+					keys = append(keys, shape(k))
+				}
+			}
+			confKeys[tg.name] = append(confKeys[tg.name], strings.Join(keys, ","))
+			require.True(t, strings.HasSuffix(conf, "version=0"), "%s: conf ends with the config version and no newline", tg.name)
+
+			mntr, err := fourLetterWord(addr, "mntr")
+			require.NoError(t, err)
+			kv := keyValues(mntr, "\t")
+			if mntrKeys[tg.name] == nil {
+				mntrKeys[tg.name] = map[string]string{}
+			}
+			for _, k := range []string{"zk_server_state", "zk_peer_state", "zk_quorum_size"} {
+				mntrKeys[tg.name][mode+" "+k] = kv[k]
+			}
+			for k := range kv {
+				if tg.name == "zoosim" {
+					mntrKeys[tg.name]["has "+mode+" "+k] = "yes"
+				}
+			}
+		}
+		slices.Sort(modes[tg.name])
+		slices.Sort(shapes[tg.name])
+		slices.Sort(confKeys[tg.name])
+	}
+	assert.Equal(t, []string{"follower", "follower", "leader"}, modes["zookeeper"])
+	assert.Equal(t, modes["zookeeper"], modes["zoosim"])
+	assert.Equal(t, shapes["zookeeper"], shapes["zoosim"], "srvr")
+	assert.Equal(t, confKeys["zookeeper"], confKeys["zoosim"], "conf")
+	for k, v := range mntrKeys["zookeeper"] {
+		assert.Equal(t, v, mntrKeys["zoosim"][k], "mntr %s", k)
+	}
+	for k := range mntrKeys["zoosim"] {
+		if rest, ok := strings.CutPrefix(k, "has "); ok {
+			mode, key, _ := strings.Cut(rest, " ")
+			found := false
+			for _, addr := range targets[1].addrs {
+				if m, _ := fourLetterWord(addr, "mntr"); strings.Contains(m, "zk_server_state\t"+mode+"\n") {
+					_, found = keyValues(m, "\t")[key]
+					break
+				}
+			}
+			assert.True(t, found, "zoosim's %s reports %s, which ZooKeeper's %s does not", mode, key, mode)
+		}
 	}
 }
 

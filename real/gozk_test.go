@@ -81,24 +81,25 @@ func zookeeperTarget(t *testing.T, n int, extra ...string) target {
 		restart: func(t *testing.T, addr string) { require.NoError(t, byAddr(t, addr).start(cp)) }}
 }
 
-// TestGoZK_ThreeServerEnsemble runs the go-zookeeper client against three
-// zoosim serve processes: every operation go-zookeeper has, watches of each
-// kind, ephemerals after close and after expiry, ACLs and authentication,
-// and failover when the server a session is on is killed.
+// TestGoZK_ThreeServerEnsemble runs ZooKeeper clients against three zoosim
+// serve processes: kazoo's and zkCli.sh's scripted sessions, then
+// go-zookeeper through every operation it has, watches of each kind,
+// ephemerals after close and after expiry, ACLs and authentication, and
+// failover when the server a session is on is killed. (The same suite runs
+// against Apache ZooKeeper, with the same expectations, in
+// TestSideBySide_ThreeServerEnsembles.)
 func TestGoZK_ThreeServerEnsemble(t *testing.T) {
 	skipProcesses(t)
-	goZKSuite(t, zoosimTarget(t, 3, superDigestLine))
+	tg := zoosimTarget(t, 3, superDigestLine, "4lw.commands.whitelist=srvr,ruok,envi")
+	kazoo, cli := clientsOn(t, tg)
+	checkKazoo(t, kazoo)
+	checkZkCli(t, cli)
+	goZKSuite(t, tg, false)
 }
 
-// TestGoZK_ThreeServerApacheZooKeeper runs the same suite, with the same
-// expectations, against Apache ZooKeeper 3.8: both give the same results
-// and errors for the same operations.
-func TestGoZK_ThreeServerApacheZooKeeper(t *testing.T) {
-	skipWithoutZooKeeper(t)
-	goZKSuite(t, zookeeperTarget(t, 3, superDigestLine))
-}
-
-func goZKSuite(t *testing.T, tg target) {
+// goZKSuite runs go-zookeeper through a target; ttl says whether the target
+// has extendedTypesEnabled.
+func goZKSuite(t *testing.T, tg target, ttl bool) {
 	all := tg.addrs
 	c := connect(t, all, 4*time.Second)
 
@@ -134,14 +135,25 @@ func goZKSuite(t *testing.T, tg target) {
 		p, err = c.CreateContainer("/app/box", nil, zk.FlagContainer, openACL)
 		require.NoError(t, err)
 		assert.Equal(t, "/app/box", p)
-		// extendedTypesEnabled is off, as in ZooKeeper's default: createTTL
-		// is answered Unimplemented (-6, which go-zk calls unknown).
-		_, err = c.CreateTTL("/app/ttl", nil, zk.FlagTTL, openACL, time.Minute)
-		assert.Error(t, err)
 		rc := rawConnect(t, all[1])
 		rp := rc.request(t, &wire.Request{Op: model.OpCreateTTL, Path: "/app/ttl",
 			Write: model.Create{Path: "/app/ttl", ACL: model.OpenACLUnsafe, Mode: model.ModePersistentWithTTL, TTL: 60000}})
-		assert.Equal(t, model.ErrUnimplemented, rp.Err)
+		if !ttl {
+			// extendedTypesEnabled is off, as in ZooKeeper's default:
+			// createTTL is answered Unimplemented (-6, which go-zk calls
+			// unknown).
+			assert.Equal(t, model.ErrUnimplemented, rp.Err)
+			_, err = c.CreateTTL("/app/ttl2", nil, zk.FlagTTL, openACL, time.Minute)
+			assert.Error(t, err)
+			return
+		}
+		assert.Equal(t, model.ErrOK, rp.Err)
+		p, err = c.CreateTTL("/app/ttl-", nil, zk.FlagPersistentSequentialWithTTL, openACL, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, "/app/ttl-0000000007", p)
+		_, st, err = c.Get(p)
+		require.NoError(t, err)
+		assert.Zero(t, st.EphemeralOwner, "clients see no owner on a TTL node")
 	})
 
 	t.Run("create2 answers the new node's stat", func(t *testing.T) {
