@@ -241,4 +241,3 @@ func TestRawOps_SameAnswersAsApacheZooKeeper(t *testing.T) {
 		assert.Equal(t, int32(0), rp.Stat.Version)
 	}
 }
-
