@@ -14,7 +14,14 @@
 //   - Peers is the TCP transport between servers (node/codec frames, a
 //     handshake naming the server, reconnect with backoff, bounded queues).
 //   - ClientPort accepts ZooKeeper clients (wire/clientport), each TCP
-//     connection a client node of its own for the server core.
+//     connection a client node of its own for the server core; the
+//     connection's address is its ip identity for ACLs. It answers
+//     ZooKeeper's four-letter words in ZooKeeper's formats (fourletter.go)
+//     and measures what it carries as ZooKeeper's ServerStats and
+//     ServerCnxn do (connstats.go).
+//   - Prometheus metrics (metrics.go): request counts and latencies the
+//     client port observes, fsync times the driver observes, and the
+//     core's counters and gauges read on the driver's goroutine.
 //   - Config reads ZooKeeper's zoo.cfg, and Serve runs one ensemble member
 //     from it (zoosim serve).
 //

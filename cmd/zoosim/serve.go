@@ -25,12 +25,20 @@ ZooKeeper's client protocol on the client port, so that ZooKeeper clients
 The config is ZooKeeper's zoo.cfg (tickTime, initLimit, syncLimit, dataDir,
 dataLogDir, clientPort, clientPortAddress, maxClientCnxns, min/maxSessionTimeout,
 server.N=host:peerPort:electionPort, extendedTypesEnabled,
-4lw.commands.whitelist, snapCount, forceSync) plus zoosim.engine (zab),
-zoosim.quorum (majority, K, flex:E:C, hier:...) and zoosim.readMode (local,
-synced, linearizable). dataDir holds a myid file naming this server; no
-server.N lines is a standalone server. Servers talk to each other on the
-peerPort of their server.N line (one connection per direction); the
-electionPort is checked but not used.
+4lw.commands.whitelist, snapCount, forceSync, skipACL,
+DigestAuthenticationProvider.superDigest, metricsProvider.className/httpPort/
+httpHost) plus zoosim.engine (zab, raft), zoosim.quorum (majority, K,
+flex:E:C, hier:...) and zoosim.readMode (local, synced, linearizable).
+dataDir holds a myid file naming this server; no server.N lines is a
+standalone server. Servers talk to each other on the peerPort of their
+server.N line (one connection per direction); the electionPort is checked
+but not used.
+
+ACLs are enforced as ZooKeeper enforces them (world, auth, digest, ip, and
+the super digest). The client port answers the four-letter words of
+4lw.commands.whitelist (ruok, srvr, stat, mntr, conf, cons, envi, wchs, wchc,
+wchp, dump, isro, dirs, crst, srst) in ZooKeeper's formats, and
+metricsProvider.httpPort serves Prometheus metrics on /metrics.
 
 SIGINT or SIGTERM stops the server. Exit status: 0 after a signal, 1 when
 the node failed (a disk op or fsync failed), 2 for a bad config.`)
