@@ -96,7 +96,7 @@ func TestClientPort_MalformedFramesNeverCrashTheServer(t *testing.T) {
 	frames := [][]byte{
 		{},                       // an empty connect
 		{0, 0, 0, 0, 0, 0},       // a short connect
-		[]byte("ruok"),           // a four-letter word (not whitelisted), after a good connect: garbage
+		[]byte("ruok"),           // a four-letter word first (answered as not whitelisted, then closed)
 		{0xff, 0xff, 0xff, 0xff}, // a negative length
 	}
 	for i := 0; i < 200; i++ {
