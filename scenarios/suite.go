@@ -55,6 +55,9 @@ type RunSummary struct {
 	TraceHash uint64
 	Repro     string
 	Err       string
+	// Unchecked is how many ops the checkers drew no conclusion about
+	// (summed over checkers; each says why in the run's report).
+	Unchecked int
 }
 
 // Unexpected reports whether a corpus run's verdict differs from the one
@@ -305,7 +308,11 @@ func runOne(j job, opt Options) RunSummary {
 		s.Verdict, s.Err, s.Repro = VerdictError, err.Error(), reproLine(j.sc, j.seed, j.sc.Knobs)
 		return s
 	}
+	unchecked := 0
+	for _, c := range r.Report.Results {
+		unchecked += c.Unchecked
+	}
 	return RunSummary{Scenario: r.Scenario, Seed: r.Seed, Engine: r.Engine, Verdict: r.Verdict, Expect: j.expect,
 		Checks: r.Checks, Ops: r.Ops, Faults: r.Faults, Events: r.Events, VirtualMs: r.VirtualMs, WallMs: r.WallMs,
-		TraceHash: r.TraceHash, Repro: r.Repro, Err: r.Err}
+		TraceHash: r.TraceHash, Repro: r.Repro, Err: r.Err, Unchecked: unchecked}
 }

@@ -59,7 +59,7 @@ With --json, one object on stdout:
    "max_inconclusive","runs","ok","violations","inconclusive","errors",
    "unexpected","failures":[{"scenario","seed","engine","repro"}],
    "harness_errors":[{"scenario","seed","engine","error","repro"}],
-   "results":[{"scenario","seed","engine","verdict","trace_hash"}],"wall_ms"}
+   "results":[{"scenario","seed","engine","verdict","trace_hash","unchecked"}],"wall_ms"}
 The fields up to max_inconclusive identify the sweep: zoosim merge joins
 only shards that agree on all of them. results lists every run in sweep
 order; verdict is "ok", "violation", "inconclusive" or "error". corpus is
@@ -124,6 +124,9 @@ type resultJSON struct {
 	Engine    string          `json:"engine"`
 	Verdict   checker.Verdict `json:"verdict"`
 	TraceHash string          `json:"trace_hash"`
+	// Unchecked: ops the checkers drew no conclusion about (the run's
+	// report says why).
+	Unchecked int `json:"unchecked"`
 }
 
 // sweep is a suite or corpus run: what identifies it (as its JSON
@@ -315,7 +318,7 @@ func (sw sweep) resultJSON(res *scenarios.SuiteResult) suiteResultJSON {
 		Failures: []failureJSON{}, HarnessErrors: []harnessErrorJSON{}, Results: []resultJSON{}, WallMs: res.WallMs}
 	for _, r := range res.Runs {
 		out.Results = append(out.Results, resultJSON{Scenario: r.Scenario, Seed: r.Seed, Engine: r.Engine,
-			Verdict: r.Verdict, TraceHash: hashText(r.TraceHash)})
+			Verdict: r.Verdict, TraceHash: hashText(r.TraceHash), Unchecked: r.Unchecked})
 		switch r.Verdict {
 		case checker.VerdictViolation:
 			out.Failures = append(out.Failures, failureJSON{Scenario: r.Scenario, Seed: r.Seed, Engine: r.Engine, Repro: r.Repro})
@@ -361,13 +364,14 @@ func (r suiteResultJSON) exitCode() (int, string) {
 type scenarioRow struct {
 	name                                  string
 	runs, ok, violations, inconcl, errors int
-	ops                                   int
+	ops, unchecked                        int
 	wallMs                                int64
 }
 
 func (r *scenarioRow) add(s scenarios.RunSummary) {
 	r.runs++
 	r.ops += s.Ops
+	r.unchecked += s.Unchecked
 	r.wallMs += s.WallMs
 	switch s.Verdict {
 	case checker.VerdictOK:
@@ -381,7 +385,7 @@ func (r *scenarioRow) add(s scenarios.RunSummary) {
 	}
 }
 
-const tableHeader = "runs\tok\tviolations\tinconclusive\terrors\tops/run\tseeds/min\twall\t"
+const tableHeader = "runs\tok\tviolations\tinconclusive\terrors\tops/run\tunchecked\tseeds/min\twall\t"
 
 func printSuite(w io.Writer, res *scenarios.SuiteResult, parallel int) {
 	engines := map[string]bool{}
@@ -416,6 +420,7 @@ func printSuite(w io.Writer, res *scenarios.SuiteResult, parallel int) {
 		total.inconcl += row.inconcl
 		total.errors += row.errors
 		total.ops += row.ops
+		total.unchecked += row.unchecked
 	}
 	fmt.Fprintln(tw, total.line(res.WallMs))
 	tw.Flush()
@@ -507,7 +512,8 @@ func (r scenarioRow) line(wallMs int64) string {
 		seedsPerMin = fmt.Sprintf("%.1f", float64(r.runs)*60000/float64(wallMs))
 	}
 	wall := (time.Duration(wallMs) * time.Millisecond).Round(time.Millisecond)
-	return fmt.Sprintf("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t", r.name, r.runs, r.ok, r.violations, r.inconcl, r.errors, opsPerRun, seedsPerMin, wall)
+	return fmt.Sprintf("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t", r.name, r.runs, r.ok, r.violations, r.inconcl, r.errors, opsPerRun,
+		r.unchecked, seedsPerMin, wall)
 }
 
 // failedChecks names what failed in a run: its violated checkers.
