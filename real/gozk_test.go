@@ -162,6 +162,8 @@ func goZKSuite(t *testing.T, tg target, ttl bool) {
 		require.Zero(t, rp.Err)
 		assert.Equal(t, "/app/c2", rp.Path)
 		assert.Equal(t, int32(3), rp.Stat.DataLength)
+		_, err := c.Sync("/app/c2") // c may be on a server that has not applied the create yet
+		require.NoError(t, err)
 		_, st, err := c.Get("/app/c2")
 		require.NoError(t, err)
 		assert.Equal(t, int64(rp.Stat.Czxid), st.Czxid)
