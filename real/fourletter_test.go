@@ -112,7 +112,7 @@ func blocks(s string) map[string][]string {
 func TestFourLetterWords_MatchApacheZooKeeper(t *testing.T) {
 	zke := startZooKeeper(t, 1, "4lw.commands.whitelist=*")
 	zs, _ := inProcess(t, "4lw.commands.whitelist=*\ntickTime=200")
-	addrs := map[string]string{"zookeeper": zke.servers[0].ClientAddr(), "zoosim": zs.ClientAddr().String()}
+	addrs := map[string]string{"zookeeper": zke.Servers[0].ClientAddr(), "zoosim": zs.ClientAddr().String()}
 	ids := map[string][2]int64{}
 	for name, addr := range addrs {
 		a, b := fourLetterScene(t, addr)
@@ -203,7 +203,7 @@ func TestFourLetterWords_WhitelistAsApacheZooKeeper(t *testing.T) {
 	zke := startZooKeeper(t, 1)
 	zs, _ := inProcess(t, "")
 	waitWritable(t, zs.ClientAddr().String())
-	addrs := map[string]string{"zookeeper": zke.servers[0].ClientAddr(), "zoosim": zs.ClientAddr().String()}
+	addrs := map[string]string{"zookeeper": zke.Servers[0].ClientAddr(), "zoosim": zs.ClientAddr().String()}
 	for _, w := range append(slices.Clone(fourLetterWords), "xyzw") {
 		got := map[string]string{}
 		for name, addr := range addrs {

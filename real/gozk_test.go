@@ -64,10 +64,9 @@ func zoosimTarget(t *testing.T, n int, extra ...string) target {
 }
 
 func zookeeperTarget(t *testing.T, n int, extra ...string) target {
-	cp := skipWithoutZooKeeper(t)
 	e := startZooKeeper(t, n, extra...)
-	byAddr := func(t *testing.T, addr string) *zkServer {
-		for _, s := range e.servers {
+	byAddr := func(t *testing.T, addr string) *ZooKeeperServer {
+		for _, s := range e.Servers {
 			if s.ClientAddr() == addr {
 				return s
 			}
@@ -77,8 +76,8 @@ func zookeeperTarget(t *testing.T, n int, extra ...string) target {
 	}
 	waitServingAt(t, e.ClientAddrs())
 	return target{name: "zookeeper", addrs: e.ClientAddrs(),
-		kill:    func(t *testing.T, addr string) { byAddr(t, addr).kill() },
-		restart: func(t *testing.T, addr string) { require.NoError(t, byAddr(t, addr).start(cp)) }}
+		kill:    func(t *testing.T, addr string) { byAddr(t, addr).Kill() },
+		restart: func(t *testing.T, addr string) { require.NoError(t, byAddr(t, addr).Start()) }}
 }
 
 // TestGoZK_ThreeServerEnsemble runs ZooKeeper clients against three zoosim

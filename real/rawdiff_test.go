@@ -204,7 +204,7 @@ func TestRawOps_SameAnswersAsApacheZooKeeper(t *testing.T) {
 	zke := startZooKeeper(t, 1, "extendedTypesEnabled=true")
 	zs, _ := inProcess(t, "extendedTypesEnabled=true\ntickTime=200")
 	waitWritable(t, zs.ClientAddr().String())
-	want := rawRun(t, zke.servers[0].ClientAddr())
+	want := rawRun(t, zke.Servers[0].ClientAddr())
 	got := rawRun(t, zs.ClientAddr().String())
 	require.Len(t, got, len(rawSteps))
 	require.Len(t, want, len(rawSteps))
@@ -225,7 +225,7 @@ func TestRawOps_SameAnswersAsApacheZooKeeper(t *testing.T) {
 	for _, tc := range []struct {
 		addr     string
 		answered bool
-	}{{zke.servers[0].ClientAddr(), false}, {zs.ClientAddr().String(), true}} {
+	}{{zke.Servers[0].ClientAddr(), false}, {zs.ClientAddr().String(), true}} {
 		rc := rawConnect(t, tc.addr)
 		rc.xid++
 		rc.send(t, &wire.Request{Xid: rc.xid, Op: model.OpCheck, Path: "/r", Write: model.Check{Path: "/r", Version: 0}})
