@@ -120,8 +120,13 @@ func runZkCli(t *testing.T, cli, server string) string {
 			slices.Sort(lines[i+1 : j])
 		}
 	}
-	return strings.Join(lines, "\n")
+	return reCliClosed.ReplaceAllString(strings.Join(lines, "\n"), "")
 }
+
+// reCliClosed matches the Closed event zkCli.sh prints as it quits: its
+// event thread races the JVM's exit, so against either server it is
+// printed in some runs and not in others.
+var reCliClosed = regexp.MustCompile(`\n*WATCHER::\n+WatchedEvent state:Closed type:None path:null\n*$`)
 
 // clientsOn runs kazoo and zkCli.sh against a target (a subtest each, each
 // skipped when its client is missing) and returns what they printed.
@@ -174,7 +179,7 @@ func checkZkCli(t *testing.T, out string) {
 		"[box, eph, seq-0000000000, seq-0000000001]\n", "\n4\n", "[/cli/eph]\n", "Created /cli/sec\n",
 		"'digest,'alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=\n: cdrwa\n", "'world,'anyone\n: r\n", "Insufficient permission : /cli/sec\n",
 		"Auth scheme: User\ndigest: alice\nip: 127.0.0.1\n", "Sync is OK\n", "Node does not exist: /cli/nope\n",
-		"Node not empty: /cli\n", "version No is not valid : /cli/eph\n", "WatchedEvent state:Closed type:None path:null",
+		"Node not empty: /cli\n", "version No is not valid : /cli/eph\n",
 	} {
 		assert.Contains(t, out, want, "zkCli.sh")
 	}
