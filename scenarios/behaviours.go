@@ -125,7 +125,7 @@ func (n *clientNode) value() []byte {
 }
 
 func (n *clientNode) start(op checker.Op, xids ...int32) {
-	op.Client, op.Session, op.Call = n.id, n.c.SessionID(), n.run.world.Now()
+	op.Client, op.Session, op.Call = n.id, n.c.SessionID(), n.trueNow()
 	if len(xids) > 0 {
 		op.Xid = xids[len(xids)-1]
 	}

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -78,6 +79,10 @@ type Result struct {
 	// with Options.RecordRoles.
 	Roles []RoleChange
 
+	// NotApplicable lists the checkers a run in a real world left out, with
+	// why (the target does not give what they need).
+	NotApplicable map[string]string
+
 	// Err says why the harness failed when Verdict is VerdictError.
 	Err string
 }
@@ -106,6 +111,11 @@ type runState struct {
 	cascade  map[node.ID]node.Time
 	cascaded map[node.ID]node.ID
 	roles    roleSampler
+	// Without a simulated world (PrepareReal): the seed, the named random
+	// streams drawn from it, and the checkers the target cannot serve.
+	seed          uint64
+	streams       map[string]*rand.Rand
+	notApplicable map[string]string
 }
 
 const firstClientID = 101
@@ -227,36 +237,9 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	}
 
 	target := &simTarget{rs: rs}
-	var sched nemesis.Schedule
-	var swarmDesc string
-	if opt.Schedule != nil {
-		sched = *opt.Schedule
-	} else if len(sc.Nemesis.Kinds) > 0 {
-		kinds, err := nemesis.ParseKinds(strings.Join(sc.Nemesis.Kinds, ","))
-		if err != nil {
-			// Validate checked the kinds: this is the harness's bug.
-			return harnessError(sc, seed, knobs, "nemesis kinds: "+err.Error()), nil
-		}
-		quiet := sc.Nemesis.Quiet
-		if quiet == 0 {
-			quiet = 2 * node.Second
-		}
-		// Short runs still get faults: the quiet start is at most a
-		// quarter of the run.
-		quiet = min(quiet, sc.Duration/4)
-		var swarm nemesis.SwarmConfig
-		msgs := sc.Nemesis.CrashMessages[sc.Engine]
-		if msgs == nil {
-			msgs = eng.CrashMessages
-		}
-		var always []nemesis.Kind
-		for _, k := range sc.Nemesis.Always {
-			always = append(always, nemesis.Kind(k))
-		}
-		sched, swarm = nemesis.Swarm(w.Stream("nemesis"), nemesis.SwarmOptions{Duration: sc.Duration, Kinds: kinds,
-			Servers: sc.Servers, Clients: len(rs.clientIDs), Quiet: quiet, CrashMessages: msgs, Always: always,
-			Intense: sc.Nemesis.Intense})
-		swarmDesc = swarm.String()
+	sched, swarmDesc, herr := rs.drawSchedule(sc, seed, eng)
+	if herr != nil {
+		return herr, nil
 	}
 	runner, err := nemesis.NewRunner(sched, target, w.Stream("nemesis/apply"))
 	if err != nil {
@@ -299,10 +282,68 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 	}
 	rs.runTo(w.Now() + 3*node.Second)
 
-	h := rs.history(v.Safe(), runner)
+	h := rs.history(v.Safe(), runner.Applied(), w.Now())
+	rs.recordApplied(h)
+	res := rs.judge(sc, seed, v, h, sched, runner.Applied(), func(report checker.Report) checker.Report {
+		if w.Exhausted() {
+			report = exhaustedReport(report, w, sc)
+		}
+		return report
+	})
+	res.Events, res.VirtualMs, res.TraceHash = w.Stats().Events, int64(w.Now()/node.Millisecond), w.TraceHash()
+	res.Swarm, res.BuggifyFired, res.Exhausted, res.Roles = swarmDesc, plan.Fired(), w.Exhausted(), rs.roles.changes
+	res.WallMs = time.Since(wallStart).Milliseconds()
+	return res, nil
+}
+
+// drawSchedule is the run's fault schedule: the caller's (Options.Schedule)
+// or the swarm nemesis's draw from the seed's "nemesis" stream, with its
+// description. A non-nil *Result is a harness error.
+func (rs *runState) drawSchedule(sc Scenario, seed uint64, eng engines.Spec) (nemesis.Schedule, string, *Result) {
+	opt := rs.opt
+	var sched nemesis.Schedule
+	var swarmDesc string
+	if opt.Schedule != nil {
+		sched = *opt.Schedule
+	} else if len(sc.Nemesis.Kinds) > 0 {
+		kinds, err := nemesis.ParseKinds(strings.Join(sc.Nemesis.Kinds, ","))
+		if err != nil {
+			// Validate checked the kinds: this is the harness's bug.
+			return nil, "", harnessError(sc, seed, rs.knobs, "nemesis kinds: "+err.Error())
+		}
+		quiet := sc.Nemesis.Quiet
+		if quiet == 0 {
+			quiet = 2 * node.Second
+		}
+		// Short runs still get faults: the quiet start is at most a
+		// quarter of the run.
+		quiet = min(quiet, sc.Duration/4)
+		var swarm nemesis.SwarmConfig
+		msgs := sc.Nemesis.CrashMessages[sc.Engine]
+		if msgs == nil {
+			msgs = eng.CrashMessages
+		}
+		var always []nemesis.Kind
+		for _, k := range sc.Nemesis.Always {
+			always = append(always, nemesis.Kind(k))
+		}
+		sched, swarm = nemesis.Swarm(rs.stream("nemesis"), nemesis.SwarmOptions{Duration: sc.Duration, Kinds: kinds,
+			Servers: sc.Servers, Clients: len(rs.clientIDs), Quiet: quiet, CrashMessages: msgs, Always: always,
+			Intense: sc.Nemesis.Intense})
+		swarmDesc = swarm.String()
+	}
+	return sched, swarmDesc, nil
+}
+
+// judge runs the checkers over a run's history and makes its result (the
+// simulator's counters and the wall time are the caller's). adjust may
+// change the report before it is summed up (nil: none).
+func (rs *runState) judge(sc Scenario, seed uint64, v quorum.Verifier, h *checker.History, sched nemesis.Schedule,
+	applied []nemesis.Applied, adjust func(checker.Report) checker.Report) *Result {
+	opt := rs.opt
 	copt := checker.Options{LinearizabilityTimeout: opt.CheckTimeout, LinearizabilityBudget: opt.CheckBudget,
 		LivenessBound: sc.LivenessBound, Checks: sc.Checks}
-	if !v.Safe() || !isMajority(v) || damagedMajority(runner.Applied(), sc.Servers) || clockWentBack(sched, runner.Applied()) {
+	if !v.Safe() || !isMajority(v) || damagedMajority(applied, sc.Servers) || clockWentBack(sched, applied) {
 		// Liveness is promised only for majority quorums, only while a
 		// majority of servers kept their disks (a server whose disk lost
 		// records must not vote until a leader has synced it again), and
@@ -311,27 +352,27 @@ func run(sc Scenario, seed uint64, opt Options, wallStart time.Time, rsOut **run
 		// it, so the swarm never draws it).
 		copt.Checks = withoutCheck(copt.Checks, "liveness")
 	}
+	for _, name := range sortedKeys(rs.notApplicable) {
+		copt.Checks = withoutCheck(copt.Checks, name)
+	}
 	if opt.VisualizeDir != "" {
 		copt.VisualizePath = VisualizationPath(opt.VisualizeDir, sc.Name, seed)
 	}
 	report := checker.Check(h, copt)
-	if w.Exhausted() {
-		report = exhaustedReport(report, w, sc)
+	if adjust != nil {
+		report = adjust(report)
 	}
 
 	res := &Result{Scenario: sc.Name, Seed: seed, Engine: sc.Engine, Servers: sc.Servers, Quorum: v.String(),
 		QuorumSafe: v.Safe(), Verdict: report.Verdict, Report: report, Checks: map[string]checker.Verdict{},
-		Ops: len(h.Ops), Faults: len(runner.Applied()), Events: w.Stats().Events,
-		VirtualMs: int64(w.Now() / node.Millisecond), TraceHash: w.TraceHash(), Swarm: swarmDesc,
-		Schedule: sched, Applied: runner.Applied(), History: h, Knobs: knobs, BuggifyFired: plan.Fired(),
-		Exhausted: w.Exhausted(), Roles: rs.roles.changes}
+		Ops: len(h.Ops), Faults: len(applied), Schedule: sched, Applied: applied, History: h, Knobs: rs.knobs,
+		NotApplicable: rs.notApplicable}
 	for _, r := range report.Results {
 		res.Checks[r.Checker] = r.Verdict
 	}
-	res.Repro = reproLine(sc, seed, knobs)
+	res.Repro = reproLine(sc, seed, rs.knobs)
 	res.measure(h)
-	res.WallMs = time.Since(wallStart).Milliseconds()
-	return res, nil
+	return res
 }
 
 func damagedMajority(applied []nemesis.Applied, servers int) bool {
@@ -372,7 +413,7 @@ func withoutCheck(checks []string, name string) []string {
 // history assembles the run's history: the recorded operations (dropping
 // those that had no effect), the white-box txn records of every server
 // incarnation, the faults.
-func (rs *runState) history(safe bool, runner *nemesis.Runner) *checker.History {
+func (rs *runState) history(safe bool, applied []nemesis.Applied, end node.Time) *checker.History {
 	h := rs.rec.h
 	ops := h.Ops[:0:0]
 	for _, op := range h.Ops {
@@ -394,11 +435,7 @@ func (rs *runState) history(safe bool, runner *nemesis.Runner) *checker.History 
 	h.Ops = ops
 	h.Servers = rs.sc.Servers
 	h.QuorumSafe = safe
-	h.Applied = make([][]checker.Txn, rs.sc.Servers+1)
-	for _, id := range rs.serverIDs {
-		h.Applied[id] = appliedOf(rs.incarnations[id])
-	}
-	for _, a := range runner.Applied() {
+	for _, a := range applied {
 		if a.Skipped {
 			continue
 		}
@@ -411,8 +448,17 @@ func (rs *runState) history(safe bool, runner *nemesis.Runner) *checker.History 
 	h.LastHeard = rs.lastHeard()
 	h.HealedAt = rs.rec.healedAt
 	h.FirstWriteAfterHeal = rs.rec.firstAfter
-	h.End = rs.world.Now()
+	h.End = end
 	return &h
+}
+
+// recordApplied puts the white-box txn records of every simulated server
+// incarnation in h.
+func (rs *runState) recordApplied(h *checker.History) {
+	h.Applied = make([][]checker.Txn, rs.sc.Servers+1)
+	for _, id := range rs.serverIDs {
+		h.Applied[id] = appliedOf(rs.incarnations[id])
+	}
 }
 
 func (rs *runState) live(id node.ID) *server.Server {

@@ -157,7 +157,7 @@ type reread struct {
 }
 
 func newClientNode(run *runState, id node.ID, beh Behaviour, group int, env node.Env) *clientNode {
-	n := &clientNode{id: id, run: run, rnd: run.world.Stream("workload/" + strconv.Itoa(int(id))), beh: beh,
+	n := &clientNode{id: id, run: run, rnd: run.stream("workload/" + strconv.Itoa(int(id))), beh: beh,
 		group: group, now: env.Now, servers: run.serverIDs, bug: env.Buggify, parents: map[string]bool{}, claim: -1, armed: map[string]bool{},
 		persistent: map[string]model.WatcherType{}, versions: map[string]int32{}}
 	n.newSession(env.Rand)
@@ -217,7 +217,7 @@ func (n *clientNode) step(m node.Message) {
 	after := n.c.Stats()
 	if n.c.State() == client.Connected && m.From == n.c.Server() &&
 		after.Ignored == before.Ignored && after.ProtocolErrors == before.ProtocolErrors {
-		n.heardAt, n.heardFrom = n.run.world.Now(), m.From
+		n.heardAt, n.heardFrom = n.trueNow(), m.From
 	}
 }
 
@@ -227,7 +227,7 @@ func (rs *runState) lastHeard() []checker.LastHeard {
 	var out []checker.LastHeard
 	for _, id := range rs.clientIDs {
 		n := rs.nodes[id]
-		if n == nil || !rs.world.Up(id) || n.c.State() != client.Connected || n.heardAt == 0 || n.heardFrom != n.c.Server() {
+		if n == nil || !rs.up(id) || n.c.State() != client.Connected || n.heardAt == 0 || n.heardFrom != n.c.Server() {
 			continue
 		}
 		out = append(out, checker.LastHeard{Client: id, Session: n.c.SessionID(), Server: n.heardFrom, Time: n.heardAt})
@@ -289,7 +289,7 @@ func (n *clientNode) crashed() {
 	}
 	h := &n.run.rec.h
 	h.Sessions = append(h.Sessions, checker.SessionEvent{Client: n.id, Session: n.c.SessionID(),
-		State: checker.SessionCrashed, Time: n.run.world.Now(), LastZxid: n.c.LastZxid()})
+		State: checker.SessionCrashed, Time: n.trueNow(), LastZxid: n.c.LastZxid()})
 }
 
 // after takes the client's results and events, records them, and issues
@@ -317,7 +317,7 @@ func (n *clientNode) after() {
 		}
 		if n.now >= n.restartAt && !n.stopped {
 			n.restartAt = 0
-			n.newSession(n.run.world.Stream("session/" + strconv.Itoa(int(n.id))))
+			n.newSession(n.run.stream("session/" + strconv.Itoa(int(n.id))))
 			n.nextOpAt = n.now
 		}
 		return
@@ -351,7 +351,7 @@ func (n *clientNode) onEvent(ev client.Event) {
 			return
 		}
 		h.Sessions = append(h.Sessions, checker.SessionEvent{Client: n.id, Session: n.c.SessionID(), Server: n.c.Server(),
-			State: st, Time: n.run.world.Now(), LastZxid: n.c.LastZxid()})
+			State: st, Time: n.trueNow(), LastZxid: n.c.LastZxid()})
 		return
 	}
 	if ev.Type < model.EventNodeCreated || ev.Type > model.EventNodeChildrenChanged {
@@ -368,7 +368,7 @@ func (n *clientNode) onEvent(ev client.Event) {
 		return
 	}
 	h.Watches = append(h.Watches, checker.WatchNotice{Client: n.id, Session: n.c.SessionID(), Server: n.c.Server(),
-		Type: ev.Type, Path: ev.Path, Zxid: ev.Zxid, Time: n.run.world.Now(), Arrival: ev.Order, Registered: -1})
+		Type: ev.Type, Path: ev.Path, Zxid: ev.Zxid, Time: n.trueNow(), Arrival: ev.Order, Registered: -1})
 	n.afterNotice(ev)
 }
 
@@ -419,7 +419,7 @@ func (n *clientNode) onResult(r client.Result) {
 		n.afterResult(op, false)
 		return
 	}
-	op.Return = n.run.world.Now()
+	op.Return = n.trueNow()
 	op.Arrival = r.Order
 	op.Err = r.Err
 	op.Zxid = r.Zxid
@@ -445,7 +445,7 @@ func (n *clientNode) onResult(r client.Result) {
 		}
 	}
 	if op.Kind.IsWrite() && r.Err == model.ErrOK {
-		now := n.run.world.Now()
+		now := n.trueNow()
 		n.run.rec.lastWriteAck = now
 		if n.run.rec.healedAt != 0 && n.run.rec.firstAfter == 0 && op.Call >= n.run.rec.healedAt {
 			n.run.rec.firstAfter = now
