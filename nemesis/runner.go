@@ -339,6 +339,11 @@ func cmpTime(a, b node.Time) int {
 
 // do carries out fault f, recorded as applied[idx].
 func (r *Runner) do(f Fault, idx int, rnd *rand.Rand, now node.Time) outcome {
+	if lt, ok := r.t.(LimitedTarget); ok && f.Kind != HealAll {
+		if ok, why := lt.Supports(f); !ok {
+			return skip("the target cannot: " + why)
+		}
+	}
 	switch f.Kind {
 	case PartitionLeader, PartitionOne, PartitionMajority, PartitionHalves, PartitionBridge, PartitionRing, PartitionOneWay:
 		links, nodes, desc, why := r.shape(f, rnd)

@@ -330,3 +330,42 @@ func TestRunner_CrashPointCascadeRestartsTheLeaderItCrashed(t *testing.T) {
 	r.Apply(sec(4))
 	require.False(t, w.down[1] || w.down[2], "both restart when the fault ends")
 }
+
+// limitedFake is a fakeTarget that refuses clock faults and faults on
+// clients, as a world of real processes does.
+type limitedFake struct{ *fakeTarget }
+
+var _ LimitedTarget = limitedFake{}
+
+func (l limitedFake) Supports(f Fault) (bool, string) {
+	switch {
+	case f.Kind == ClockJump || f.Kind == ClockDrift:
+		return false, "no clock of a real process can be moved"
+	case f.Pick == PickClient:
+		return false, "the clients are not the target's"
+	}
+	return true, ""
+}
+
+func TestRunner_ALimitedTargetsRefusalsAreSkippedWithTheirReason(t *testing.T) {
+	w := newFake(t, 3, 2)
+	s := Schedule{
+		{At: sec(1), Kind: ClockDrift, Nodes: ids(1), DriftPPM: 500, Duration: sec(5)},
+		{At: sec(2), Kind: Crash, Pick: PickClient},
+		{At: sec(3), Kind: Crash, Nodes: ids(2), Duration: sec(1)},
+	}
+	r, err := NewRunner(s, limitedFake{w}, testRand(1))
+	require.NoError(t, err)
+	runUntil(r, sec(10))
+	r.HealAll(sec(10))
+	require.Equal(t, []string{"crash 2", "restart 2", "heal"}, w.calls, "a refused fault never reaches the target")
+	a := r.Applied()
+	require.True(t, a[0].Skipped)
+	require.Equal(t, "skipped: the target cannot: no clock of a real process can be moved", a[0].Description)
+	require.Equal(t, a[0].Start, a[0].End)
+	require.True(t, a[1].Skipped)
+	require.Contains(t, a[1].Description, "the clients are not the target's")
+	require.False(t, a[2].Skipped)
+	require.False(t, a[3].Skipped, "HealAll is never refused")
+	w.requirePristine(t)
+}

@@ -88,6 +88,18 @@ type LagTarget interface {
 	MoveClient(c, s node.ID) bool
 }
 
+// LimitedTarget is a Target that cannot carry out every fault: a world of
+// real processes cannot skew a process's clock without privileges, and
+// Apache ZooKeeper's disk cannot be made to lie. Before it starts a fault
+// (remedies too), the Runner asks Supports; a fault it refuses is recorded
+// as skipped with the reason why gives, never applied halfway. Supports
+// must answer from the fault alone (its kind, pick and fixed nodes), not
+// from the world's state, so that the same schedule skips the same faults
+// on every run. The simulator's Target does not implement it.
+type LimitedTarget interface {
+	Supports(f Fault) (ok bool, why string)
+}
+
 // LinkQuality is how much worse than normal a link behaves. The zero value
 // is a normal link.
 type LinkQuality struct {

@@ -69,6 +69,12 @@ import (
 //	zoosim.quorum     majority (default), a size K, flex:E:C or hier:... as
 //	                  zoosim run --quorum spells it
 //	zoosim.readMode   local (default, as ZooKeeper), synced or linearizable
+//	zoosim.reportDir  a directory (relative: to the config's) where the server
+//	                  appends every txn it applies, one JSON line each
+//	                  (checker.Txn, Time in Unix nanoseconds), to one file
+//	                  per incarnation (committed.<start ns>.jsonl): for the
+//	                  harness's white-box checks (zoosim/real/harness). Off
+//	                  by default: it costs a write per batch of applies
 //
 // A myid file in dataDir names this server (required with server.N lines);
 // no server.N lines means a standalone server (id 1, or myid's).
@@ -99,9 +105,10 @@ type Config struct {
 	MetricsHTTPPort int
 	MetricsHTTPHost string
 
-	Engine   string
-	Quorum   string
-	ReadMode server.ReadMode
+	Engine    string
+	Quorum    string
+	ReadMode  server.ReadMode
+	ReportDir string
 
 	// MyID is this server's id (from dataDir/myid; 1 when standalone
 	// without one).
@@ -366,8 +373,13 @@ func (c *Config) set(key, value string) error {
 		default:
 			return errors.New("not local, synced or linearizable")
 		}
+	case key == "zoosim.reportDir":
+		if value == "" {
+			return errors.New("empty")
+		}
+		c.ReportDir = value
 	case strings.HasPrefix(key, "zoosim."):
-		return errors.New("unknown zoosim key (zoosim.engine, zoosim.quorum, zoosim.readMode)")
+		return errors.New("unknown zoosim key (zoosim.engine, zoosim.quorum, zoosim.readMode, zoosim.reportDir)")
 	default:
 		return errors.New("unknown key")
 	}
@@ -475,6 +487,9 @@ func (c *Config) check(name string, lines map[string]int) error {
 	}
 	if c.DataLogDir != "" && !filepath.IsAbs(c.DataLogDir) {
 		c.DataLogDir = filepath.Join(filepath.Dir(name), c.DataLogDir)
+	}
+	if c.ReportDir != "" && !filepath.IsAbs(c.ReportDir) {
+		c.ReportDir = filepath.Join(filepath.Dir(name), c.ReportDir)
 	}
 	if len(c.Servers) > 0 && (c.InitLimit == 0 || c.SyncLimit == 0) {
 		return fail("", "initLimit and syncLimit must be set for an ensemble (server.N lines)")

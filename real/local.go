@@ -27,6 +27,14 @@ type LocalOptions struct {
 	TickTimeMs, InitLimit, SyncLimit int
 	// Extra lines appended to every zoo.cfg.
 	Extra []string
+	// PeerAddr, when set, gives the address that server from's server.to
+	// line names for server to's peer (kind "peer") and election (kind
+	// "election") ports, so that peer traffic can go through proxies; a
+	// server's own line always names its real ports, which it binds. nil:
+	// the servers' own ports.
+	PeerAddr func(from, to int, kind string, port int) string
+	// Env is added to every server process's environment.
+	Env []string
 }
 
 // LocalEnsemble is a set of server processes on this machine.
@@ -42,6 +50,7 @@ type LocalServer struct {
 	Dir, Config, Log                   string
 	ClientPort, PeerPort, ElectionPort int
 
+	env    []string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -73,6 +82,7 @@ func WriteLocalEnsemble(dir string, n int, opt LocalOptions) (*LocalEnsemble, er
 			ClientPort: ports[3*(i-1)], PeerPort: ports[3*(i-1)+1], ElectionPort: ports[3*(i-1)+2]}
 		s.Config = filepath.Join(s.Dir, "zoo.cfg")
 		s.Log = filepath.Join(s.Dir, "server.log")
+		s.env = opt.Env
 		e.Servers = append(e.Servers, s)
 	}
 	for _, s := range e.Servers {
@@ -95,13 +105,28 @@ func (e *LocalEnsemble) configText(s *LocalServer) string {
 	fmt.Fprintf(&b, "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n", filepath.Join(s.Dir, "data"), s.ClientPort)
 	if len(e.Servers) > 1 {
 		for _, o := range e.Servers {
-			fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d\n", o.ID, o.PeerPort, o.ElectionPort)
+			fmt.Fprintf(&b, "server.%d=%s\n", o.ID, peerLine(e.opt.PeerAddr, s.ID, o.ID, o.PeerPort, o.ElectionPort))
 		}
 	}
 	for _, l := range e.opt.Extra {
 		b.WriteString(l + "\n")
 	}
 	return b.String()
+}
+
+// peerLine is the host:peerPort:electionPort of server to's line in server
+// from's config: the real ports on its own line and without addr, else what
+// addr says (on loopback: the host is always 127.0.0.1).
+func peerLine(addr func(from, to int, kind string, port int) string, from, to, peerPort, electionPort int) string {
+	peer := net.JoinHostPort("127.0.0.1", strconv.Itoa(peerPort))
+	elect := net.JoinHostPort("127.0.0.1", strconv.Itoa(electionPort))
+	if addr != nil && from != to {
+		peer = addr(from, to, "peer", peerPort)
+		elect = addr(from, to, "election", electionPort)
+	}
+	_, pp, _ := net.SplitHostPort(peer)
+	_, ep, _ := net.SplitHostPort(elect)
+	return "127.0.0.1:" + pp + ":" + ep
 }
 
 // freePorts asks the kernel for n distinct free loopback ports. They are
@@ -187,6 +212,9 @@ func (s *LocalServer) Start(binary string) error {
 	cmd := exec.Command(binary, "serve", "--config", s.Config)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = childProcAttr()
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("real: start server %d: %w", s.ID, err)
@@ -267,4 +295,19 @@ func (s *LocalServer) ExitErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// Pid is the process id of the running process (0 if none runs).
+func (s *LocalServer) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	select {
+	case <-s.exited:
+		return 0
+	default:
+		return s.cmd.Process.Pid
+	}
 }

@@ -5,14 +5,18 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"zoosim/checker"
 	"zoosim/model"
 	"zoosim/node"
 	"zoosim/node/codec"
@@ -118,6 +122,8 @@ type Server struct {
 
 	metrics    *metrics // nil unless the config asks for them
 	metricsSrv *metricsServer
+
+	report *reporter // nil unless zoosim.reportDir is set
 }
 
 // NewServer opens a server's storage and ports from its config and builds
@@ -152,7 +158,8 @@ func NewServer(cfg *Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := OpenStorage(StorageOptions{Dir: cfg.DataDir, LogDir: cfg.DataLogDir, Logger: log, NoSync: !cfg.ForceSync})
+	st, err := OpenStorage(StorageOptions{Dir: cfg.DataDir, LogDir: cfg.DataLogDir, Logger: log, NoSync: !cfg.ForceSync,
+		Faults: os.Getenv(DiskFaultsEnv) == "1"})
 	if err != nil {
 		return nil, err
 	}
@@ -201,11 +208,26 @@ func NewServer(cfg *Config, log *slog.Logger) (*Server, error) {
 	if s.core, err = server.New(scfg, s.drv.Env()); err != nil {
 		return fail(err)
 	}
+	if cfg.ReportDir != "" {
+		if s.report, err = openReporter(cfg.ReportDir); err != nil {
+			return fail(fmt.Errorf("real: zoosim.reportDir: %w", err))
+		}
+		s.core.RecordApplied()
+		log.Info("zoosim serve: reporting applied txns", "file", s.report.f.Name())
+	}
 	return s, nil
 }
 
-// observe logs the server's role changes (on the driver's goroutine).
+// observe logs the server's role changes and reports what it applied (on
+// the driver's goroutine).
 func (s *Server) observe(node.Machine) {
+	if s.report != nil {
+		if err := s.report.write(s.core.TakeApplied()); err != nil {
+			s.log.Error("zoosim serve: zoosim.reportDir: the report stops", "err", err)
+			s.report.f.Close()
+			s.report = nil
+		}
+	}
 	st := s.core.Engine().Status()
 	if st.Role == s.last.Role && st.Leader == s.last.Leader && st.Term == s.last.Term && st.Serving == s.last.Serving {
 		return
@@ -224,6 +246,9 @@ func (s *Server) close() {
 	}
 	if s.metricsSrv != nil {
 		s.metricsSrv.ln.Close()
+	}
+	if s.report != nil {
+		s.report.f.Close()
 	}
 	s.st.Close()
 }
@@ -283,6 +308,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("zoosim serve: stopped", "readies", ds.Readies, "syncReadies", ds.SyncReadies, "fsyncs", ds.FsyncBatches,
 		"sent", ds.Sent, "peerDropped", dropped, "clientsRefused", s.clients.Refused())
+	if s.report != nil {
+		s.report.f.Close()
+	}
 	if cerr := s.st.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -300,4 +328,44 @@ func Serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	return s.Run(ctx)
+}
+
+// reporter appends the txns a server applies to its report file, one
+// checker.Txn JSON line each, with one write per batch: a SIGKILL loses
+// nothing written (the kernel has it), and a process that dies between an
+// apply and its write loses that batch's lines only, which its next
+// incarnation applies again from its disk.
+type reporter struct {
+	f   *os.File
+	buf []byte
+}
+
+func openReporter(dir string) (*reporter, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	name := filepath.Join(dir, fmt.Sprintf("committed.%020d.jsonl", time.Now().UnixNano()))
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &reporter{f: f}, nil
+}
+
+func (r *reporter) write(applied []server.AppliedTxn) error {
+	if len(applied) == 0 {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	r.buf = r.buf[:0]
+	for _, a := range applied {
+		b, err := json.Marshal(checker.Txn{Zxid: a.Zxid, Session: a.Session, Cxid: a.Cxid, TimeMs: a.TimeMs, Txn: a.Txn,
+			Digest: a.Digest, Time: node.Time(now)})
+		if err != nil {
+			return err
+		}
+		r.buf = append(append(r.buf, b...), '\n')
+	}
+	_, err := r.f.Write(r.buf)
+	return err
 }

@@ -98,6 +98,9 @@ type StorageOptions struct {
 	// NoSync skips every fsync (ZooKeeper's forceSync=no): fast and unsafe,
 	// a crash of the machine may lose acknowledged writes.
 	NoSync bool
+	// Faults turns on the fault-injecting layer (faults.go): for the
+	// harness's disk faults only.
+	Faults bool
 }
 
 // Storage is a node's files. It is used by one goroutine (the driver's),
@@ -107,6 +110,7 @@ type Storage struct {
 	log         *slog.Logger
 	fsync       func(*os.File) error
 	noSync      bool
+	faults      *diskFaults // nil unless StorageOptions.Faults
 
 	files map[string]*diskFile
 	// recovered is what the core sees at start (node.Storage).
@@ -167,6 +171,13 @@ func OpenStorage(opt StorageOptions) (*Storage, error) {
 	s.logDir = s.dir
 	if opt.LogDir != "" {
 		s.logDir = filepath.Join(opt.LogDir, StorageSubdir)
+	}
+	if opt.Faults {
+		s.faults = newDiskFaults(opt.Dir, s.log.Warn)
+		s.log.Warn("storage: the fault-injecting layer is on (" + DiskFaultsEnv + "): syncs lie while the harness says so")
+		if err := s.faults.recover(); err != nil {
+			return nil, err
+		}
 	}
 	rec := &recoveredFiles{records: map[string][]node.Record{}}
 	for _, dir := range s.dirs() {
@@ -262,6 +273,9 @@ func (s *Storage) recoverFile(df *diskFile) ([]node.Record, bool, error) {
 			"file", df.path(), "record", len(p.records)-1, "offset", startOf(p.ends, len(p.records)-1))
 	}
 	df.ends = p.ends
+	if s.faults != nil {
+		s.faults.opened(df.path(), p.good)
+	}
 	if p.good == int64(len(b)) {
 		return p.records, false, nil
 	}
@@ -605,6 +619,12 @@ func (s *Storage) syncFile(f *os.File) error {
 	if s.noSync {
 		return nil
 	}
+	if s.faults != nil {
+		if _, err := s.faults.sync(f, s.fsync); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrFsync, f.Name(), err)
+		}
+		return nil
+	}
 	if err := s.fsync(f); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrFsync, f.Name(), err)
 	}
@@ -612,7 +632,7 @@ func (s *Storage) syncFile(f *os.File) error {
 }
 
 func (s *Storage) syncDir(dir string) error {
-	if s.noSync {
+	if s.noSync || (s.faults != nil && s.faults.lying()) {
 		return nil
 	}
 	d, err := os.Open(dir)

@@ -49,11 +49,12 @@ type ZooKeeperOptions struct {
 	TickTimeMs, InitLimit, SyncLimit int
 	// HeapMB is each JVM's -Xmx (default 256: the machine is shared).
 	HeapMB int
-	// PeerAddr, when set, gives the address that server.N lines name for
-	// server id's quorum (kind "peer") and election (kind "election")
-	// ports, so that peer traffic can go through proxies; the servers
-	// still bind their own ports. nil: the servers' own ports.
-	PeerAddr func(id int, kind string, port int) string
+	// PeerAddr, when set, gives the address that server from's server.to
+	// line names for server to's quorum (kind "peer") and election (kind
+	// "election") ports, so that peer traffic can go through proxies (one
+	// per ordered pair); the servers still bind their own ports. nil: the
+	// servers' own ports.
+	PeerAddr func(from, to int, kind string, port int) string
 	// Extra lines appended to every zoo.cfg.
 	Extra []string
 }
@@ -137,17 +138,9 @@ func (e *ZooKeeperEnsemble) configText(s *ZooKeeperServer) string {
 	b.WriteString("admin.enableServer=false\n")
 	if len(e.Servers) > 1 {
 		for _, o := range e.Servers {
-			peer := net.JoinHostPort("127.0.0.1", strconv.Itoa(o.PeerPort))
-			elect := net.JoinHostPort("127.0.0.1", strconv.Itoa(o.ElectionPort))
-			if e.opt.PeerAddr != nil && o.ID != s.ID {
-				peer = e.opt.PeerAddr(o.ID, "peer", o.PeerPort)
-				elect = e.opt.PeerAddr(o.ID, "election", o.ElectionPort)
-			}
-			_, pp, _ := net.SplitHostPort(peer)
-			_, ep, _ := net.SplitHostPort(elect)
 			// ZooKeeper binds the ports of its own line: a server's own line
 			// names its real ports, the others' lines what PeerAddr says.
-			fmt.Fprintf(&b, "server.%d=127.0.0.1:%s:%s\n", o.ID, pp, ep)
+			fmt.Fprintf(&b, "server.%d=%s\n", o.ID, peerLine(e.opt.PeerAddr, s.ID, o.ID, o.PeerPort, o.ElectionPort))
 		}
 	}
 	for _, l := range e.opt.Extra {
@@ -314,4 +307,19 @@ func FourLetterWord(addr, word string) (string, error) {
 	}
 	b, err := io.ReadAll(bufio.NewReader(c))
 	return string(b), err
+}
+
+// Pid is the process id of the running process (0 if none runs).
+func (s *ZooKeeperServer) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	select {
+	case <-s.exited:
+		return 0
+	default:
+		return s.cmd.Process.Pid
+	}
 }

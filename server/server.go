@@ -296,6 +296,15 @@ func (s *Server) RecordApplied() { s.record = true }
 // Applied returns the txns applied since RecordApplied.
 func (s *Server) Applied() []AppliedTxn { return s.applied }
 
+// TakeApplied returns the txns applied since RecordApplied or the last
+// TakeApplied, and forgets them (a long-running server that reports them
+// elsewhere keeps its memory bounded).
+func (s *Server) TakeApplied() []AppliedTxn {
+	a := s.applied
+	s.applied = nil
+	return a
+}
+
 // Step handles one message.
 func (s *Server) Step(now node.Time, m node.Message) {
 	s.advanceClock(now)

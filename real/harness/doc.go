@@ -1,0 +1,67 @@
+// Package harness runs a real ensemble for the scenario harness: zoosim
+// serve processes or Apache ZooKeeper 3.8, on loopback, with every TCP
+// connection between two nodes going through a proxy the harness controls,
+// and implements nemesis.Target over it, so that the nemesis's schedules
+// act on real processes. The workload and the recording live elsewhere
+// (zoosim real); this package owns the processes, the proxies, the
+// directories and the faults. Goroutines, sockets, files and the wall
+// clock are allowed here, as in real/; nothing the simulator runs imports
+// it.
+//
+// The API:
+//
+//	c, err := harness.Start(ctx, harness.Options{Target: "zoosim", Servers: 3, Clients: ids, Binary: bin})
+//	defer c.Close()                  // kills everything, removes the directory (unless Keep); idempotent
+//	c.ClientAddr(client, server)     // where that client dials to reach that server: its own proxy
+//	c.Servers(), c.Clients()         // node IDs: servers 1..n, clients as given (above n)
+//	c.Leader()                       // srvr on each running, unpaused server; 0 if none or several lead
+//	c.Committed()                    // zoosim: each server's applied txns; zookeeper: ErrNotAvailable
+//	c.LogDir(), c.ServerLog(id)      // DIR/N/{zoo.cfg,data,server.log,report}
+//	c.SetClientControl(cc)           // lets the nemesis crash/pause the workload's clients
+//	nemesis.NewRunner(s, c, rnd)     // *Cluster is a nemesis.Target, LagTarget and LimitedTarget
+//
+// Server IDs are 1..n (as scenarios number them; their clients start at
+// 101). Each server's directory is DIR/N: zoo.cfg, data/ (myid and the
+// node's files), server.log, and for zoosim report/ (zoosim.reportDir).
+// Every generated zoo.cfg whitelists every four-letter word.
+//
+// Links. Peer links: one proxy per ordered pair (from, to) of servers and
+// per port (ZooKeeper's quorum and election ports; zoosim uses the first
+// only); the server.N lines of server from's zoo.cfg name, for every other
+// server, the proxies of (from, N), while its own line names its real
+// ports. Client links: one proxy per (client, server). A proxy of (a, b)
+// carries the connections a opens to b: their forward stream is the link
+// a -> b, their reverse stream the link b -> a. So every connection
+// between two nodes, whoever opened it, obeys both links.
+//
+// What each nemesis.Target method does:
+//
+//	Crash        SIGCONT then SIGKILL the server, wait until it is gone, reset its proxied connections
+//	Restart      start the server again from its data directory
+//	Up           the server's process runs (a paused one does)
+//	Pause/Resume SIGSTOP / SIGCONT
+//	Block        bytes a -> b are dropped: a connection with a byte to drop is reset (RST both ends),
+//	             so that no stream ever sees a gap; in-flight chunks blocked before their delivery
+//	             are dropped too; a new connection between a and b while either direction is blocked
+//	             is reset at once (a TCP handshake needs both directions)
+//	Unblock/Heal the link carries bytes again (Heal also restores every quality; lags stay)
+//	SetLinkQuality per chunk of bytes read: ExtraLatency delays it (order kept); LossProb makes it
+//	             a lost segment TCP retransmits (a stall of 200 ms doubling for each consecutive loss,
+//	             the connection reset at the 6th); ReorderProb makes it a segment others overtook
+//	             (TCP holds the stream back: a stall up to max(ExtraLatency, 20 ms)); DupProb has no
+//	             effect (TCP drops duplicates) and link-dup faults are refused
+//	SetLag       every byte to and from the server is delayed by lag (its disk is not slowed);
+//	             MoveClient is false (the workload owns its clients)
+//	SetClock     nothing: clock faults are refused (no privileges to move a process's clock)
+//	SyncLies     zoosim with DiskFaults: the server's syncs lie until told otherwise, and its next
+//	             restart after a crash loses the appended tails they never made durable
+//	             (real.DiskFaultsEnv, real/faults.go); refused otherwise
+//	CorruptRecord zoosim with DiskFaults: flip one byte of one record's data in the server's files
+//	             (seen at its next start); refused otherwise
+//
+// Supports (nemesis.LimitedTarget) refuses the faults a target cannot
+// carry out, so that the Runner reports them as skipped with the reason:
+// clock faults, link-dup, disk faults on zookeeper or without DiskFaults,
+// and faults on clients unless a ClientControl was given. Crash points are
+// skipped by the Runner (the cluster is no nemesis.CrashPointTarget).
+package harness

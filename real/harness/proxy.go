@@ -1,0 +1,289 @@
+package harness
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"zoosim/nemesis"
+	"zoosim/node"
+)
+
+// The link proxies. Every TCP connection between two nodes goes through
+// the proxy of the ordered pair (dialer, listener): the forward stream of
+// the connection carries the link dialer -> listener, the reverse stream
+// the link listener -> dialer. What each link does is in network, which
+// every proxy reads for every chunk it forwards.
+
+const (
+	chunkBytes = 32 << 10
+	// delayLine bounds the chunks in flight in one direction of one
+	// connection: a full line stops the reader, and TCP's flow control
+	// pushes back on the sender, as a slow network would.
+	delayLine = 64
+	// rtoMin is Linux's minimum retransmission timeout: what a lost
+	// segment costs a TCP stream.
+	rtoMin = 200 * time.Millisecond
+	// lossesMax consecutive losses on one connection reset it, as TCP gives
+	// up on a connection whose retransmissions keep failing.
+	lossesMax = 6
+	// jitterMax bounds the stall of a reordered chunk without extra latency.
+	jitterMax   = 20 * time.Millisecond
+	dialTimeout = time.Second
+)
+
+// network is the state of every link: blocked, degraded, lagging.
+type network struct {
+	mu      sync.Mutex
+	blocked map[link]bool
+	quality map[link]nemesis.LinkQuality
+	lag     map[node.ID]time.Duration
+	rnd     *rand.Rand
+}
+
+type link struct{ from, to node.ID }
+
+func newNetwork(seed uint64) *network {
+	return &network{blocked: map[link]bool{}, quality: map[link]nemesis.LinkQuality{}, lag: map[node.ID]time.Duration{},
+		rnd: rand.New(rand.NewPCG(seed, 0x7a6f6f73696d))}
+}
+
+func (n *network) isBlocked(l link) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.blocked[l]
+}
+
+// fate is what happens to one chunk on link l: its delay, or a reset.
+// losses counts the consecutive losses of its connection's direction.
+func (n *network) fate(l link, losses *int) (delay time.Duration, reset bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.blocked[l] {
+		return 0, true
+	}
+	q := n.quality[l]
+	delay = time.Duration(q.ExtraLatency) + n.lag[l.from] + n.lag[l.to]
+	if q.LossProb > 0 && n.rnd.Float64() < q.LossProb {
+		*losses++
+		if *losses >= lossesMax {
+			return 0, true
+		}
+		delay += rtoMin << (*losses - 1) // the retransmission backs off
+	} else {
+		*losses = 0
+	}
+	if q.ReorderProb > 0 && n.rnd.Float64() < q.ReorderProb {
+		// TCP delivers in order: a segment that others overtook holds the
+		// stream back until it arrives.
+		j := max(time.Duration(q.ExtraLatency), jitterMax)
+		delay += time.Duration(n.rnd.Int64N(int64(j)) + 1)
+	}
+	return delay, false
+}
+
+// proxy forwards the connections that node from opens to node to.
+type proxy struct {
+	from, to node.ID
+	ln       net.Listener
+	net      *network
+	logf     func(string, ...any)
+	wg       *sync.WaitGroup
+
+	mu       sync.Mutex
+	upstream string // the real address of to's port
+	conns    map[*pconn]bool
+	closed   bool
+}
+
+// pconn is one proxied connection: down is the dialer's side, up the
+// listener's.
+type pconn struct {
+	down, up net.Conn
+	once     sync.Once
+	left     sync.WaitGroup // the two directions still forwarding
+}
+
+func listenProxy(from, to node.ID, nw *network, wg *sync.WaitGroup, logf func(string, ...any)) (*proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	return &proxy{from: from, to: to, ln: ln, net: nw, logf: logf, wg: wg, conns: map[*pconn]bool{}}, nil
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) setUpstream(addr string) {
+	p.mu.Lock()
+	p.upstream = addr
+	p.mu.Unlock()
+}
+
+func (p *proxy) serve() {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := p.ln.Accept()
+			if err != nil {
+				return // closed
+			}
+			p.wg.Add(1)
+			go func() { defer p.wg.Done(); p.handle(c) }()
+		}
+	}()
+}
+
+func (p *proxy) handle(down net.Conn) {
+	fwd, rev := link{p.from, p.to}, link{p.to, p.from}
+	// A TCP handshake needs both directions: across a partition, one way
+	// or both, a new connection fails.
+	if p.net.isBlocked(fwd) || p.net.isBlocked(rev) {
+		reset(down)
+		return
+	}
+	p.mu.Lock()
+	upstream := p.upstream
+	p.mu.Unlock()
+	if upstream == "" {
+		reset(down)
+		return
+	}
+	up, err := net.DialTimeout("tcp", upstream, dialTimeout)
+	if err != nil {
+		reset(down) // the server is down: its port refuses
+		return
+	}
+	c := &pconn{down: down, up: up}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		c.reset()
+		return
+	}
+	p.conns[c] = true
+	p.mu.Unlock()
+	c.left.Add(2)
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); p.pump(c, down, up, fwd) }()
+	go func() { defer p.wg.Done(); p.pump(c, up, down, rev) }()
+	c.left.Wait()
+	c.close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+}
+
+type chunk struct {
+	data []byte
+	due  time.Time
+	eof  bool
+}
+
+// pump forwards src to dst for link l, through a delay line. A chunk that
+// link l must drop resets the connection: a byte stream never sees a gap,
+// it breaks, as a TCP connection whose segments stop arriving does once
+// the application's timeouts notice.
+func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
+	defer c.left.Done()
+	line := make(chan chunk, delayLine)
+	done := make(chan struct{})
+	go func() { // the writer
+		defer close(done)
+		for ch := range line {
+			if ch.eof {
+				if tc, ok := dst.(*net.TCPConn); ok {
+					tc.CloseWrite()
+				}
+				continue
+			}
+			if d := time.Until(ch.due); d > 0 {
+				time.Sleep(d)
+			}
+			if p.net.isBlocked(l) { // blocked while in flight: dropped
+				c.reset()
+				continue
+			}
+			if _, err := dst.Write(ch.data); err != nil {
+				c.reset()
+			}
+		}
+	}()
+	losses := 0
+	var last time.Time
+	for {
+		buf := make([]byte, chunkBytes)
+		n, err := src.Read(buf)
+		if n > 0 {
+			delay, drop := p.net.fate(l, &losses)
+			if drop {
+				c.reset()
+				break
+			}
+			due := time.Now().Add(delay)
+			if due.Before(last) { // never let a chunk overtake another
+				due = last
+			}
+			last = due
+			line <- chunk{data: buf[:n], due: due}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				line <- chunk{eof: true}
+			} else {
+				c.reset()
+			}
+			break
+		}
+	}
+	close(line)
+	<-done
+}
+
+// reset aborts both sides with a TCP RST.
+func (c *pconn) reset() {
+	c.once.Do(func() {
+		reset(c.down)
+		reset(c.up)
+	})
+}
+
+func (c *pconn) close() {
+	c.once.Do(func() {
+		c.down.Close()
+		c.up.Close()
+	})
+}
+
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
+
+// resetAll resets every connection of the proxy (a crash of either end
+// ends them; a restart must not find them half alive).
+func (p *proxy) resetAll() {
+	p.mu.Lock()
+	conns := make([]*pconn, 0, len(p.conns))
+	for c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.reset()
+	}
+}
+
+func (p *proxy) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.ln.Close()
+	p.resetAll()
+}
