@@ -60,6 +60,7 @@ func commands() []command {
 		{"bugs", "the seeded-bug catalog, and how often a suite finds each bug (--measure)", cmdBugs},
 		{"serve", "run one ensemble member for real (zoo.cfg, TCP, files, ZooKeeper clients)", cmdServe},
 		{"ensemble", "start a local ensemble of zoosim serve processes on loopback", cmdEnsemble},
+		{"real", "run a scenario's workload and faults against a real ensemble (zoosim or Apache ZooKeeper) and judge it", cmdReal},
 		{"version", "print the version", cmdVersion},
 		{"help", "show help for a command", nil}, // handled by run
 	}

@@ -1,0 +1,261 @@
+// Package run plays a scenario against a real ensemble: the scenario's
+// client nodes (package scenarios, the same code the simulator runs) over
+// TCP through the client driver (package real), the scenario's nemesis
+// schedule applied to real processes and proxies (package real/harness),
+// in wall-clock time, and the same checkers over the recorded history.
+//
+// A run has the simulator's phases: the safety phase (workload and faults
+// for the scenario's duration), the liveness phase (heal everything; a
+// write issued after the heal must be acknowledged within the scenario's
+// bound), and the quiesce (no new operations for 3 s; outstanding ones
+// finish or time out). Time zero is when the clients start, after the
+// ensemble has elected a leader.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"zoosim/checker"
+	"zoosim/nemesis"
+	"zoosim/node"
+	"zoosim/real"
+	"zoosim/real/harness"
+	"zoosim/scenarios"
+)
+
+// MaxDuration bounds a real run's safety phase.
+const MaxDuration = 10 * time.Minute
+
+// quiesce is how long the clients get to finish after they stop issuing.
+const quiesce = 3 * time.Second
+
+// Options configure a run.
+type Options struct {
+	// Target is harness.TargetZoosim or harness.TargetZooKeeper.
+	Target string
+	// Scenario is the scenario to play, with its servers and duration as
+	// run (Servers 1..9, Duration at most MaxDuration).
+	Scenario scenarios.Scenario
+	Seed     uint64
+	// Dir holds every config, data directory and log (empty: a new
+	// directory under the system's temporary one); Keep keeps it.
+	Dir  string
+	Keep bool
+	// Binary is the zoosim executable (target zoosim).
+	Binary string
+	// Check tunes the checkers (scenarios.Options; only the check
+	// settings apply).
+	Check scenarios.Options
+	// Logf, if set, receives what the run does (the harness's faults too).
+	Logf func(format string, args ...any)
+}
+
+// Outcome is a finished run.
+type Outcome struct {
+	Target string
+	Result *scenarios.Result
+	// LogDir is where the servers' configs, data and logs are (removed at
+	// the end unless Options.Keep).
+	LogDir string
+	// Skipped are the faults the target could not carry out, with why.
+	Skipped []nemesis.Applied
+	Clients real.ClientDriverStats
+	// Committed reports whether the servers' txn records were available
+	// (the white-box checkers ran).
+	Committed bool
+}
+
+func (o *Options) validate() error {
+	switch o.Target {
+	case harness.TargetZoosim, harness.TargetZooKeeper:
+	default:
+		return fmt.Errorf("unknown target %q (zoosim or zookeeper)", o.Target)
+	}
+	if o.Scenario.Servers < 1 || o.Scenario.Servers > 9 {
+		return fmt.Errorf("%d servers: a real ensemble has 1..9", o.Scenario.Servers)
+	}
+	if d := time.Duration(o.Scenario.Duration); d <= 0 || d > MaxDuration {
+		return fmt.Errorf("duration %v: a real run lasts more than 0 and at most %v", d, MaxDuration)
+	}
+	if o.Target == harness.TargetZoosim && o.Binary == "" {
+		return errors.New("target zoosim needs the zoosim executable")
+	}
+	return nil
+}
+
+// Run plays the scenario. The error is for bad options and for a harness
+// that could not run (the ensemble did not start, ctx was cancelled); a
+// run that finished has an Outcome whose Result holds the verdict.
+// Everything Run started is gone when it returns.
+func Run(ctx context.Context, opt Options) (*Outcome, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	logf := opt.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	wallStart := time.Now()
+	rr, err := scenarios.PrepareReal(opt.Scenario, opt.Seed, opt.Check)
+	if err != nil {
+		return nil, err
+	}
+	diskFaults := opt.Target == harness.TargetZoosim && slices.ContainsFunc(rr.Schedule, func(f nemesis.Fault) bool {
+		return f.Kind == nemesis.DiskSyncLies || f.Kind == nemesis.DiskCorrupt
+	})
+	epoch := time.Now()
+	cluster, err := harness.Start(ctx, harness.Options{Target: opt.Target, Servers: rr.Scenario.Servers, Clients: rr.Clients,
+		Dir: opt.Dir, Keep: opt.Keep, Binary: opt.Binary, Seed: opt.Seed, Epoch: epoch, DiskFaults: diskFaults, Logf: logf,
+		TickTimeMs: int(rr.Knobs.TickTime / node.Millisecond), InitLimit: rr.Knobs.InitLimit, SyncLimit: rr.Knobs.SyncLimit})
+	if err != nil {
+		return nil, fmt.Errorf("the %s ensemble did not start: %w", opt.Target, err)
+	}
+	defer cluster.Close()
+	out := &Outcome{Target: opt.Target, LogDir: cluster.LogDir()}
+	logf("run: %s ensemble of %d up in %v; logs in %s", opt.Target, rr.Scenario.Servers, time.Since(epoch).Round(time.Millisecond), out.LogDir)
+
+	machines := map[node.ID]node.Machine{}
+	for _, id := range rr.Clients {
+		machines[id] = rr.Machine(id)
+	}
+	start := time.Now()
+	driver, err := real.NewClientDriver(real.ClientDriverOptions{Machines: machines, Addr: cluster.ClientAddr, Start: start})
+	if err != nil {
+		return nil, err
+	}
+	runner, err := nemesis.NewRunner(rr.Schedule, cluster, rr.NemesisStream())
+	if err != nil {
+		return nil, fmt.Errorf("the nemesis refuses the schedule: %w", err)
+	}
+
+	dctx, stopDriver := context.WithCancel(context.Background())
+	driverDone := make(chan error, 1)
+	go func() { driverDone <- driver.Run(dctx) }()
+	var stopOnce sync.Once
+	var driverErr error
+	stop := func() {
+		stopOnce.Do(func() {
+			stopDriver()
+			driverErr = <-driverDone
+		})
+	}
+	defer stop()
+
+	// Safety phase: the nemesis's faults at their times.
+	end := rr.Scenario.Duration
+	for {
+		next, ok := runner.Next()
+		if !ok || next > end {
+			break
+		}
+		if err := sleepUntil(ctx, start, next); err != nil {
+			return nil, err
+		}
+		runner.Apply(driver.Now())
+	}
+	if err := sleepUntil(ctx, start, end); err != nil {
+		return nil, err
+	}
+
+	// Liveness phase.
+	runner.HealAll(driver.Now())
+	healed := driver.Now()
+	if err := driver.Do(ctx, func(now node.Time) { rr.Healed(now) }); err != nil {
+		return nil, harnessErr(err, driverDone)
+	}
+	logf("run: healed at %v", time.Duration(healed).Round(time.Millisecond))
+	limit := healed + rr.Scenario.LivenessBound + 5*node.Second
+	for driver.Now() < limit {
+		live := false
+		if err := driver.Do(ctx, func(node.Time) { live = rr.Live() }); err != nil {
+			return nil, harnessErr(err, driverDone)
+		}
+		if live {
+			break
+		}
+		if err := sleepUntil(ctx, start, driver.Now()+50*node.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+
+	// Quiesce.
+	if err := driver.Do(ctx, func(node.Time) { rr.Stop() }); err != nil {
+		return nil, harnessErr(err, driverDone)
+	}
+	if err := sleepUntil(ctx, start, driver.Now()+node.Time(quiesce)); err != nil {
+		return nil, err
+	}
+	endAt := driver.Now()
+	stop()
+	if driverErr != nil {
+		return nil, fmt.Errorf("the client driver failed: %w", driverErr)
+	}
+	out.Clients = driver.Stats()
+
+	var committed map[node.ID][]checker.Txn
+	if c, err := cluster.Committed(); err == nil {
+		committed = shift(c, start.Sub(epoch))
+		out.Committed = true
+	} else if !errors.Is(err, harness.ErrNotAvailable) {
+		return nil, err
+	}
+	if err := cluster.Close(); err != nil {
+		logf("run: closing the cluster: %v", err)
+	}
+	res := rr.Finish(scenarios.RealEnd{End: endAt, Applied: runner.Applied(), Committed: committed})
+	res.WallMs = time.Since(wallStart).Milliseconds()
+	out.Result = res
+	for _, a := range res.Applied {
+		if a.Skipped {
+			out.Skipped = append(out.Skipped, a)
+		}
+	}
+	return out, nil
+}
+
+// harnessErr is the driver's failure if it stopped, else err.
+func harnessErr(err error, driverDone chan error) error {
+	select {
+	case derr := <-driverDone:
+		driverDone <- derr
+		if derr != nil {
+			return fmt.Errorf("the client driver failed: %w", derr)
+		}
+	default:
+	}
+	return err
+}
+
+// shift moves the apply times of the servers' records from the harness's
+// epoch to the run's time zero.
+func shift(c map[node.ID][]checker.Txn, by time.Duration) map[node.ID][]checker.Txn {
+	for id, txns := range c {
+		for i := range txns {
+			txns[i].Time -= node.Time(by)
+		}
+		c[id] = txns
+	}
+	return c
+}
+
+// sleepUntil waits until the run's clock (since start) reads at, or ctx is
+// done.
+func sleepUntil(ctx context.Context, start time.Time, at node.Time) error {
+	d := time.Until(start.Add(time.Duration(at)))
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
