@@ -61,9 +61,10 @@ type ClientDriverOptions struct {
 
 // ClientDriver runs client machines over TCP.
 type ClientDriver struct {
-	opt   ClientDriverOptions
-	ids   []node.ID // sorted
-	start time.Time
+	opt      ClientDriverOptions
+	ids      []node.ID // sorted
+	start    time.Time
+	machines map[node.ID]node.Machine
 
 	in    chan clientInput
 	calls chan func(now node.Time)
@@ -73,6 +74,10 @@ type ClientDriver struct {
 	// Owned by Run's goroutine.
 	conns  map[connKey]*dconn
 	wakeAt map[node.ID]node.Time
+	// Crashed machines, and paused ones with what reached them meanwhile
+	// (as in a socket's buffer).
+	down   map[node.ID]bool
+	paused map[node.ID][]clientInput
 	timer  *time.Timer
 	stats  ClientDriverStats
 }
@@ -131,12 +136,14 @@ func NewClientDriver(opt ClientDriverOptions) (*ClientDriver, error) {
 	}
 	d := &ClientDriver{opt: opt, start: opt.Start, in: make(chan clientInput, 4096),
 		calls: make(chan func(node.Time)), quit: make(chan struct{}),
-		conns: map[connKey]*dconn{}, wakeAt: map[node.ID]node.Time{}}
+		conns: map[connKey]*dconn{}, wakeAt: map[node.ID]node.Time{}, machines: map[node.ID]node.Machine{},
+		down: map[node.ID]bool{}, paused: map[node.ID][]clientInput{}}
 	for id, m := range opt.Machines {
 		if id <= 0 || m == nil {
 			return nil, fmt.Errorf("real: client machine %d is not valid", id)
 		}
 		d.ids = append(d.ids, id)
+		d.machines[id] = m
 	}
 	slices.Sort(d.ids)
 	return d, nil
@@ -209,8 +216,10 @@ func (d *ClientDriver) Run(ctx context.Context) (err error) {
 		case fn := <-d.calls:
 			fn(d.Now())
 			for _, id := range d.ids {
-				if err := d.drain(id); err != nil {
-					return err
+				if d.active(id) {
+					if err := d.drain(id); err != nil {
+						return err
+					}
 				}
 			}
 		case <-d.timer.C:
@@ -230,7 +239,12 @@ func (d *ClientDriver) input(in clientInput) error {
 	if c == nil {
 		return nil // the client closed it: what still arrives is stale
 	}
-	m := d.opt.Machines[in.key.client]
+	id := in.key.client
+	if q, ok := d.paused[id]; ok {
+		d.paused[id] = append(q, in)
+		return nil
+	}
+	m := d.machines[id]
 	if in.closed {
 		delete(d.conns, in.key)
 		c.close()
@@ -253,9 +267,9 @@ func (d *ClientDriver) input(in clientInput) error {
 func (d *ClientDriver) tick() error {
 	now := d.Now()
 	for _, id := range d.ids {
-		if w := d.wakeAt[id]; w != 0 && w <= now {
+		if w := d.wakeAt[id]; w != 0 && w <= now && d.active(id) {
 			d.wakeAt[id] = 0
-			d.opt.Machines[id].Tick(now)
+			d.machines[id].Tick(now)
 			if err := d.drain(id); err != nil {
 				return err
 			}
@@ -267,7 +281,7 @@ func (d *ClientDriver) tick() error {
 func (d *ClientDriver) armTimer() {
 	var next node.Time
 	for _, id := range d.ids {
-		if w := d.wakeAt[id]; w != 0 && (next == 0 || w < next) {
+		if w := d.wakeAt[id]; w != 0 && (next == 0 || w < next) && d.active(id) {
 			next = w
 		}
 	}
@@ -279,7 +293,7 @@ func (d *ClientDriver) armTimer() {
 
 // drain performs machine id's Ready batches until one carries no work.
 func (d *ClientDriver) drain(id node.ID) error {
-	m := d.opt.Machines[id]
+	m := d.machines[id]
 	for round := 0; ; round++ {
 		if round >= 1024 {
 			return fmt.Errorf("real: invariant violated: client %d returned work from Ready %d times in a row", id, round)
@@ -353,6 +367,69 @@ func (d *ClientDriver) send(id node.ID, msg node.Message) error {
 		c.close()
 	}
 	return nil
+}
+
+// active reports whether machine id runs (it is neither crashed nor
+// paused).
+func (d *ClientDriver) active(id node.ID) bool {
+	_, paused := d.paused[id]
+	return !d.down[id] && !paused
+}
+
+// The machine controls carry out the nemesis's faults on clients. They
+// must be called on the loop's goroutine (from a Do).
+
+// Up reports whether machine id runs or is paused (not crashed).
+func (d *ClientDriver) Up(id node.ID) bool { return d.machines[id] != nil && !d.down[id] }
+
+// Crash drops machine id as a killed process: its connections close (the
+// servers see the sockets close), it gets no more input or ticks.
+func (d *ClientDriver) Crash(id node.ID) {
+	if d.machines[id] == nil || d.down[id] {
+		return
+	}
+	for _, k := range sortedConnKeys(d.conns) {
+		if k.client == id {
+			d.conns[k].close()
+			delete(d.conns, k)
+		}
+	}
+	d.down[id] = true
+	delete(d.paused, id)
+	d.wakeAt[id] = 0
+}
+
+// Restart runs m as crashed machine id's new incarnation.
+func (d *ClientDriver) Restart(id node.ID, m node.Machine) error {
+	if d.machines[id] == nil || !d.down[id] || m == nil {
+		return fmt.Errorf("real: client %d is not a crashed machine to restart", id)
+	}
+	d.machines[id] = m
+	delete(d.down, id)
+	return d.drain(id)
+}
+
+// Pause stops machine id as a stopped process: what reaches it waits.
+func (d *ClientDriver) Pause(id node.ID) {
+	if d.machines[id] != nil && d.active(id) {
+		d.paused[id] = []clientInput{}
+	}
+}
+
+// Resume runs paused machine id again: what reached it meanwhile is
+// delivered in order, then its timer runs (the loop ticks it when due).
+func (d *ClientDriver) Resume(id node.ID) error {
+	q, ok := d.paused[id]
+	if !ok {
+		return nil
+	}
+	delete(d.paused, id)
+	for _, in := range q {
+		if err := d.input(in); err != nil {
+			return err
+		}
+	}
+	return d.drain(id)
 }
 
 // close ends the connection's goroutines (once).

@@ -41,6 +41,7 @@ type RealRun struct {
 	verifier quorum.Verifier
 	rs       *runState
 	machines map[node.ID]node.Machine
+	restarts map[node.ID]int
 }
 
 // PrepareReal prepares scenario sc for seed to run against a real
@@ -65,7 +66,7 @@ func PrepareReal(sc Scenario, seed uint64, opt Options) (*RealRun, error) {
 		return nil, fmt.Errorf("scenarios: drawn knobs: %v", err)
 	}
 	rs := &runState{sc: sc, opt: opt, knobs: knobs, rec: &recorder{}, nodes: map[node.ID]*clientNode{},
-		seed: seed, streams: map[string]*rand.Rand{}, notApplicable: map[string]string{}}
+		seed: seed, streams: map[string]*rand.Rand{}, notApplicable: map[string]string{}, down: map[node.ID]bool{}}
 	rs.sc.SessionTimeout = knobs.SessionTimeout
 	for i := 1; i <= sc.Servers; i++ {
 		rs.serverIDs = append(rs.serverIDs, node.ID(i))
@@ -79,7 +80,8 @@ func PrepareReal(sc Scenario, seed uint64, opt Options) (*RealRun, error) {
 		return nil, fmt.Errorf("scenarios: %s", herr.Err)
 	}
 	r := &RealRun{Scenario: rs.sc, Seed: seed, Knobs: knobs, Servers: rs.serverIDs, Clients: rs.clientIDs,
-		Schedule: sched, Swarm: swarm, orig: sc, verifier: v, rs: rs, machines: map[node.ID]node.Machine{}}
+		Schedule: sched, Swarm: swarm, orig: sc, verifier: v, rs: rs, machines: map[node.ID]node.Machine{},
+		restarts: map[node.ID]int{}}
 	assign := rs.stream("workload/assign")
 	groups := max(sc.Workload.Groups, 1)
 	dealt := dealBehaviours(assign, sc.Workload.Mix, sc.Clients)
@@ -116,6 +118,46 @@ func (r *RealRun) Stop() {
 	for _, n := range r.rs.nodes {
 		n.stopped = true
 	}
+}
+
+// CrashClient records that client id's process crashed at now (its
+// machine is dropped: the driver closes its connections): it stops acting
+// on any role it held, and its session is abandoned, as in the simulator.
+func (r *RealRun) CrashClient(id node.ID, now node.Time) {
+	rs := r.rs
+	n := rs.nodes[id]
+	if n == nil || rs.down[id] {
+		return
+	}
+	n.now = max(n.now, now)
+	n.endClaim()
+	n.crashed()
+	if n.cur != nil && n.cur.op >= 0 {
+		if op := &rs.rec.h.Ops[n.cur.op]; op.Session == 0 {
+			op.Session = n.c.SessionID()
+		}
+	}
+	rs.down[id] = true
+}
+
+// RestartClient starts client id's process again at now: a new machine
+// (a new session) with the same behaviour, its random stream the seed's
+// for that incarnation. It returns nil for an id that is not a crashed
+// client.
+func (r *RealRun) RestartClient(id node.ID, now node.Time) node.Machine {
+	rs := r.rs
+	old := rs.nodes[id]
+	if old == nil || !rs.down[id] {
+		return nil
+	}
+	r.restarts[id]++
+	env := node.Env{ID: id, Now: now, Restart: r.restarts[id],
+		Rand: sim.NewStream(r.Seed, fmt.Sprintf("node/%d/%d", id, r.restarts[id]))}
+	n := newClientNode(rs, id, old.beh, old.group, env)
+	rs.nodes[id] = n
+	r.machines[id] = n
+	delete(rs.down, id)
+	return n
 }
 
 // NotApplicable removes a checker from the run with the reason (the
@@ -174,13 +216,13 @@ func (rs *runState) stream(name string) *rand.Rand {
 	return r
 }
 
-// up reports whether node id is up (without a world, client processes
-// never crash).
+// up reports whether node id is up (without a world: unless the nemesis
+// crashed the client, see RealRun.CrashClient).
 func (rs *runState) up(id node.ID) bool {
 	if rs.world != nil {
 		return rs.world.Up(id)
 	}
-	return true
+	return !rs.down[id]
 }
 
 // trueNow is the time of the run: the simulator's, or, in another world,

@@ -116,6 +116,7 @@ type runState struct {
 	seed          uint64
 	streams       map[string]*rand.Rand
 	notApplicable map[string]string
+	down          map[node.ID]bool // crashed client processes
 }
 
 const firstClientID = 101

@@ -128,6 +128,8 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	cc := &clients{ctx: ctx, d: driver, rr: rr, logf: logf}
+	cluster.SetClientControl(cc)
 	runner, err := nemesis.NewRunner(rr.Schedule, cluster, rr.NemesisStream())
 	if err != nil {
 		return nil, fmt.Errorf("the nemesis refuses the schedule: %w", err)
@@ -216,6 +218,61 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// clients carries out the nemesis's client faults on the client driver's
+// machines (the harness calls it from the nemesis's goroutine; every
+// action runs on the driver's).
+type clients struct {
+	ctx  context.Context
+	d    *real.ClientDriver
+	rr   *scenarios.RealRun
+	logf func(string, ...any)
+}
+
+var _ harness.ClientControl = (*clients)(nil)
+
+func (c *clients) do(what string, id node.ID, fn func(now node.Time) error) {
+	var ferr error
+	if err := c.d.Do(c.ctx, func(now node.Time) { ferr = fn(now) }); err != nil {
+		ferr = err
+	}
+	if ferr != nil {
+		c.logf("run: %s client %d: %v", what, id, ferr)
+	}
+}
+
+func (c *clients) Up(id node.ID) bool {
+	up := false
+	c.do("up", id, func(node.Time) error { up = c.d.Up(id); return nil })
+	return up
+}
+
+func (c *clients) Crash(id node.ID) {
+	c.do("crash", id, func(now node.Time) error {
+		c.rr.CrashClient(id, now)
+		c.d.Crash(id)
+		return nil
+	})
+}
+
+func (c *clients) Restart(id node.ID) {
+	c.do("restart", id, func(now node.Time) error {
+		if !c.d.Up(id) {
+			if m := c.rr.RestartClient(id, now); m != nil {
+				return c.d.Restart(id, m)
+			}
+		}
+		return nil
+	})
+}
+
+func (c *clients) Pause(id node.ID) {
+	c.do("pause", id, func(node.Time) error { c.d.Pause(id); return nil })
+}
+
+func (c *clients) Resume(id node.ID) {
+	c.do("resume", id, func(node.Time) error { return c.d.Resume(id) })
 }
 
 // harnessErr is the driver's failure if it stopped, else err.
