@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"zoosim/real"
+)
+
+// Bad flags stop zoosim real before it starts anything: exit status 2 and
+// a message naming the flag.
+func TestReal_BadFlagsExitTwo(t *testing.T) {
+	full := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(full, "x"), nil, 0o644))
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--target", "etcd", "--scenario", "standard"}, `--target "etcd": want zoosim or zookeeper`},
+		{[]string{"--servers", "3"}, "--scenario is required"},
+		{[]string{"--scenario", "nope"}, "nope"},
+		{[]string{"--scenario", "standard", "--servers", "0"}, "-servers: want a whole number from 1 to 9"},
+		{[]string{"--scenario", "standard", "--servers", "10"}, "from 1 to 9"},
+		{[]string{"--scenario", "standard", "--duration", "0s"}, "outside [1s, 10m0s]"},
+		{[]string{"--scenario", "standard", "--duration", "11m"}, "outside [1s, 10m0s]"},
+		{[]string{"--scenario", "standard", "--duration", "soon"}, "want a duration"},
+		{[]string{"--scenario", "standard", "--seed", "0"}, "want a seed"},
+		{[]string{"--scenario", "standard", "--dir", full}, "is not empty"},
+		{[]string{"--scenario", "standard", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, tc := range cases {
+		stdout, stderr, code := zoosim(t, append([]string{"real"}, tc.args...)...)
+		assert.Equal(t, exitUsage, code, "%q", tc.args)
+		assert.Contains(t, stderr, tc.want, "%q", tc.args)
+		assert.Empty(t, stdout, "%q", tc.args)
+	}
+	stdout, _, code := zoosim(t, "real", "--help")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "--target")
+	assert.Contains(t, stdout, "not applicable")
+}
+
+var (
+	realBinOnce sync.Once
+	realBin     string
+	realBinErr  error
+)
+
+// zoosimExecutable builds cmd/zoosim once into a directory the test run
+// removes (a real run starts it as its servers: the test binary cannot
+// be them).
+func zoosimExecutable(t *testing.T) string {
+	t.Helper()
+	realBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "zoosim-real-test-")
+		if err != nil {
+			realBinErr = err
+			return
+		}
+		realBin = filepath.Join(dir, "zoosim")
+		out, err := exec.Command("go", "build", "-o", realBin, ".").CombinedOutput()
+		if err != nil {
+			realBinErr = err
+			t.Logf("go build: %s", out)
+		}
+	})
+	require.NoError(t, realBinErr)
+	return realBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if realBin != "" {
+		os.RemoveAll(filepath.Dir(realBin))
+	}
+	os.Exit(code)
+}
+
+// realRun runs `zoosim real ARGS --json` as a process (bounded) and
+// decodes its object.
+func realRun(t *testing.T, args ...string) (map[string]any, string, int) {
+	t.Helper()
+	bin := zoosimExecutable(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"real", "--json"}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	var obj map[string]any
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &obj), "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
+	return obj, stderr.String(), code
+}
+
+func requireRealShape(t *testing.T, obj map[string]any, target string) {
+	t.Helper()
+	for _, k := range []string{"target", "scenario", "seed", "verdict", "checks", "ops", "faults", "faults_skipped", "wall_ms", "log_dir"} {
+		require.Contains(t, obj, k)
+	}
+	require.Equal(t, target, obj["target"])
+	require.Equal(t, "standard", obj["scenario"])
+	require.Greater(t, obj["ops"].(float64), 0.0)
+	require.Greater(t, obj["wall_ms"].(float64), 0.0)
+	checks := obj["checks"].(map[string]any)
+	for _, c := range []string{"linearizable", "zxid-order", "sessions", "liveness", "recipes"} {
+		require.Equal(t, "ok", checks[c], "check %s", c)
+	}
+}
+
+func TestReal_ZoosimStandard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an ensemble of zoosim serve processes; skipped with -short")
+	}
+	hist := filepath.Join(t.TempDir(), "history.json")
+	obj, stderr, code := realRun(t, "--target", "zoosim", "--servers", "3", "--scenario", "standard", "--duration", "10s",
+		"--seed", "5", "--save-history", hist)
+	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	requireRealShape(t, obj, "zoosim")
+	require.Equal(t, "ok", obj["verdict"], "stderr: %s", stderr)
+	checks := obj["checks"].(map[string]any)
+	for _, c := range []string{"stale-reads", "agreement", "watches"} {
+		require.Equal(t, "ok", checks[c], "the servers' txn records make %s applicable", c)
+	}
+	require.NotContains(t, obj, "not_applicable")
+	_, err := os.Stat(obj["log_dir"].(string))
+	require.True(t, os.IsNotExist(err), "the run's directory is removed without --keep")
+
+	// The saved history is judged again offline, with the same verdict.
+	out, errOut, code := zoosim(t, "check", hist, "--json")
+	require.Equal(t, exitOK, code, errOut)
+	var again map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &again))
+	require.Equal(t, "ok", again["verdict"])
+}
+
+func TestReal_ZooKeeperStandard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an Apache ZooKeeper ensemble; skipped with -short")
+	}
+	if _, err := real.ZooKeeperClassPath(); err != nil {
+		t.Skipf("Apache ZooKeeper is not installed (make clients): %v", err)
+	}
+	obj, stderr, code := realRun(t, "--target", "zookeeper", "--servers", "3", "--scenario", "standard", "--duration", "10s", "--seed", "5")
+	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	requireRealShape(t, obj, "zookeeper")
+	require.Equal(t, "ok", obj["verdict"], "stderr: %s", stderr)
+	na := obj["not_applicable"].(map[string]any)
+	for _, c := range []string{"stale-reads", "agreement", "watches"} {
+		require.Contains(t, na, c, "no txn records from Apache ZooKeeper")
+		require.NotContains(t, obj["checks"], c)
+	}
+}
+
+// Ctrl-C stops the run, every server and proxy, and removes its directory.
+func TestReal_InterruptCleansUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an ensemble of zoosim serve processes; skipped with -short")
+	}
+	bin := zoosimExecutable(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(bin, "real", "--scenario", "standard", "--duration", "60s", "--seed", "1", "--dir", dir)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(stderr.String(), "logs in") {
+		require.True(t, time.Now().Before(deadline), "the ensemble did not come up: %s", stderr.String())
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, err := os.Stat(filepath.Join(dir, "1"))
+	require.NoError(t, err, "the run's directory is there while it runs")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	var werr error
+	select {
+	case werr = <-done:
+		done <- werr
+	case <-time.After(time.Minute):
+		t.Fatal("zoosim real did not stop within a minute of SIGINT")
+	}
+	ee, ok := werr.(*exec.ExitError)
+	require.True(t, ok, "exit: %v", werr)
+	require.Equal(t, exitHarness, ee.ExitCode())
+	require.Contains(t, stderr.String(), "interrupted")
+	_, err = os.Stat(dir)
+	require.True(t, os.IsNotExist(err), "the directory is removed: %v", err)
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
