@@ -10,7 +10,7 @@ SEEDS ?=
 # suite's default is 0: an inconclusive run fails the job).
 MAX_INCONCLUSIVE ?=
 
-.PHONY: all run corpus build test test-short lint vet fmt bench bench-all canary fuzz fuzz-cli crash-test bench-serve tidy clean report-check deploy-check zookeeper kazoo clients compat differential
+.PHONY: all run corpus build test test-short lint vet fmt bench bench-all canary fuzz fuzz-cli crash-test real-smoke bench-serve tidy clean report-check deploy-check zookeeper kazoo clients compat differential
 
 ## run: the main job — the default scenario suite (ci), with its summary table; fails on a violation,
 ## a harness error or an inconclusive run beyond MAX_INCONCLUSIVE
@@ -89,6 +89,19 @@ fuzz-cli:
 CRASH_KILLS ?= 50
 crash-test:
 	ZOOSIM_CRASH_KILLS=$(CRASH_KILLS) $(GO) test -count=1 -run '^TestCrash_' -v -timeout 10m ./real/
+
+## real-smoke: zoosim real — the standard scenario for REAL_DURATION against a real 3-server
+## ensemble of zoosim serve processes (workload through zoosim's client over TCP, the seed's
+## faults applied to the processes and proxies, the same checkers), then the same against
+## Apache ZooKeeper 3.8 when it is installed (make clients); fails on a violation or a harness error
+REAL_DURATION ?= 60s
+real-smoke:
+	@set -e; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	$(GO) build -o "$$dir/zoosim" ./cmd/zoosim; \
+	"$$dir/zoosim" real --target zoosim --servers 3 --scenario standard --duration $(REAL_DURATION); \
+	if [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; then \
+		"$$dir/zoosim" real --target zookeeper --servers 3 --scenario standard --duration $(REAL_DURATION); \
+	else echo "real-smoke: Apache ZooKeeper is not installed (make clients): --target zookeeper skipped"; fi
 
 ## bench-serve: setData/s and getData/s of 64 go-zookeeper clients against a
 ## real 3-server ensemble with fsync on (BENCH_SECONDS per phase)

@@ -287,9 +287,13 @@ func printReal(w io.Writer, sc scenarios.Scenario, out *realrun.Outcome, keep bo
 	}
 	fmt.Fprintln(w, "checks:")
 	printResults(w, res.Report.Results, res.History)
+	width := 0
+	for _, r := range res.Report.Results {
+		width = max(width, len(r.Checker))
+	}
 	for _, name := range checker.Names {
 		if why, ok := res.NotApplicable[name]; ok {
-			fmt.Fprintf(w, "  %s  not applicable: %s\n", name, why)
+			fmt.Fprintf(w, "  %-*s  not applicable: %s\n", max(width, len(name)), name, why)
 		}
 	}
 	fmt.Fprintln(w, verdictLine(res.Verdict))
