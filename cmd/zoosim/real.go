@@ -266,7 +266,7 @@ func printReal(w io.Writer, sc scenarios.Scenario, out *realrun.Outcome, keep bo
 		}
 	}
 	if len(out.Skipped) > 0 {
-		fmt.Fprintf(w, "faults skipped (%d; the target cannot carry them out):\n", len(out.Skipped))
+		fmt.Fprintf(w, "faults skipped (%d: the target cannot carry them out, or nothing fit them):\n", len(out.Skipped))
 		for i, a := range out.Skipped {
 			if i == maxAppliedShown {
 				fmt.Fprintf(w, "  ... and %d more\n", len(out.Skipped)-maxAppliedShown)
