@@ -81,6 +81,17 @@ func cmdReal(args []string, stdout, stderr io.Writer) int {
 		duration = d
 		return nil
 	})
+	var bugs []string
+	fs.Func("bug", "switch on seeded `BUGS` of zoosim's client library (comma-separated: "+strings.Join(clientBugNames(), ", ")+
+		"); the servers are real processes, their bugs cannot be switched on", func(s string) error {
+		for b := range strings.SplitSeq(s, ",") {
+			if !slices.Contains(clientBugNames(), b) {
+				return fmt.Errorf("bug %q: only the client library's seeded bugs run for real (%s)", b, strings.Join(clientBugNames(), ", "))
+			}
+			bugs = append(bugs, b)
+		}
+		return nil
+	})
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
 	historyPath := fs.String("save-history", "", "save the run's history as JSON to `FILE` (for zoosim check)")
 	keep := fs.Bool("keep", false, "keep the directory with the servers' configs, data and logs")
@@ -102,7 +113,7 @@ func cmdReal(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return inputErr(stderr, fs, err)
 	}
-	ov := scenarios.Overrides{Servers: servers.n}
+	ov := scenarios.Overrides{Servers: servers.n, Bugs: bugs}
 	if duration > 0 {
 		ov.Duration = node.Time(duration)
 	} else if sc.Duration > node.Time(realrun.MaxDuration) {
@@ -187,6 +198,18 @@ func cmdReal(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "history saved to %s (zoosim check %s)\n", *historyPath, shellQuote(*historyPath))
 	}
 	return code
+}
+
+// clientBugNames are the seeded bugs of the client library, the only ones
+// a real run can switch on.
+func clientBugNames() []string {
+	var out []string
+	for _, b := range scenarios.Bugs {
+		if b.Layer == "client" {
+			out = append(out, b.Name)
+		}
+	}
+	return out
 }
 
 // emptyOrMissing checks that dir does not exist or is an empty directory.

@@ -39,6 +39,7 @@ func TestReal_BadFlagsExitTwo(t *testing.T) {
 		{[]string{"--scenario", "standard", "--seed", "0"}, "want a seed"},
 		{[]string{"--scenario", "standard", "--dir", full}, "is not empty"},
 		{[]string{"--scenario", "standard", "extra"}, `unexpected argument "extra"`},
+		{[]string{"--scenario", "standard", "--bug", "ack-before-sync"}, "only the client library's seeded bugs run for real"},
 	}
 	for _, tc := range cases {
 		stdout, stderr, code := zoosim(t, append([]string{"real"}, tc.args...)...)
