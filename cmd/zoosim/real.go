@@ -49,7 +49,8 @@ the history for zoosim check to re-judge offline.
 With --json, one object on stdout:
   {"target","scenario","seed","servers","verdict","checks","not_applicable",
    "unchecked","ops","faults","faults_skipped","skipped","wall_ms",
-   "log_dir","kept","client_stats","error"}
+   "log_dir","kept","client_stats","again","error"}
+again is the command that plays the same workload and fault schedule.
 
 Ctrl-C stops the run and removes everything it started (the directory too,
 unless --keep).
@@ -244,7 +245,10 @@ type realJSON struct {
 	LogDir        string                     `json:"log_dir,omitempty"`
 	Kept          bool                       `json:"kept"`
 	ClientStats   *real.ClientDriverStats    `json:"client_stats,omitempty"`
-	Error         string                     `json:"error"`
+	// Again is the command that runs the same workload and fault schedule
+	// again (not the same history: the real world is not deterministic).
+	Again string `json:"again"`
+	Error string `json:"error"`
 }
 
 func realJSONOf(out *realrun.Outcome, keep bool) realJSON {
@@ -254,7 +258,7 @@ func realJSONOf(out *realrun.Outcome, keep bool) realJSON {
 	j := realJSON{Target: out.Target, Scenario: res.Scenario, Seed: res.Seed, Servers: res.Servers, Verdict: res.Verdict,
 		Checks: r.Checks, NotApplicable: res.NotApplicable, Unchecked: r.Unchecked, Ops: res.Ops,
 		Faults: res.Faults - len(out.Skipped), FaultsSkipped: len(out.Skipped), WallMs: res.WallMs, LogDir: out.LogDir,
-		Kept: keep, ClientStats: &stats, Error: res.Err}
+		Kept: keep, ClientStats: &stats, Again: againLine(out), Error: res.Err}
 	for _, a := range out.Skipped {
 		j.Skipped = append(j.Skipped, a.String())
 	}
@@ -320,4 +324,16 @@ func printReal(w io.Writer, sc scenarios.Scenario, out *realrun.Outcome, keep bo
 		}
 	}
 	fmt.Fprintln(w, verdictLine(res.Verdict))
+	fmt.Fprintf(w, "again: %s (the same workload and faults, not the same history)\n", againLine(out))
+}
+
+// againLine is the command that plays the same workload and schedule.
+func againLine(out *realrun.Outcome) string {
+	res := out.Result
+	line := fmt.Sprintf("zoosim real --target %s --scenario %s --servers %d --duration %s --seed %d", out.Target, res.Scenario,
+		res.Servers, time.Duration(out.Duration), res.Seed)
+	if len(out.Bugs) > 0 {
+		line += " --bug " + strings.Join(out.Bugs, ",")
+	}
+	return line
 }

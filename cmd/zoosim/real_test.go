@@ -113,13 +113,14 @@ func realRun(t *testing.T, args ...string) (map[string]any, string, int) {
 
 func requireRealShape(t *testing.T, obj map[string]any, target string) {
 	t.Helper()
-	for _, k := range []string{"target", "scenario", "seed", "verdict", "checks", "ops", "faults", "faults_skipped", "wall_ms", "log_dir"} {
+	for _, k := range []string{"target", "scenario", "seed", "verdict", "checks", "ops", "faults", "faults_skipped", "wall_ms", "log_dir", "again"} {
 		require.Contains(t, obj, k)
 	}
 	require.Equal(t, target, obj["target"])
 	require.Equal(t, "standard", obj["scenario"])
 	require.Greater(t, obj["ops"].(float64), 0.0)
 	require.Greater(t, obj["wall_ms"].(float64), 0.0)
+	require.Contains(t, obj["again"], "zoosim real --target "+target+" --scenario standard --servers 3 --duration 10s --seed 5")
 	checks := obj["checks"].(map[string]any)
 	for _, c := range []string{"linearizable", "zxid-order", "sessions", "liveness", "recipes"} {
 		require.Equal(t, "ok", checks[c], "check %s", c)

@@ -58,6 +58,10 @@ type Options struct {
 // Outcome is a finished run.
 type Outcome struct {
 	Target string
+	// Duration and Bugs are the safety phase's length and the seeded
+	// bugs, as run.
+	Duration node.Time
+	Bugs     []string
 	Result *scenarios.Result
 	// LogDir is where the servers' configs, data and logs are (removed at
 	// the end unless Options.Keep).
@@ -116,7 +120,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		return nil, fmt.Errorf("the %s ensemble did not start: %w", opt.Target, err)
 	}
 	defer cluster.Close()
-	out := &Outcome{Target: opt.Target, LogDir: cluster.LogDir()}
+	out := &Outcome{Target: opt.Target, LogDir: cluster.LogDir(), Duration: rr.Scenario.Duration, Bugs: rr.Scenario.Bugs}
 	logf("run: %s ensemble of %d up in %v; logs in %s", opt.Target, rr.Scenario.Servers, time.Since(epoch).Round(time.Millisecond), out.LogDir)
 
 	machines := map[node.ID]node.Machine{}
