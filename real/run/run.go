@@ -62,7 +62,7 @@ type Outcome struct {
 	// bugs, as run.
 	Duration node.Time
 	Bugs     []string
-	Result *scenarios.Result
+	Result   *scenarios.Result
 	// LogDir is where the servers' configs, data and logs are (removed at
 	// the end unless Options.Keep).
 	LogDir string
