@@ -15,6 +15,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
 
+	"zoosim/nemesis"
 	"zoosim/node"
 	"zoosim/real"
 )
@@ -214,4 +215,177 @@ func (c *Cluster) pid(id node.ID) int {
 		return p.Pid()
 	}
 	return 0
+}
+
+// isolate blocks every peer link between x and the other servers.
+func isolate(c *Cluster, x node.ID) {
+	for _, y := range c.Servers() {
+		if y != x {
+			c.Block(x, y)
+			c.Block(y, x)
+		}
+	}
+}
+
+// requireAgreement checks that every server's committed sequence is a
+// prefix of the longest one, and returns the longest's length.
+func requireAgreement(t *testing.T, c *Cluster) int {
+	t.Helper()
+	cm, err := c.Committed()
+	require.NoError(t, err)
+	var longest []string
+	seqs := map[node.ID][]string{}
+	for _, id := range c.Servers() {
+		for _, x := range cm[id] {
+			seqs[id] = append(seqs[id], fmt.Sprintf("%x %T %+v", int64(x.Zxid), x.Txn, x.Txn))
+		}
+		if len(seqs[id]) > len(longest) {
+			longest = seqs[id]
+		}
+	}
+	for _, id := range c.Servers() {
+		require.Equal(t, longest[:len(seqs[id])], seqs[id], "server %d's committed txns are a prefix of the longest", id)
+	}
+	return len(longest)
+}
+
+func TestCluster_AnIsolatedLeaderIsReplacedAndTheMajorityServes(t *testing.T) {
+	skipProcesses(t)
+	c := startCluster(t, Options{Servers: 3})
+	old := waitLeader(t, c, 10*time.Second, anyLeader)
+	isolate(c, old)
+	l := waitLeader(t, c, 20*time.Second, func(id node.ID) bool { return id != old })
+	conn := connect(t, c, 101, l)
+	for i := range 5 {
+		_, err := conn.Create(fmt.Sprintf("/p%d", i), nil, 0, zk.WorldACL(zk.PermAll))
+		require.NoError(t, err)
+	}
+	// The old leader cannot commit anything: a client of its own gets no
+	// write through (it has no quorum), whatever it says meanwhile.
+	c.Heal()
+	eventually(t, 20*time.Second, "the old leader catches up", func() error {
+		cm, err := c.Committed()
+		if err != nil {
+			return err
+		}
+		if len(cm[old]) < len(cm[l]) || len(cm[l]) < 6 {
+			return fmt.Errorf("old leader %d has %d txns, leader %d %d", old, len(cm[old]), l, len(cm[l]))
+		}
+		return nil
+	})
+	conn2 := connect(t, c, 102, old)
+	_, err := conn2.Sync("/")
+	require.NoError(t, err)
+	ok, _, err := conn2.Exists("/p4")
+	require.NoError(t, err)
+	require.True(t, ok, "the old leader, healed, serves what the majority wrote")
+	requireAgreement(t, c)
+}
+
+func TestCluster_AClientCutFromItsServerLosesItsConnection(t *testing.T) {
+	skipProcesses(t)
+	c := startCluster(t, Options{Servers: 3})
+	waitLeader(t, c, 10*time.Second, anyLeader)
+	conn := connect(t, c, 101, 1)
+	_, err := conn.Create("/before", nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	c.Block(101, 1)
+	c.Block(1, 101)
+	eventually(t, 10*time.Second, "the cut client loses its connection", func() error {
+		if s := conn.State(); s == zk.StateHasSession {
+			return fmt.Errorf("state %v", s)
+		}
+		return nil
+	})
+	c.Heal()
+	eventually(t, 10*time.Second, "the client reconnects after the heal", func() error {
+		if s := conn.State(); s != zk.StateHasSession {
+			return fmt.Errorf("state %v", s)
+		}
+		return nil
+	})
+	_, err = conn.Create("/after", nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+}
+
+func TestCluster_ACrashedFollowerRestartsFromItsDisk(t *testing.T) {
+	skipProcesses(t)
+	c := startCluster(t, Options{Servers: 3})
+	l := waitLeader(t, c, 10*time.Second, anyLeader)
+	f := l%3 + 1
+	conn := connect(t, c, 101, l)
+	_, err := conn.Create("/a", nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	c.Crash(f)
+	require.False(t, c.Up(f))
+	c.Crash(f) // a no-op on a crashed server
+	_, err = conn.Create("/b", nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err, "two of three serve")
+	c.Restart(f)
+	require.True(t, c.Up(f))
+	eventually(t, 20*time.Second, "the restarted follower catches up", func() error {
+		cm, err := c.Committed()
+		if err != nil {
+			return err
+		}
+		if len(cm[f]) < len(cm[l]) {
+			return fmt.Errorf("follower %d has %d txns, leader %d %d", f, len(cm[f]), l, len(cm[l]))
+		}
+		return nil
+	})
+	require.GreaterOrEqual(t, requireAgreement(t, c), 3)
+	b, err := os.ReadDir(filepath.Join(c.LogDir(), fmt.Sprint(f), "report"))
+	require.NoError(t, err)
+	require.Len(t, b, 2, "one report per incarnation")
+}
+
+func TestCluster_APausedLeaderIsReplacedAndResumesAsAFollower(t *testing.T) {
+	skipProcesses(t)
+	c := startCluster(t, Options{Servers: 3})
+	old := waitLeader(t, c, 10*time.Second, anyLeader)
+	c.Pause(old)
+	require.True(t, c.Up(old), "a paused server is up")
+	l := waitLeader(t, c, 20*time.Second, func(id node.ID) bool { return id != old })
+	conn := connect(t, c, 101, l)
+	_, err := conn.Create("/while-paused", nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	c.Resume(old)
+	eventually(t, 20*time.Second, "the resumed server follows", func() error {
+		out, err := srvr(c.ServerAddr(old))
+		if err != nil || !strings.Contains(out, "Mode: follower") {
+			return fmt.Errorf("srvr: %q %v", out, err)
+		}
+		return nil
+	})
+	require.Equal(t, l, c.Leader())
+}
+
+func TestCluster_ZooKeeperStartsLeadsAndReplacesAnIsolatedLeader(t *testing.T) {
+	skipProcesses(t)
+	if _, err := real.ZooKeeperClassPath(); err != nil {
+		t.Skip(err)
+	}
+	c := startCluster(t, Options{Target: TargetZooKeeper, Servers: 3})
+	old := waitLeader(t, c, 30*time.Second, anyLeader)
+	conn := connect(t, c, 101, old%3+1)
+	_, err := conn.Create("/a", nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	isolate(c, old)
+	l := waitLeader(t, c, 60*time.Second, func(id node.ID) bool { return id != old })
+	conn2 := connect(t, c, 102, l)
+	_, err = conn2.Create("/b", nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err, "the majority serves writes")
+	_, err = c.Committed()
+	require.ErrorIs(t, err, ErrNotAvailable)
+	ok, why := c.Supports(nemesis.Fault{Kind: nemesis.DiskSyncLies})
+	require.False(t, ok)
+	require.Contains(t, why, "Apache ZooKeeper")
+	c.Heal()
+	eventually(t, 60*time.Second, "the old leader follows", func() error {
+		out, err := srvr(c.ServerAddr(old))
+		if err != nil || !strings.Contains(out, "Mode: follower") {
+			return fmt.Errorf("srvr: %q %v", out, err)
+		}
+		return nil
+	})
 }
