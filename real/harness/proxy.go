@@ -42,13 +42,14 @@ type network struct {
 	quality map[link]nemesis.LinkQuality
 	lag     map[node.ID]time.Duration
 	rnd     *rand.Rand
+	rto     time.Duration // rtoMin; tests shorten it
 }
 
 type link struct{ from, to node.ID }
 
 func newNetwork(seed uint64) *network {
 	return &network{blocked: map[link]bool{}, quality: map[link]nemesis.LinkQuality{}, lag: map[node.ID]time.Duration{},
-		rnd: rand.New(rand.NewPCG(seed, 0x7a6f6f73696d))}
+		rnd: rand.New(rand.NewPCG(seed, 0x7a6f6f73696d)), rto: rtoMin}
 }
 
 func (n *network) isBlocked(l link) bool {
@@ -72,7 +73,7 @@ func (n *network) fate(l link, losses *int) (delay time.Duration, reset bool) {
 		if *losses >= lossesMax {
 			return 0, true
 		}
-		delay += rtoMin << (*losses - 1) // the retransmission backs off
+		delay += n.rto << (*losses - 1) // the retransmission backs off
 	} else {
 		*losses = 0
 	}
