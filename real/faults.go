@@ -200,9 +200,9 @@ func (d *diskFaults) writeUnsynced() error {
 	return os.Rename(tmp, filepath.Join(d.dir, unsyncedFile))
 }
 
-// CorruptRecord flips one byte of the data of one record of the node files
-// in dataDir (a record chosen uniformly among every record with data, from
-// rnd) and says which ("log.1#3": the file and the record's index). ok is
+// CorruptRecord flips one byte of the data of one durable record of the
+// node files in dataDir (a record chosen uniformly among every record with
+// data that lying syncs did not leave undurable, from rnd) and says which ("log.1#3": the file and the record's index). ok is
 // false when there is no such record. The server sees the damage when it
 // next opens its storage; a running server does not read its files again.
 func CorruptRecord(dataDir string, rnd *rand.Rand) (record string, ok bool, err error) {
@@ -220,6 +220,14 @@ func CorruptRecord(dataDir string, rnd *rand.Rand) (record string, ok bool, err 
 		off   int64 // of the record's data
 		n     int
 	}
+	// Records past what lying syncs left durable will be lost at the next
+	// open: they are no durable records to damage.
+	durable := map[string]int64{}
+	if b, err := os.ReadFile(filepath.Join(dataDir, faultsSubdir, unsyncedFile)); err == nil {
+		if err := json.Unmarshal(b, &durable); err != nil {
+			return "", false, fmt.Errorf("real: disk faults: %s: %w", unsyncedFile, err)
+		}
+	}
 	var targets []target
 	for _, e := range entries {
 		name := e.Name()
@@ -233,6 +241,9 @@ func CorruptRecord(dataDir string, rnd *rand.Rand) (record string, ok bool, err 
 		p := parseRecords(b)
 		for i, r := range p.records {
 			if r.Corrupt || len(r.Data) == 0 || (p.headerDamaged && i == len(p.records)-1) {
+				continue
+			}
+			if size, ok := durable[filepath.Join(dir, name)]; ok && p.ends[i] > size {
 				continue
 			}
 			targets = append(targets, target{file: name, index: i, off: startOf(p.ends, i) + recordHeaderLen, n: len(r.Data)})

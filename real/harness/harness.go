@@ -373,12 +373,16 @@ func (c *Cluster) waitLeader(ctx context.Context) error {
 		}
 		for _, id := range c.servers {
 			if !c.procs[id].Running() {
-				return fmt.Errorf("harness: %s server %d exited while starting (log: %s)", c.opt.Target, id, c.ServerLog(id))
+				return fmt.Errorf("harness: %s server %d exited while starting; the end of its log:\n%s", c.opt.Target, id, c.logTail(id, 20))
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("harness: no %s server leads after %v (logs under %s): %w", c.opt.Target, c.opt.StartTimeout, c.dir, ctx.Err())
+			var tails strings.Builder
+			for _, id := range c.servers {
+				fmt.Fprintf(&tails, "\nserver %d:\n%s", id, c.logTail(id, 5))
+			}
+			return fmt.Errorf("harness: no %s server leads after %v: %w; the ends of the logs:%s", c.opt.Target, c.opt.StartTimeout, ctx.Err(), tails.String())
 		case <-c.stopped:
 			return errors.New("harness: closed while starting")
 		case <-tick.C:
@@ -738,4 +742,15 @@ func (c *Cluster) Close() error {
 		}
 	})
 	return c.closeErr
+}
+
+// logTail returns the last n lines of server id's log (Start's errors
+// quote it: a failed Start removes the directory).
+func (c *Cluster) logTail(id node.ID, n int) string {
+	b, err := os.ReadFile(c.ServerLog(id))
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

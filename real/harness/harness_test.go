@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
 
+	"zoosim/model"
 	"zoosim/nemesis"
 	"zoosim/node"
 	"zoosim/real"
@@ -227,26 +229,66 @@ func isolate(c *Cluster, x node.ID) {
 	}
 }
 
-// requireAgreement checks that every server's committed sequence is a
-// prefix of the longest one, and returns the longest's length.
+// requireAgreement checks that wherever two servers applied a txn at the
+// same zxid it is the same txn (a record of a snapshot restore, with a nil
+// Txn, is no txn: the checker compares its digest), and returns how many
+// zxids some server applied.
 func requireAgreement(t *testing.T, c *Cluster) int {
 	t.Helper()
 	cm, err := c.Committed()
 	require.NoError(t, err)
-	var longest []string
-	seqs := map[node.ID][]string{}
+	at := map[model.Zxid]string{}
+	who := map[model.Zxid]node.ID{}
 	for _, id := range c.Servers() {
+		last := model.Zxid(-1)
 		for _, x := range cm[id] {
-			seqs[id] = append(seqs[id], fmt.Sprintf("%x %T %+v", int64(x.Zxid), x.Txn, x.Txn))
-		}
-		if len(seqs[id]) > len(longest) {
-			longest = seqs[id]
+			require.Greater(t, x.Zxid, last, "server %d's zxids increase", id)
+			last = x.Zxid
+			if x.Txn == nil {
+				continue
+			}
+			txt := fmt.Sprintf("%d %d %T %+v", x.Session, x.Cxid, x.Txn, x.Txn)
+			if prev, ok := at[x.Zxid]; ok {
+				require.Equal(t, prev, txt, "servers %d and %d at zxid %x", who[x.Zxid], id, int64(x.Zxid))
+				continue
+			}
+			at[x.Zxid], who[x.Zxid] = txt, id
 		}
 	}
-	for _, id := range c.Servers() {
-		require.Equal(t, longest[:len(seqs[id])], seqs[id], "server %d's committed txns are a prefix of the longest", id)
+	return len(at)
+}
+
+// zxidOf is the last zxid server id's srvr reports, if it serves.
+func zxidOf(c *Cluster, id node.ID) (string, error) {
+	out, err := srvr(c.ServerAddr(id))
+	if err != nil {
+		return "", err
 	}
-	return len(longest)
+	for _, line := range strings.Split(out, "\n") {
+		if z, ok := strings.CutPrefix(line, "Zxid: "); ok {
+			return z, nil
+		}
+	}
+	return "", fmt.Errorf("server %d does not serve: %q", id, out)
+}
+
+// requireCaughtUp waits until follower f serves at leader l's last zxid.
+func requireCaughtUp(t *testing.T, c *Cluster, f, l node.ID) {
+	t.Helper()
+	eventually(t, 20*time.Second, fmt.Sprintf("server %d catches up with leader %d", f, l), func() error {
+		zf, err := zxidOf(c, f)
+		if err != nil {
+			return err
+		}
+		zl, err := zxidOf(c, l)
+		if err != nil {
+			return err
+		}
+		if zf != zl {
+			return fmt.Errorf("server %d at %s, leader %d at %s", f, zf, l, zl)
+		}
+		return nil
+	})
 }
 
 func TestCluster_AnIsolatedLeaderIsReplacedAndTheMajorityServes(t *testing.T) {
@@ -263,16 +305,7 @@ func TestCluster_AnIsolatedLeaderIsReplacedAndTheMajorityServes(t *testing.T) {
 	// The old leader cannot commit anything: a client of its own gets no
 	// write through (it has no quorum), whatever it says meanwhile.
 	c.Heal()
-	eventually(t, 20*time.Second, "the old leader catches up", func() error {
-		cm, err := c.Committed()
-		if err != nil {
-			return err
-		}
-		if len(cm[old]) < len(cm[l]) || len(cm[l]) < 6 {
-			return fmt.Errorf("old leader %d has %d txns, leader %d %d", old, len(cm[old]), l, len(cm[l]))
-		}
-		return nil
-	})
+	requireCaughtUp(t, c, old, l)
 	conn2 := connect(t, c, 102, old)
 	_, err := conn2.Sync("/")
 	require.NoError(t, err)
@@ -323,16 +356,7 @@ func TestCluster_ACrashedFollowerRestartsFromItsDisk(t *testing.T) {
 	require.NoError(t, err, "two of three serve")
 	c.Restart(f)
 	require.True(t, c.Up(f))
-	eventually(t, 20*time.Second, "the restarted follower catches up", func() error {
-		cm, err := c.Committed()
-		if err != nil {
-			return err
-		}
-		if len(cm[f]) < len(cm[l]) {
-			return fmt.Errorf("follower %d has %d txns, leader %d %d", f, len(cm[f]), l, len(cm[l]))
-		}
-		return nil
-	})
+	requireCaughtUp(t, c, f, l)
 	require.GreaterOrEqual(t, requireAgreement(t, c), 3)
 	b, err := os.ReadDir(filepath.Join(c.LogDir(), fmt.Sprint(f), "report"))
 	require.NoError(t, err)
@@ -388,4 +412,64 @@ func TestCluster_ZooKeeperStartsLeadsAndReplacesAnIsolatedLeader(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestCluster_LyingSyncsLoseTheFollowersTailAtItsCrashAndItResyncs(t *testing.T) {
+	skipProcesses(t)
+	c := startCluster(t, Options{Servers: 3, DiskFaults: true})
+	l := waitLeader(t, c, 10*time.Second, anyLeader)
+	f := l%3 + 1
+	conn := connect(t, c, 101, l)
+	_, err := conn.Create("/honest", nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	requireCaughtUp(t, c, f, l)
+	c.SyncLies(f, true)
+	for i := range 20 {
+		_, err := conn.Create(fmt.Sprintf("/lied%d", i), nil, 0, zk.WorldACL(zk.PermAll))
+		require.NoError(t, err)
+	}
+	c.Crash(f)
+	rec, ok := c.CorruptRecord(f)
+	require.True(t, ok, "the follower's disk holds records")
+	t.Logf("corrupted %s", rec)
+	c.SyncLies(f, false)
+	c.Restart(f)
+	requireCaughtUp(t, c, f, l)
+	requireAgreement(t, c)
+	b, err := os.ReadFile(c.ServerLog(f))
+	require.NoError(t, err)
+	require.Contains(t, string(b), "lying syncs never made durable", "the restart cut the tail the lies left")
+	require.Contains(t, string(b), "fails its checksum", "the restart found the corrupt record")
+}
+
+func TestCluster_TheRunnerSkipsWhatTheClusterCannotDoAndAppliesTheRest(t *testing.T) {
+	skipProcesses(t)
+	c := startCluster(t, Options{Servers: 3})
+	waitLeader(t, c, 10*time.Second, anyLeader)
+	sec := func(x int) node.Time { return node.Time(x) * node.Second }
+	s := nemesis.Schedule{
+		{At: 0, Kind: nemesis.ClockJump, Pick: nemesis.PickLeader, Jump: sec(1)},
+		{At: 0, Kind: nemesis.DiskSyncLies, Pick: nemesis.PickRandom, Duration: sec(1)},
+		{At: 0, Kind: nemesis.LinkDup, Pick: nemesis.PickRandom, Prob: 0.5, Duration: sec(1)},
+		{At: 0, Kind: nemesis.Crash, Pick: nemesis.PickClient},
+		{At: 0, Kind: nemesis.PartitionLeader, Duration: sec(1)},
+	}
+	r, err := nemesis.NewRunner(s, c, rand.New(rand.NewPCG(1, 1)))
+	require.NoError(t, err)
+	r.Apply(0)
+	a := r.Applied()
+	require.Len(t, a, 5)
+	for i := range 4 {
+		require.True(t, a[i].Skipped, "%s", a[i])
+		require.Contains(t, a[i].Description, "the target cannot: ")
+	}
+	require.False(t, a[4].Skipped, "%s", a[4])
+	old := a[4].Nodes
+	require.Len(t, old, 3)
+	require.Contains(t, a[4].Description, "isolate leader")
+	r.HealAll(sec(1))
+	waitLeader(t, c, 20*time.Second, anyLeader)
+	for _, id := range c.Servers() {
+		require.True(t, c.Up(id))
+	}
 }

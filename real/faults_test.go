@@ -1,0 +1,98 @@
+package real
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// countingFsync counts the real fsyncs a storage makes.
+func countingFsync(n *atomic.Int64) func(*os.File) error {
+	return func(f *os.File) error { n.Add(1); return fdatasync(f) }
+}
+
+func TestDiskFaults_ACrashLosesWhatLyingSyncsNeverMadeDurable(t *testing.T) {
+	dir := t.TempDir()
+	var fsyncs atomic.Int64
+	s, _ := openTest(t, StorageOptions{Dir: dir, Faults: true, Fsync: countingFsync(&fsyncs)})
+	apply(t, s, appendOp("log.1", "a"))
+	syncAll(t, s)
+	honest := fsyncs.Load()
+	require.Positive(t, honest)
+
+	require.NoError(t, SetSyncLies(dir, true))
+	apply(t, s, appendOp("log.1", "b"))
+	syncAll(t, s)
+	apply(t, s, appendOp("log.2", "c")) // a barrier (another file), then a new file
+	syncAll(t, s)
+	require.Equal(t, honest, fsyncs.Load(), "a lying sync calls no fsync")
+
+	// A crash: the process dies without closing; the next open recovers.
+	s2, logs := openTest(t, StorageOptions{Dir: dir, Faults: true})
+	rec := s2.Recovered()
+	require.Equal(t, []string{"a"}, datas(rec.Read("log.1")), "the tail appended while syncs lied is lost")
+	require.NotContains(t, rec.Files(), "log.2", "a file created while syncs lied is gone")
+	require.Contains(t, logs.String(), "lying syncs never made durable")
+	_, err := os.Stat(filepath.Join(dir, faultsSubdir, unsyncedFile))
+	require.True(t, os.IsNotExist(err), "the record of the lies is used once")
+}
+
+func TestDiskFaults_HonestSyncsAgainFlushWhatTheyLiedAbout(t *testing.T) {
+	dir := t.TempDir()
+	var fsyncs atomic.Int64
+	s, _ := openTest(t, StorageOptions{Dir: dir, Faults: true, Fsync: countingFsync(&fsyncs)})
+	require.NoError(t, SetSyncLies(dir, true))
+	apply(t, s, appendOp("log.1", "a"))
+	syncAll(t, s)
+	apply(t, s, appendOp("log.2", "b"))
+	require.Zero(t, fsyncs.Load())
+	require.NoError(t, SetSyncLies(dir, false))
+	syncAll(t, s)
+	require.GreaterOrEqual(t, fsyncs.Load(), int64(2), "log.1, which a sync lied about, is synced for real too")
+
+	s2, _ := openTest(t, StorageOptions{Dir: dir, Faults: true})
+	rec := s2.Recovered()
+	require.Equal(t, []string{"a"}, datas(rec.Read("log.1")))
+	require.Equal(t, []string{"b"}, datas(rec.Read("log.2")))
+}
+
+func TestDiskFaults_OffByDefault(t *testing.T) {
+	dir := t.TempDir()
+	var fsyncs atomic.Int64
+	s, _ := openTest(t, StorageOptions{Dir: dir, Fsync: countingFsync(&fsyncs)})
+	require.NoError(t, SetSyncLies(dir, true)) // no layer: nothing reads the lie file
+	apply(t, s, appendOp("log.1", "a"))
+	syncAll(t, s)
+	require.Positive(t, fsyncs.Load())
+}
+
+func TestCorruptRecord_TheNextOpenSeesOneCorruptRecord(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := openTest(t, StorageOptions{Dir: dir})
+	apply(t, s, appendOp("log.1", "aaaa"), appendOp("log.1", "bbbb"), appendOp("log.1", "cccc"))
+	syncAll(t, s)
+	rec, ok, err := CorruptRecord(dir, rand.New(rand.NewPCG(1, 2)))
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Regexp(t, `^log\.1#[0-2]$`, rec)
+
+	s2, logs := openTest(t, StorageOptions{Dir: dir})
+	recs := s2.Recovered().Read("log.1")
+	require.Len(t, recs, 3)
+	corrupt := 0
+	for _, r := range recs {
+		if r.Corrupt {
+			corrupt++
+		}
+	}
+	require.Equal(t, 1, corrupt)
+	require.Contains(t, logs.String(), "fails its checksum")
+
+	_, ok, err = CorruptRecord(t.TempDir(), rand.New(rand.NewPCG(1, 2)))
+	require.NoError(t, err)
+	require.False(t, ok, "no files, no record")
+}
