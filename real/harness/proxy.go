@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -216,8 +217,8 @@ func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
 	}()
 	losses := 0
 	var last time.Time
+	buf := make([]byte, chunkBytes)
 	for {
-		buf := make([]byte, chunkBytes)
 		n, err := src.Read(buf)
 		if n > 0 {
 			delay, drop := p.net.fate(l, &losses)
@@ -230,7 +231,7 @@ func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
 				due = last
 			}
 			last = due
-			line <- chunk{data: buf[:n], due: due}
+			line <- chunk{data: bytes.Clone(buf[:n]), due: due}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
