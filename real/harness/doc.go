@@ -18,6 +18,7 @@
 //	c.Committed()                    // zoosim: each server's applied txns; zookeeper: ErrNotAvailable
 //	c.LogDir(), c.ServerLog(id)      // DIR/N/{zoo.cfg,data,server.log,report}
 //	c.SetClientControl(cc)           // lets the nemesis crash/pause the workload's clients
+//	c.Deaths()                       // servers that exited without the harness killing them
 //	nemesis.NewRunner(s, c, rnd)     // *Cluster is a nemesis.Target, LagTarget and LimitedTarget
 //
 // Server IDs are 1..n (as scenarios number them; their clients start at

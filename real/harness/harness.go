@@ -89,6 +89,17 @@ type process interface {
 	Kill()
 	Signal(sig syscall.Signal)
 	Running() bool
+	Exited() <-chan struct{}
+}
+
+// Death is a server process that exited without the harness killing it (a
+// failed fsync, a broken invariant, a bad config): a finding of the run.
+type Death struct {
+	Server node.ID
+	// After is when the harness noticed, from Options.Epoch.
+	After time.Duration
+	// LogTail is the end of the server's log at that moment.
+	LogTail string
 }
 
 type zoosimProcess struct {
@@ -130,6 +141,11 @@ type Cluster struct {
 	lies    map[node.ID]bool
 	cc      ClientControl
 	rnd     *rand.Rand
+	// gen counts each server's starts; killing marks the servers the
+	// harness killed (until their next start); deaths are the others.
+	gen     map[node.ID]int
+	killing map[node.ID]bool
+	deaths  []Death
 	closed  bool
 	stopped chan struct{} // closed by Close: Start's wait ends
 
@@ -153,7 +169,7 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	c := &Cluster{opt: opt, procs: map[node.ID]process{}, serverDirs: map[node.ID]string{}, realAddrs: map[node.ID]string{},
 		net: newNetwork(opt.Seed), peers: map[peerKey]*proxy{}, toSrv: map[link]*proxy{}, paused: map[node.ID]bool{},
 		lies: map[node.ID]bool{}, rnd: rand.New(rand.NewPCG(opt.Seed, 0x636f7272)), stopped: make(chan struct{}),
-		epoch: opt.Epoch}
+		epoch: opt.Epoch, gen: map[node.ID]int{}, killing: map[node.ID]bool{}}
 	if c.epoch.IsZero() {
 		c.epoch = time.Now()
 	}
@@ -322,7 +338,7 @@ func (c *Cluster) setUp() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range c.servers {
-		if err := c.procs[id].Start(); err != nil {
+		if err := c.start(id); err != nil {
 			return fmt.Errorf("harness: %w", err)
 		}
 	}
@@ -516,6 +532,7 @@ func (c *Cluster) Crash(id node.ID) {
 	if !p.Running() {
 		return
 	}
+	c.killing[id] = true
 	p.Signal(syscall.SIGCONT)
 	p.Kill()
 	delete(c.paused, id)
@@ -542,7 +559,7 @@ func (c *Cluster) Restart(id node.ID) {
 	if p.Running() {
 		return
 	}
-	if err := p.Start(); err != nil {
+	if err := c.start(id); err != nil {
 		c.logf("harness: restart server %d: %v", id, err)
 		return
 	}
@@ -583,6 +600,37 @@ func (c *Cluster) Resume(id node.ID) {
 	c.procs[id].Signal(syscall.SIGCONT)
 	delete(c.paused, id)
 	c.logf("harness: resumed server %d", id)
+}
+
+// start starts server id's process and watches for its exit; c.mu is held.
+func (c *Cluster) start(id node.ID) error {
+	p := c.procs[id]
+	if err := p.Start(); err != nil {
+		return err
+	}
+	c.gen[id]++
+	c.killing[id] = false
+	gen, exited := c.gen[id], p.Exited()
+	go func() {
+		<-exited
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed || c.killing[id] || c.gen[id] != gen {
+			return
+		}
+		d := Death{Server: id, After: time.Since(c.epoch), LogTail: c.logTail(id, 20)}
+		c.deaths = append(c.deaths, d)
+		c.logf("harness: server %d exited on its own; the end of its log:\n%s", id, d.LogTail)
+	}()
+	return nil
+}
+
+// Deaths returns the server processes that exited without the harness
+// killing them, in the order it noticed.
+func (c *Cluster) Deaths() []Death {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.deaths)
 }
 
 func (c *Cluster) clientControl() ClientControl {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -361,6 +362,21 @@ func TestCluster_ACrashedFollowerRestartsFromItsDisk(t *testing.T) {
 	b, err := os.ReadDir(filepath.Join(c.LogDir(), fmt.Sprint(f), "report"))
 	require.NoError(t, err)
 	require.Len(t, b, 2, "one report per incarnation")
+	require.Empty(t, c.Deaths(), "the harness's own kills are no deaths")
+
+	// A process that dies behind the harness's back is a finding.
+	require.NoError(t, syscall.Kill(c.pid(f), syscall.SIGKILL))
+	eventually(t, 10*time.Second, "the death is noticed", func() error {
+		if len(c.Deaths()) == 0 {
+			return fmt.Errorf("no death")
+		}
+		return nil
+	})
+	d := c.Deaths()
+	require.Len(t, d, 1)
+	require.Equal(t, f, d[0].Server)
+	require.Contains(t, d[0].LogTail, "zoosim serve")
+	require.False(t, c.Up(f))
 }
 
 func TestCluster_APausedLeaderIsReplacedAndResumesAsAFollower(t *testing.T) {
