@@ -136,11 +136,11 @@ type Cluster struct {
 	toSrv   map[link]*proxy // (client, server)
 	proxyWG sync.WaitGroup
 
-	mu      sync.Mutex // process state; held while a process starts or dies
-	paused  map[node.ID]bool
-	lies    map[node.ID]bool
-	cc      ClientControl
-	rnd     *rand.Rand
+	mu     sync.Mutex // process state; held while a process starts or dies
+	paused map[node.ID]bool
+	lies   map[node.ID]bool
+	cc     ClientControl
+	rnd    *rand.Rand
 	// gen counts each server's starts; killing marks the servers the
 	// harness killed (until their next start); deaths are the others.
 	gen     map[node.ID]int
