@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // The fault-injecting file layer, for the harness's disk faults on real
@@ -32,6 +33,11 @@ import (
 // replaces and removes done while syncs lie are kept (only appended tails
 // are lost).
 //
+// Slow syncs: while DATADIR/zoosim-faults/sync-delay holds a duration
+// (time.ParseDuration), each sync first waits a uniformly drawn time up to
+// it (the harness's lag fault slows a server's disk as the simulator's
+// does).
+//
 // A torn or corrupt record: CorruptRecord flips one byte of one record's
 // data in a node's files, which the server sees as a corrupt record when
 // it next opens its storage.
@@ -46,6 +52,7 @@ const faultsSubdir = "zoosim-faults"
 const (
 	lieFile      = "lie"
 	unsyncedFile = "unsynced"
+	delayFile    = "sync-delay"
 )
 
 // SetSyncLies makes the syncs of the server whose data directory is
@@ -65,11 +72,46 @@ func SetSyncLies(dataDir string, lies bool) error {
 	return os.WriteFile(path, nil, 0o644)
 }
 
+// SetSyncDelay makes every sync of the server whose data directory is
+// dataDir wait up to d first (0: no wait).
+func SetSyncDelay(dataDir string, d time.Duration) error {
+	dir := filepath.Join(dataDir, faultsSubdir)
+	path := filepath.Join(dir, delayFile)
+	if d <= 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(d.String()), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// delay waits what the sync-delay file asks for, if it exists.
+func (d *diskFaults) delay() {
+	b, err := os.ReadFile(filepath.Join(d.dir, delayFile))
+	if err != nil {
+		return
+	}
+	most, err := time.ParseDuration(string(b))
+	if err != nil || most <= 0 {
+		return
+	}
+	d.sleep(time.Duration(rand.Int64N(int64(most)) + 1))
+}
+
 // diskFaults is the layer's state in one Storage. The syncer's goroutine
 // and the driver's both sync, hence the lock.
 type diskFaults struct {
-	dir string
-	log func(msg string, args ...any)
+	dir   string
+	log   func(msg string, args ...any)
+	sleep func(time.Duration) // time.Sleep; tests watch it
 
 	mu sync.Mutex
 	// durable is each file's size at its last honest sync (or at open).
@@ -80,7 +122,7 @@ type diskFaults struct {
 }
 
 func newDiskFaults(dataDir string, log func(string, ...any)) *diskFaults {
-	return &diskFaults{dir: filepath.Join(dataDir, faultsSubdir), log: log, durable: map[string]int64{}, unsynced: map[string]int64{}}
+	return &diskFaults{dir: filepath.Join(dataDir, faultsSubdir), log: log, sleep: time.Sleep, durable: map[string]int64{}, unsynced: map[string]int64{}}
 }
 
 func (d *diskFaults) lying() bool {
@@ -137,6 +179,7 @@ func (d *diskFaults) opened(path string, size int64) {
 // sync is called instead of each fsync of f: it lies (returns true: skip
 // the fsync) or, honest, first really syncs whatever it lied about.
 func (d *diskFaults) sync(f *os.File, fsync func(*os.File) error) (lied bool, err error) {
+	d.delay()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	path := f.Name()

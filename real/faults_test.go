@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -95,4 +96,28 @@ func TestCorruptRecord_TheNextOpenSeesOneCorruptRecord(t *testing.T) {
 	_, ok, err = CorruptRecord(t.TempDir(), rand.New(rand.NewPCG(1, 2)))
 	require.NoError(t, err)
 	require.False(t, ok, "no files, no record")
+}
+
+func TestDiskFaults_SlowSyncsWaitUpToTheDelay(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := openTest(t, StorageOptions{Dir: dir, Faults: true})
+	var waits []time.Duration
+	s.faults.sleep = func(d time.Duration) { waits = append(waits, d) }
+	apply(t, s, appendOp("log.1", "a"))
+	syncAll(t, s)
+	require.Empty(t, waits, "no delay file, no wait")
+	require.NoError(t, SetSyncDelay(dir, 50*time.Millisecond))
+	for range 20 {
+		apply(t, s, appendOp("log.1", "b"))
+		syncAll(t, s)
+	}
+	require.Len(t, waits, 20)
+	for _, w := range waits {
+		require.Greater(t, w, time.Duration(0))
+		require.LessOrEqual(t, w, 50*time.Millisecond)
+	}
+	require.NoError(t, SetSyncDelay(dir, 0))
+	apply(t, s, appendOp("log.1", "c"))
+	syncAll(t, s)
+	require.Len(t, waits, 20, "the delay is gone")
 }

@@ -51,8 +51,9 @@
 //	             the connection reset at the 6th); ReorderProb makes it a segment others overtook
 //	             (TCP holds the stream back: a stall up to max(ExtraLatency, 20 ms)); DupProb has no
 //	             effect (TCP drops duplicates) and link-dup faults are refused
-//	SetLag       every byte to and from the server is delayed by lag (its disk is not slowed);
-//	             MoveClient is false (the workload owns its clients)
+//	SetLag       every byte to and from the server is delayed by lag; on zoosim with DiskFaults each
+//	             of its syncs also waits up to lag (otherwise its disk is not slowed); MoveClient
+//	             is false (the workload owns its clients)
 //	SetClock     nothing: clock faults are refused (no privileges to move a process's clock)
 //	SyncLies     zoosim with DiskFaults: the server's syncs lie until told otherwise, and its next
 //	             restart after a crash loses the appended tails they never made durable

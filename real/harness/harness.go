@@ -676,8 +676,9 @@ func (c *Cluster) Heal() {
 	c.net.mu.Unlock()
 }
 
-// SetLag adds lag to every byte to and from server id (0 restores it). The
-// server's disk is not slowed.
+// SetLag adds lag to every byte to and from server id (0 restores it); on
+// target zoosim with DiskFaults each of its syncs also waits up to lag
+// (real.SetSyncDelay). Otherwise its disk is not slowed.
 func (c *Cluster) SetLag(id node.ID, lag node.Time) {
 	c.net.mu.Lock()
 	if lag <= 0 {
@@ -686,6 +687,11 @@ func (c *Cluster) SetLag(id node.ID, lag node.Time) {
 		c.net.lag[id] = time.Duration(lag)
 	}
 	c.net.mu.Unlock()
+	if c.isServer(id) && c.opt.Target == TargetZoosim && c.opt.DiskFaults {
+		if err := real.SetSyncDelay(c.dataDir(id), time.Duration(max(lag, 0))); err != nil {
+			c.logf("harness: slow syncs on server %d: %v", id, err)
+		}
+	}
 }
 
 // MoveClient reports false: the workload side owns its clients'
