@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"zoosim/node"
 )
 
 // countingFsync counts the real fsyncs a storage makes.
@@ -37,7 +39,7 @@ func TestDiskFaults_ACrashLosesWhatLyingSyncsNeverMadeDurable(t *testing.T) {
 	rec := s2.Recovered()
 	require.Equal(t, []string{"a"}, datas(rec.Read("log.1")), "the tail appended while syncs lied is lost")
 	require.NotContains(t, rec.Files(), "log.2", "a file created while syncs lied is gone")
-	require.Contains(t, logs.String(), "lying syncs never made durable")
+	require.Contains(t, logs.String(), "no honest sync made durable")
 	_, err := os.Stat(filepath.Join(dir, faultsSubdir, unsyncedFile))
 	require.True(t, os.IsNotExist(err), "the record of the lies is used once")
 }
@@ -120,4 +122,24 @@ func TestDiskFaults_SlowSyncsWaitUpToTheDelay(t *testing.T) {
 	apply(t, s, appendOp("log.1", "c"))
 	syncAll(t, s)
 	require.Len(t, waits, 20, "the delay is gone")
+}
+
+func TestDiskFaults_ACrashIsAPowerLossAndACleanStopKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := openTest(t, StorageOptions{Dir: dir, Faults: true})
+	apply(t, s, appendOp("log.1", "a"))
+	syncAll(t, s)
+	apply(t, s, appendOp("log.1", "b"), node.DiskOp{Kind: node.Replace, File: "epoch", Data: []byte("1")})
+	apply(t, s, appendOp("log.1", "c")) // after the replace's barrier: unsynced
+
+	s2, logs := openTest(t, StorageOptions{Dir: dir, Faults: true}) // the first one "crashed"
+	rec := s2.Recovered()
+	require.Equal(t, []string{"a", "b"}, datas(rec.Read("log.1")), "what no sync covered is lost; the barrier synced b")
+	require.Equal(t, []string{"1"}, datas(rec.Read("epoch")), "a replace is durable when it returns")
+	require.Contains(t, logs.String(), "no honest sync made durable")
+
+	apply(t, s2, appendOp("log.1", "d"))
+	require.NoError(t, s2.Close()) // a clean stop
+	s3, _ := openTest(t, StorageOptions{Dir: dir, Faults: true})
+	require.Equal(t, []string{"a", "b", "d"}, datas(s3.Recovered().Read("log.1")), "a clean stop loses nothing")
 }

@@ -37,7 +37,9 @@
 //
 // What each nemesis.Target method does:
 //
-//	Crash        SIGCONT then SIGKILL the server, wait until it is gone, reset its proxied connections
+//	Crash        SIGCONT then SIGKILL the server, wait until it is gone, reset its proxied connections;
+//	             on zoosim with DiskFaults the crash is a power loss: its restart first cuts off every
+//	             append no honest sync covered (real/faults.go), as the simulated disk loses them
 //	Restart      start the server again from its data directory
 //	Up           the server's process runs (a paused one does)
 //	Pause/Resume SIGSTOP / SIGCONT
@@ -55,11 +57,11 @@
 //	             of its syncs also waits up to lag (otherwise its disk is not slowed); MoveClient
 //	             is false (the workload owns its clients)
 //	SetClock     nothing: clock faults are refused (no privileges to move a process's clock)
-//	SyncLies     zoosim with DiskFaults: the server's syncs lie until told otherwise, and its next
-//	             restart after a crash loses the appended tails they never made durable
-//	             (real.DiskFaultsEnv, real/faults.go); refused otherwise
-//	CorruptRecord zoosim with DiskFaults: flip one byte of one record's data in the server's files
-//	             (seen at its next start); refused otherwise
+//	SyncLies     zoosim with DiskFaults: the server's syncs lie (no fsync, no progress of what is
+//	             durable) until told otherwise, so its next crash loses everything appended since
+//	             its last honest sync (real.DiskFaultsEnv, real/faults.go); refused otherwise
+//	CorruptRecord zoosim with DiskFaults: flip one byte of one durable record's data in the server's
+//	             files (seen at its next start); refused otherwise
 //
 // Supports (nemesis.LimitedTarget) refuses the faults a target cannot
 // carry out, so that the Runner reports them as skipped with the reason:

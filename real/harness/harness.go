@@ -53,8 +53,10 @@ type Options struct {
 	// Extra lines appended to every zoo.cfg.
 	Extra []string
 	// DiskFaults starts zoosim's servers with the fault-injecting file
-	// layer (real.DiskFaultsEnv), which SyncLies needs; CorruptRecord
-	// needs it too. Never on by default; not available for zookeeper.
+	// layer (real.DiskFaultsEnv), which SyncLies and CorruptRecord need;
+	// with it a Crash is a power loss (unsynced appends are lost) and
+	// SetLag slows syncs too. Never on by default; not available for
+	// zookeeper.
 	DiskFaults bool
 	// Seed seeds the proxies' loss and reorder draws and CorruptRecord's
 	// choice. The real world is not deterministic; the seed only makes the

@@ -454,7 +454,7 @@ func TestCluster_LyingSyncsLoseTheFollowersTailAtItsCrashAndItResyncs(t *testing
 	requireAgreement(t, c)
 	b, err := os.ReadFile(c.ServerLog(f))
 	require.NoError(t, err)
-	require.Contains(t, string(b), "lying syncs never made durable", "the restart cut the tail the lies left")
+	require.Contains(t, string(b), "no honest sync made durable", "the restart cut the tail the lies left")
 	require.Contains(t, string(b), "fails its checksum", "the restart found the corrupt record")
 }
 
