@@ -225,13 +225,15 @@ func (d *diskFaults) durableSize(path string) int64 {
 }
 
 // sync is called instead of each fsync of f: it lies (returns true: skip
-// the fsync) or, honest, first really syncs whatever it lied about.
+// the fsync) or, honest, first really syncs whatever it lied about. No
+// lock is held across an fsync, so that the driver appends meanwhile, as
+// without the layer.
 func (d *diskFaults) sync(f *os.File, fsync func(*os.File) error) (lied bool, err error) {
 	d.delay()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	path := f.Name()
 	if d.lying() {
+		defer d.mu.Unlock()
 		d.lied[path] = true
 		if _, ok := d.pending[path]; !ok {
 			d.pending[path] = d.durableSize(path)
@@ -241,8 +243,10 @@ func (d *diskFaults) sync(f *os.File, fsync func(*os.File) error) (lied bool, er
 		}
 		return true, nil
 	}
-	changed := false
-	for _, p := range slices.Sorted(maps.Keys(d.lied)) {
+	flush := slices.Sorted(maps.Keys(d.lied))
+	clear(d.lied)
+	d.mu.Unlock()
+	for _, p := range flush {
 		if p == path {
 			continue
 		}
@@ -250,49 +254,45 @@ func (d *diskFaults) sync(f *os.File, fsync func(*os.File) error) (lied bool, er
 		if err != nil {
 			continue // removed or replaced since
 		}
-		c, err := d.honest(g, fsync)
+		err = d.honest(g, fsync)
 		g.Close()
 		if err != nil {
 			return false, err
 		}
-		changed = changed || c
 	}
-	clear(d.lied)
-	c, err := d.honest(f, fsync)
-	if err != nil {
-		return false, err
-	}
-	if changed || c {
-		return false, d.writeJournal()
-	}
-	return false, nil
+	return false, d.honest(f, fsync)
 }
 
 // honest fsyncs f and advances its durable size to what the fsync
-// covered; it reports whether pending changed.
-func (d *diskFaults) honest(f *os.File, fsync func(*os.File) error) (bool, error) {
+// covered (its size before).
+func (d *diskFaults) honest(f *os.File, fsync func(*os.File) error) error {
 	before, err := f.Stat()
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := fsync(f); err != nil {
-		return false, err
+		return err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// An append that wrote before this stat finds its entry still pending
+	// (and so wrote no journal); one that writes after it adds its entry
+	// once the lock is free.
 	after, err := f.Stat()
 	if err != nil {
-		return false, err
+		return err
 	}
 	path := f.Name()
 	d.durable[path] = before.Size()
 	if _, ok := d.pending[path]; !ok {
-		return false, nil
+		return nil
 	}
 	if after.Size() == before.Size() {
 		delete(d.pending, path)
 	} else { // appended while the fsync ran
 		d.pending[path] = before.Size()
 	}
-	return true, nil
+	return d.writeJournal()
 }
 
 // writeJournal saves pending (rename, no fsync: see above), or removes the
