@@ -489,3 +489,45 @@ func TestCluster_TheRunnerSkipsWhatTheClusterCannotDoAndAppliesTheRest(t *testin
 		require.True(t, c.Up(id))
 	}
 }
+
+func TestCluster_ALoneServerLeadsItselfAndKeepsItsDataAcrossACrash(t *testing.T) {
+	skipProcesses(t)
+	c := startCluster(t, Options{Servers: 1, DiskFaults: true})
+	require.Equal(t, node.ID(1), c.Leader(), "a standalone server leads")
+	conn := connect(t, c, 101, 1)
+	_, err := conn.Create("/kept", []byte("v"), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	c.Crash(1)
+	require.Equal(t, node.ID(0), c.Leader(), "nobody leads while it is down")
+	c.Restart(1)
+	waitLeader(t, c, 10*time.Second, anyLeader)
+	conn2 := connect(t, c, 102, 1)
+	b, _, err := conn2.Get("/kept")
+	require.NoError(t, err)
+	require.Equal(t, "v", string(b), "an acknowledged write survives a power loss")
+}
+
+func TestCluster_SlowAndLossyLinksStillServe(t *testing.T) {
+	skipProcesses(t)
+	c := startCluster(t, Options{Servers: 3})
+	l := waitLeader(t, c, 10*time.Second, anyLeader)
+	for _, a := range c.Servers() {
+		for _, b := range append(c.Servers(), c.Clients()...) {
+			if a != b {
+				q := nemesis.LinkQuality{ExtraLatency: 5 * node.Millisecond, LossProb: 0.05, ReorderProb: 0.1}
+				c.SetLinkQuality(a, b, q)
+				c.SetLinkQuality(b, a, q)
+			}
+		}
+	}
+	c.SetLag(l%3+1, 20*node.Millisecond)
+	conn := connect(t, c, 101, l)
+	for i := range 10 {
+		_, err := conn.Create(fmt.Sprintf("/slow%d", i), nil, 0, zk.WorldACL(zk.PermAll))
+		require.NoError(t, err)
+	}
+	c.Heal()
+	c.SetLag(l%3+1, 0)
+	requireCaughtUp(t, c, l%3+1, waitLeader(t, c, 20*time.Second, anyLeader))
+	requireAgreement(t, c)
+}
