@@ -115,6 +115,7 @@ func startCluster(t *testing.T, opt Options) *Cluster {
 			_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
 			require.True(t, os.IsNotExist(err), "process %d is gone", pid)
 		}
+		require.Empty(t, processesUnder(c.LogDir()), "no process runs with a config under the cluster's directory")
 		for _, id := range c.Servers() {
 			require.False(t, c.Up(id))
 		}
@@ -181,6 +182,7 @@ func TestCluster_StartsServesThroughProxiesAndReportsCommitted(t *testing.T) {
 	c := startCluster(t, Options{Servers: 3})
 	require.Equal(t, []node.ID{1, 2, 3}, c.Servers())
 	require.Equal(t, testClients, c.Clients())
+	require.Len(t, processesUnder(c.LogDir()), 3, "the leak check sees the servers")
 	l := waitLeader(t, c, 10*time.Second, anyLeader)
 	conn := connect(t, c, 101, l%3+1)
 	_, err := conn.Create("/a", []byte("x"), 0, zk.WorldACL(zk.PermAll))
@@ -530,4 +532,49 @@ func TestCluster_SlowAndLossyLinksStillServe(t *testing.T) {
 	c.SetLag(l%3+1, 0)
 	requireCaughtUp(t, c, l%3+1, waitLeader(t, c, 20*time.Second, anyLeader))
 	requireAgreement(t, c)
+}
+
+func TestCluster_CloseWhileTheNemesisActsLeavesNothing(t *testing.T) {
+	skipProcesses(t)
+	c := startCluster(t, Options{Servers: 3})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // the nemesis's goroutine, busy when the "signal" comes
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			id := node.ID(i%3 + 1)
+			c.Leader()
+			c.Crash(id)
+			c.Restart(id)
+			c.Pause(id)
+			c.Resume(id)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, c.Close()) // as a signal handler would, mid-action
+	close(stop)
+	<-done
+	for _, id := range c.Servers() {
+		require.False(t, c.Up(id), "nothing restarts after Close")
+	}
+	// The cleanup checks that no process and no directory is left.
+}
+
+// processesUnder lists the processes whose command line names a path under
+// dir (every server's names its zoo.cfg).
+func processesUnder(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), dir+"/") {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
 }
