@@ -33,7 +33,13 @@
 // ports. Client links: one proxy per (client, server). A proxy of (a, b)
 // carries the connections a opens to b: their forward stream is the link
 // a -> b, their reverse stream the link b -> a. So every connection
-// between two nodes, whoever opened it, obeys both links.
+// between two nodes, whoever opened it, obeys both links. Apache
+// ZooKeeper's election handshake names the dialer's own election address,
+// and a server that gets a connection from a lower sid drops it and dials
+// that address back, which would bypass the proxies: the election proxy of
+// (a, b) rewrites the address to the election proxy of (b, a). The tests
+// check in the kernel's TCP tables that no server ever dials another
+// directly.
 //
 // What each nemesis.Target method does:
 //

@@ -132,6 +132,7 @@ type Cluster struct {
 	procs      map[node.ID]process
 	serverDirs map[node.ID]string // DIR/N: zoo.cfg, data/, server.log, report/
 	realAddrs  map[node.ID]string // each server's own client port
+	peerPorts  map[node.ID][2]int // each server's own peer and election ports
 
 	net     *network
 	peers   map[peerKey]*proxy
@@ -169,7 +170,7 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{opt: opt, procs: map[node.ID]process{}, serverDirs: map[node.ID]string{}, realAddrs: map[node.ID]string{},
-		net: newNetwork(opt.Seed), peers: map[peerKey]*proxy{}, toSrv: map[link]*proxy{}, paused: map[node.ID]bool{},
+		peerPorts: map[node.ID][2]int{}, net: newNetwork(opt.Seed), peers: map[peerKey]*proxy{}, toSrv: map[link]*proxy{}, paused: map[node.ID]bool{},
 		lies: map[node.ID]bool{}, rnd: rand.New(rand.NewPCG(opt.Seed, 0x636f7272)), stopped: make(chan struct{}),
 		epoch: opt.Epoch, gen: map[node.ID]int{}, killing: map[node.ID]bool{}}
 	if c.epoch.IsZero() {
@@ -310,6 +311,7 @@ func (c *Cluster) setUp() error {
 			c.procs[id] = zoosimProcess{LocalServer: s, binary: c.opt.Binary}
 			c.serverDirs[id] = s.Dir
 			c.realAddrs[id] = s.ClientAddr()
+			c.peerPorts[id] = [2]int{s.PeerPort, s.ElectionPort}
 		}
 	case TargetZooKeeper:
 		e, err := real.WriteZooKeeperEnsemble(c.dir, n, real.ZooKeeperOptions{TickTimeMs: c.opt.TickTimeMs,
@@ -322,6 +324,14 @@ func (c *Cluster) setUp() error {
 			c.procs[id] = s
 			c.serverDirs[id] = s.Dir
 			c.realAddrs[id] = s.ClientAddr()
+			c.peerPorts[id] = [2]int{s.PeerPort, s.ElectionPort}
+		}
+	}
+	if c.opt.Target == TargetZooKeeper {
+		for k, p := range c.peers {
+			if k.kind == "election" {
+				p.hello = zkElectionHello(c.peers[peerKey{k.to, k.from, "election"}].addr())
+			}
 		}
 	}
 	for _, cl := range c.clients {

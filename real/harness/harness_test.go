@@ -316,6 +316,7 @@ func TestCluster_AnIsolatedLeaderIsReplacedAndTheMajorityServes(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "the old leader, healed, serves what the majority wrote")
 	requireAgreement(t, c)
+	requireNoBypass(t, c)
 }
 
 func TestCluster_AClientCutFromItsServerLosesItsConnection(t *testing.T) {
@@ -430,6 +431,7 @@ func TestCluster_ZooKeeperStartsLeadsAndReplacesAnIsolatedLeader(t *testing.T) {
 		}
 		return nil
 	})
+	requireNoBypass(t, c)
 }
 
 func TestCluster_LyingSyncsLoseTheFollowersTailAtItsCrashAndItResyncs(t *testing.T) {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"net"
 	"os"
@@ -201,4 +202,50 @@ func requireBroken(t *testing.T, err error, why string) {
 	t.Helper()
 	require.Error(t, err, why)
 	require.False(t, os.IsTimeout(err), "%s: the connection timed out instead of breaking: %v", why, err)
+}
+
+func TestZKElectionHello_NamesTheBackProxyAsTheDialersAddress(t *testing.T) {
+	msg := func(version int64, sid int64, addr string) []byte {
+		b := binary.BigEndian.AppendUint64(nil, uint64(version))
+		b = binary.BigEndian.AppendUint64(b, uint64(sid))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(addr)))
+		return append(b, addr...)
+	}
+	rewrite := zkElectionHello("127.0.0.1:40001")
+	rest := []byte("notification bytes")
+	in := bytes.NewReader(append(msg(zkProtocolV2, 2, "127.0.0.1:3888|127.0.0.2:3888"), rest...))
+	got, err := rewrite(in)
+	require.NoError(t, err)
+	require.Equal(t, msg(zkProtocolV2, 2, "127.0.0.1:40001"), got)
+	tail, _ := io.ReadAll(in)
+	require.Equal(t, rest, tail, "what follows the handshake is not consumed")
+
+	got, err = rewrite(bytes.NewReader(msg(zkProtocolV1, 3, "127.0.0.1:3888")))
+	require.NoError(t, err)
+	require.Equal(t, msg(zkProtocolV1, 3, "127.0.0.1:40001"), got)
+
+	old := binary.BigEndian.AppendUint64(nil, 5) // the oldest protocol: just the sid
+	got, err = rewrite(bytes.NewReader(append(old, rest...)))
+	require.NoError(t, err)
+	require.Equal(t, old, got)
+
+	_, err = rewrite(bytes.NewReader(msg(zkProtocolV2, 2, string(make([]byte, zkHelloAddrMax+1)))))
+	require.Error(t, err)
+}
+
+func TestProxy_RewritesTheHelloOnlyOnItsForwardStream(t *testing.T) {
+	u := newUpstream(t, true)
+	p, _ := testProxy(t, u)
+	p.hello = func(r io.Reader) ([]byte, error) {
+		var b [2]byte
+		_, err := io.ReadFull(r, b[:])
+		return []byte("HELLO"), err
+	}
+	c := dial(t, p)
+	_, err := c.Write([]byte("hi and more"))
+	require.NoError(t, err)
+	got := make([]byte, len("HELLO and more"))
+	_, err = io.ReadFull(c, got)
+	require.NoError(t, err)
+	require.Equal(t, "HELLO and more", string(got), "the echo of the rewritten stream comes back as it is")
 }
