@@ -403,7 +403,7 @@ func TestCluster_APausedLeaderIsReplacedAndResumesAsAFollower(t *testing.T) {
 	require.Equal(t, l, c.Leader())
 }
 
-func TestCluster_ZooKeeperStartsLeadsAndReplacesAnIsolatedLeader(t *testing.T) {
+func TestCluster_ZooKeeperLeadsReplacesAnIsolatedLeaderAndRestartsACrashedServer(t *testing.T) {
 	skipProcesses(t)
 	if _, err := real.ZooKeeperClassPath(); err != nil {
 		t.Skip(err)
@@ -432,6 +432,21 @@ func TestCluster_ZooKeeperStartsLeadsAndReplacesAnIsolatedLeader(t *testing.T) {
 		return nil
 	})
 	requireNoBypass(t, c)
+
+	// A crashed ZooKeeper follower restarts from its data directory.
+	c.Crash(old)
+	require.False(t, c.Up(old))
+	_, err = conn2.Create("/c", nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err, "two of three serve")
+	c.Restart(old)
+	eventually(t, 60*time.Second, "the restarted server follows", func() error {
+		out, err := srvr(c.ServerAddr(old))
+		if err != nil || !strings.Contains(out, "Mode: follower") {
+			return fmt.Errorf("srvr: %q %v", out, err)
+		}
+		return nil
+	})
+	require.Empty(t, c.Deaths())
 }
 
 func TestCluster_LyingSyncsLoseTheFollowersTailAtItsCrashAndItResyncs(t *testing.T) {
