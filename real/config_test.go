@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -267,4 +268,37 @@ func TestConfig_ClientPortFromTheServerLine(t *testing.T) {
 	cfg.ClientPort = 2000
 	_, err = cfg.ClientListenAddr()
 	assert.ErrorContains(t, err, "differ")
+}
+
+func TestConfig_ReportDirIsOffByDefaultAndRelativeToTheConfig(t *testing.T) {
+	cfg, err := ParseConfig("/etc/zk/zoo.cfg", strings.NewReader("tickTime=100\ndataDir=/d\nclientPort=2181\n"))
+	require.NoError(t, err)
+	assert.Empty(t, cfg.ReportDir)
+	cfg, err = ParseConfig("/etc/zk/zoo.cfg", strings.NewReader("tickTime=100\ndataDir=/d\nclientPort=2181\nzoosim.reportDir=report\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "/etc/zk/report", cfg.ReportDir)
+	_, err = ParseConfig("zoo.cfg", strings.NewReader("tickTime=100\ndataDir=/d\nclientPort=2181\nzoosim.reportDir=\n"))
+	require.ErrorContains(t, err, "zoosim.reportDir=: empty")
+}
+
+func TestLocalEnsemble_PeerAddrNamesProxiesOnOthersLinesAndRealPortsOnItsOwn(t *testing.T) {
+	proxy := func(from, to int, kind string, port int) string {
+		p := 20000 + 100*from + 10*to
+		if kind == "election" {
+			p++
+		}
+		return "127.0.0.1:" + strconv.Itoa(p)
+	}
+	e, err := WriteLocalEnsemble(t.TempDir(), 3, LocalOptions{PeerAddr: proxy})
+	require.NoError(t, err)
+	cfg, err := ReadConfig(e.Servers[0].Config)
+	require.NoError(t, err)
+	s1 := e.Servers[0]
+	assert.Equal(t, ServerAddr{Host: "127.0.0.1", PeerPort: s1.PeerPort, ElectionPort: s1.ElectionPort}, cfg.Servers[1])
+	assert.Equal(t, ServerAddr{Host: "127.0.0.1", PeerPort: 20120, ElectionPort: 20121}, cfg.Servers[2])
+	assert.Equal(t, ServerAddr{Host: "127.0.0.1", PeerPort: 20130, ElectionPort: 20131}, cfg.Servers[3])
+	cfg, err = ReadConfig(e.Servers[2].Config)
+	require.NoError(t, err)
+	assert.Equal(t, 20310, cfg.Servers[1].PeerPort)
+	assert.Equal(t, e.Servers[2].PeerPort, cfg.Servers[3].PeerPort)
 }

@@ -23,7 +23,14 @@
 //     client port observes, fsync times the driver observes, and the
 //     core's counters and gauges read on the driver's goroutine.
 //   - Config reads ZooKeeper's zoo.cfg, and Serve runs one ensemble member
-//     from it (zoosim serve).
+//     from it (zoosim serve); with zoosim.reportDir it reports every txn it
+//     applies, for the harness's white-box checks.
+//   - The fault-injecting file layer (faults.go): lying syncs and damaged
+//     records, for the real-process harness (real/harness); it exists only
+//     in a server started with ZOOSIM_DISK_FAULTS=1.
+//   - Local ensembles of zoosim serve processes (local.go) and of Apache
+//     ZooKeeper (zookeeper.go), whose server.N lines can name per-pair
+//     proxies (real/harness puts its own in every link).
 //
 // Nothing here is deterministic, and nothing the simulator runs imports it.
 package real

@@ -12,25 +12,35 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // The fault-injecting file layer, for the harness's disk faults on real
 // processes (zoosim/real/harness). It exists only in a server started with
 // DiskFaultsEnv=1 in its environment; nothing else turns it on.
 //
-// Lying syncs. While the file DATADIR/zoosim-faults/lie exists, every
-// sync of a file or a directory reports success without calling fsync.
-// The layer remembers, in DATADIR/zoosim-faults/unsynced (JSON, written
-// with a rename, not synced: it models the disk, and only the process
-// dies), each file a sync lied about and its size at the last honest sync
-// (-1: the file was created since). The next time the storage opens (the
-// restart after a crash), it first cuts every such file back to that size
-// (removes it for -1): what the disk claimed durable and never was is lost,
-// as the simulated disk loses it. When the lie file is gone, the next sync
-// is honest and first really syncs every file the layer lied about, then
-// forgets them: a disk that stops lying flushes its cache. Truncates,
-// replaces and removes done while syncs lie are kept (only appended tails
-// are lost).
+// A crash is a power loss. The layer keeps a journal,
+// DATADIR/zoosim-faults/unsynced (JSON, written with a rename and never
+// synced: it models the disk's cache, and only the process dies), of every
+// file holding bytes that no honest sync covered, with its size at its last
+// honest sync (-1: created since). The next time the storage opens (the
+// restart after a SIGKILL), it first cuts every such file back to that size
+// (removes it for -1): what no sync made durable is lost, as the simulated
+// disk loses it. A clean stop (Close) clears the journal. Truncates,
+// replaces and removes are durable when they return, as without the layer
+// (only appended tails are lost).
+//
+// Lying syncs. While the file DATADIR/zoosim-faults/lie exists, every sync
+// of a file or a directory reports success without calling fsync and
+// leaves the journal as it is: the next crash loses everything appended
+// since the last honest sync. When the lie file is gone, the next sync is
+// honest and first really syncs every file a sync lied about: a disk that
+// stops lying flushes its cache.
+//
+// Slow syncs: while DATADIR/zoosim-faults/sync-delay holds a duration
+// (time.ParseDuration), each sync first waits a uniformly drawn time up to
+// it (the harness's lag fault slows a server's disk as the simulator's
+// does).
 //
 // A torn or corrupt record: CorruptRecord flips one byte of one record's
 // data in a node's files, which the server sees as a corrupt record when
@@ -46,6 +56,7 @@ const faultsSubdir = "zoosim-faults"
 const (
 	lieFile      = "lie"
 	unsyncedFile = "unsynced"
+	delayFile    = "sync-delay"
 )
 
 // SetSyncLies makes the syncs of the server whose data directory is
@@ -65,22 +76,61 @@ func SetSyncLies(dataDir string, lies bool) error {
 	return os.WriteFile(path, nil, 0o644)
 }
 
+// SetSyncDelay makes every sync of the server whose data directory is
+// dataDir wait up to d first (0: no wait).
+func SetSyncDelay(dataDir string, d time.Duration) error {
+	dir := filepath.Join(dataDir, faultsSubdir)
+	path := filepath.Join(dir, delayFile)
+	if d <= 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(d.String()), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// delay waits what the sync-delay file asks for, if it exists.
+func (d *diskFaults) delay() {
+	b, err := os.ReadFile(filepath.Join(d.dir, delayFile))
+	if err != nil {
+		return
+	}
+	most, err := time.ParseDuration(string(b))
+	if err != nil || most <= 0 {
+		return
+	}
+	d.sleep(time.Duration(rand.Int64N(int64(most)) + 1))
+}
+
 // diskFaults is the layer's state in one Storage. The syncer's goroutine
-// and the driver's both sync, hence the lock.
+// and the driver's both use it, hence the lock.
 type diskFaults struct {
-	dir string
-	log func(msg string, args ...any)
+	dir   string
+	log   func(msg string, args ...any)
+	sleep func(time.Duration) // time.Sleep; tests watch it
 
 	mu sync.Mutex
-	// durable is each file's size at its last honest sync (or at open).
+	// durable is each file's size at its last honest sync (or at open, or
+	// after a replace).
 	durable map[string]int64
-	// unsynced are the files a sync lied about -> their durable size (-1:
-	// created since the last honest sync of its directory).
-	unsynced map[string]int64
+	// pending holds the files with bytes no honest sync covered -> their
+	// durable size (-1: created since). It is what the journal says.
+	pending map[string]int64
+	// lied are the files a sync lied about since the last honest one.
+	lied map[string]bool
 }
 
 func newDiskFaults(dataDir string, log func(string, ...any)) *diskFaults {
-	return &diskFaults{dir: filepath.Join(dataDir, faultsSubdir), log: log, durable: map[string]int64{}, unsynced: map[string]int64{}}
+	return &diskFaults{dir: filepath.Join(dataDir, faultsSubdir), log: log, sleep: time.Sleep,
+		durable: map[string]int64{}, pending: map[string]int64{}, lied: map[string]bool{}}
 }
 
 func (d *diskFaults) lying() bool {
@@ -88,8 +138,9 @@ func (d *diskFaults) lying() bool {
 	return err == nil
 }
 
-// recover cuts every file that syncs lied about back to its durable size;
-// OpenStorage calls it before it reads any file.
+// recover cuts every file the journal names back to its durable size (a
+// crash with the layer on is a power loss); OpenStorage calls it before it
+// reads any file.
 func (d *diskFaults) recover() error {
 	b, err := os.ReadFile(filepath.Join(d.dir, unsyncedFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -113,12 +164,12 @@ func (d *diskFaults) recover() error {
 		}
 		switch {
 		case size < 0:
-			d.log("disk faults: removing a file created while syncs lied", "file", path)
+			d.log("disk faults: removing a file no honest sync made durable", "file", path)
 			if err := os.Remove(path); err != nil {
 				return err
 			}
 		case st.Size() > size:
-			d.log("disk faults: cutting what lying syncs never made durable", "file", path, "from", st.Size(), "to", size)
+			d.log("disk faults: cutting what no honest sync made durable", "file", path, "from", st.Size(), "to", size)
 			if err := os.Truncate(path, size); err != nil {
 				return err
 			}
@@ -127,82 +178,158 @@ func (d *diskFaults) recover() error {
 	return os.Remove(filepath.Join(d.dir, unsyncedFile))
 }
 
-// opened records a file's size at open (it is durable).
-func (d *diskFaults) opened(path string, size int64) {
+// opened records that path is durable at size (at open, after a replace).
+func (d *diskFaults) opened(path string, size int64) error {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.durable[path] = size
-	d.mu.Unlock()
+	delete(d.lied, path)
+	if _, ok := d.pending[path]; ok {
+		delete(d.pending, path)
+		return d.writeJournal()
+	}
+	return nil
+}
+
+// removed forgets a removed file.
+func (d *diskFaults) removed(path string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.durable, path)
+	delete(d.lied, path)
+	if _, ok := d.pending[path]; ok {
+		delete(d.pending, path)
+		return d.writeJournal()
+	}
+	return nil
+}
+
+// appended notes bytes written to path that no sync covers yet; the first
+// such append after an honest sync writes the journal (after the bytes: a
+// crash in between keeps them, as a lucky power loss would).
+func (d *diskFaults) appended(path string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.pending[path]; ok {
+		return nil
+	}
+	d.pending[path] = d.durableSize(path)
+	return d.writeJournal()
+}
+
+func (d *diskFaults) durableSize(path string) int64 {
+	if size, ok := d.durable[path]; ok {
+		return size
+	}
+	return -1
 }
 
 // sync is called instead of each fsync of f: it lies (returns true: skip
-// the fsync) or, honest, first really syncs whatever it lied about.
+// the fsync) or, honest, first really syncs whatever it lied about. No
+// lock is held across an fsync, so that the driver appends meanwhile, as
+// without the layer.
 func (d *diskFaults) sync(f *os.File, fsync func(*os.File) error) (lied bool, err error) {
+	d.delay()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	path := f.Name()
 	if d.lying() {
-		if _, ok := d.unsynced[path]; !ok {
-			size, ok := d.durable[path]
-			if !ok {
-				size = -1
-			}
-			d.unsynced[path] = size
-			if err := d.writeUnsynced(); err != nil {
+		defer d.mu.Unlock()
+		d.lied[path] = true
+		if _, ok := d.pending[path]; !ok {
+			d.pending[path] = d.durableSize(path)
+			if err := d.writeJournal(); err != nil {
 				return false, err
 			}
 		}
 		return true, nil
 	}
-	if len(d.unsynced) > 0 {
-		for _, p := range slices.Sorted(maps.Keys(d.unsynced)) {
-			if p == path {
-				continue
-			}
-			if g, err := os.OpenFile(p, os.O_RDWR, 0); err == nil {
-				err = fsync(g)
-				g.Close()
-				if err != nil {
-					return false, err
-				}
-			}
+	flush := slices.Sorted(maps.Keys(d.lied))
+	clear(d.lied)
+	d.mu.Unlock()
+	for _, p := range flush {
+		if p == path {
+			continue
 		}
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return false, err
-	}
-	if err := fsync(f); err != nil {
-		return false, err
-	}
-	d.durable[path] = st.Size()
-	if len(d.unsynced) > 0 {
-		clear(d.unsynced)
-		if err := os.Remove(filepath.Join(d.dir, unsyncedFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		g, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			continue // removed or replaced since
+		}
+		err = d.honest(g, fsync)
+		g.Close()
+		if err != nil {
 			return false, err
 		}
 	}
-	return false, nil
+	return false, d.honest(f, fsync)
 }
 
-// writeUnsynced saves the unsynced map (rename, no fsync: see above).
-func (d *diskFaults) writeUnsynced() error {
-	if err := os.MkdirAll(d.dir, 0o755); err != nil {
-		return err
-	}
-	b, err := json.Marshal(d.unsynced)
+// honest fsyncs f and advances its durable size to what the fsync
+// covered (its size before).
+func (d *diskFaults) honest(f *os.File, fsync func(*os.File) error) error {
+	before, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(d.dir, unsyncedFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := fsync(f); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(d.dir, unsyncedFile))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// An append that wrote before this stat finds its entry still pending
+	// (and so wrote no journal); one that writes after it adds its entry
+	// once the lock is free.
+	after, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	path := f.Name()
+	d.durable[path] = before.Size()
+	if _, ok := d.pending[path]; !ok {
+		return nil
+	}
+	if after.Size() == before.Size() {
+		delete(d.pending, path)
+	} else { // appended while the fsync ran
+		d.pending[path] = before.Size()
+	}
+	return d.writeJournal()
 }
 
-// CorruptRecord flips one byte of the data of one record of the node files
-// in dataDir (a record chosen uniformly among every record with data, from
-// rnd) and says which ("log.1#3": the file and the record's index). ok is
+// writeJournal saves pending (rename, no fsync: see above), or removes the
+// journal when nothing is pending.
+func (d *diskFaults) writeJournal() error {
+	path := filepath.Join(d.dir, unsyncedFile)
+	if len(d.pending) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if err := os.MkdirAll(d.dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.Marshal(d.pending)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// close is a clean stop: the kernel keeps what was written, so nothing is
+// lost at the next open.
+func (d *diskFaults) close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	clear(d.pending)
+	return d.writeJournal()
+}
+
+// CorruptRecord flips one byte of the data of one durable record of the
+// node files in dataDir (a record chosen uniformly among every record with
+// data that lying syncs did not leave undurable, from rnd) and says which ("log.1#3": the file and the record's index). ok is
 // false when there is no such record. The server sees the damage when it
 // next opens its storage; a running server does not read its files again.
 func CorruptRecord(dataDir string, rnd *rand.Rand) (record string, ok bool, err error) {
@@ -220,6 +347,14 @@ func CorruptRecord(dataDir string, rnd *rand.Rand) (record string, ok bool, err 
 		off   int64 // of the record's data
 		n     int
 	}
+	// Records past what lying syncs left durable will be lost at the next
+	// open: they are no durable records to damage.
+	durable := map[string]int64{}
+	if b, err := os.ReadFile(filepath.Join(dataDir, faultsSubdir, unsyncedFile)); err == nil {
+		if err := json.Unmarshal(b, &durable); err != nil {
+			return "", false, fmt.Errorf("real: disk faults: %s: %w", unsyncedFile, err)
+		}
+	}
 	var targets []target
 	for _, e := range entries {
 		name := e.Name()
@@ -233,6 +368,9 @@ func CorruptRecord(dataDir string, rnd *rand.Rand) (record string, ok bool, err 
 		p := parseRecords(b)
 		for i, r := range p.records {
 			if r.Corrupt || len(r.Data) == 0 || (p.headerDamaged && i == len(p.records)-1) {
+				continue
+			}
+			if size, ok := durable[filepath.Join(dir, name)]; ok && p.ends[i] > size {
 				continue
 			}
 			targets = append(targets, target{file: name, index: i, off: startOf(p.ends, i) + recordHeaderLen, n: len(r.Data)})

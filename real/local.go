@@ -22,11 +22,6 @@ import (
 type LocalOptions struct {
 	// Binary is the zoosim executable to run (`Binary serve --config ...`).
 	Binary string
-	// TickTimeMs, InitLimit and SyncLimit go into every zoo.cfg (defaults
-	// 200 ms, 10, 5: quick elections on loopback).
-	TickTimeMs, InitLimit, SyncLimit int
-	// Extra lines appended to every zoo.cfg.
-	Extra []string
 	// PeerAddr, when set, gives the address that server from's server.to
 	// line names for server to's peer (kind "peer") and election (kind
 	// "election") ports, so that peer traffic can go through proxies; a
@@ -35,6 +30,11 @@ type LocalOptions struct {
 	PeerAddr func(from, to int, kind string, port int) string
 	// Env is added to every server process's environment.
 	Env []string
+	// TickTimeMs, InitLimit and SyncLimit go into every zoo.cfg (defaults
+	// 200 ms, 10, 5: quick elections on loopback).
+	TickTimeMs, InitLimit, SyncLimit int
+	// Extra lines appended to every zoo.cfg.
+	Extra []string
 }
 
 // LocalEnsemble is a set of server processes on this machine.

@@ -301,6 +301,9 @@ func (s *Server) Run(ctx context.Context) error {
 	err := s.drv.Run(ctx, s.core)
 	cancel()
 	wg.Wait()
+	if s.report != nil {
+		s.report.f.Close()
+	}
 	ds := s.drv.Stats()
 	dropped := uint64(0)
 	if s.peers != nil {
@@ -308,9 +311,6 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("zoosim serve: stopped", "readies", ds.Readies, "syncReadies", ds.SyncReadies, "fsyncs", ds.FsyncBatches,
 		"sent", ds.Sent, "peerDropped", dropped, "clientsRefused", s.clients.Refused())
-	if s.report != nil {
-		s.report.f.Close()
-	}
 	if cerr := s.st.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

@@ -274,7 +274,9 @@ func (s *Storage) recoverFile(df *diskFile) ([]node.Record, bool, error) {
 	}
 	df.ends = p.ends
 	if s.faults != nil {
-		s.faults.opened(df.path(), p.good)
+		if err := s.faults.opened(df.path(), p.good); err != nil {
+			return nil, false, err
+		}
 	}
 	if p.good == int64(len(b)) {
 		return p.records, false, nil
@@ -447,6 +449,9 @@ func (s *Storage) append(name string, data []byte) error {
 	}
 	df.ends = append(df.ends, at+int64(len(s.scratch)))
 	s.dirty = df
+	if s.faults != nil {
+		return s.faults.appended(df.path())
+	}
 	return nil
 }
 
@@ -504,6 +509,12 @@ func (s *Storage) replace(name string, data []byte) error {
 		s.retire(old)
 	}
 	s.files[name] = &diskFile{name: name, dir: dir, ends: []int64{int64(len(s.scratch))}}
+	if s.faults != nil {
+		if err := s.faults.removed(tmp); err != nil {
+			return err
+		}
+		return s.faults.opened(filepath.Join(dir, name), int64(len(s.scratch)))
+	}
 	return nil
 }
 
@@ -523,6 +534,9 @@ func (s *Storage) remove(name string) error {
 	}
 	delete(s.files, name)
 	s.retire(df)
+	if s.faults != nil {
+		return s.faults.removed(df.path())
+	}
 	return nil
 }
 
@@ -662,5 +676,10 @@ func (s *Storage) Close() error {
 		f.Close()
 	}
 	s.retired = nil
+	if s.faults != nil {
+		if err := s.faults.close(); err != nil && first == nil {
+			first = err
+		}
+	}
 	return first
 }

@@ -18,6 +18,7 @@
 //	c.Committed()                    // zoosim: each server's applied txns; zookeeper: ErrNotAvailable
 //	c.LogDir(), c.ServerLog(id)      // DIR/N/{zoo.cfg,data,server.log,report}
 //	c.SetClientControl(cc)           // lets the nemesis crash/pause the workload's clients
+//	c.Deaths()                       // servers that exited without the harness killing them
 //	nemesis.NewRunner(s, c, rnd)     // *Cluster is a nemesis.Target, LagTarget and LimitedTarget
 //
 // Server IDs are 1..n (as scenarios number them; their clients start at
@@ -32,11 +33,19 @@
 // ports. Client links: one proxy per (client, server). A proxy of (a, b)
 // carries the connections a opens to b: their forward stream is the link
 // a -> b, their reverse stream the link b -> a. So every connection
-// between two nodes, whoever opened it, obeys both links.
+// between two nodes, whoever opened it, obeys both links. Apache
+// ZooKeeper's election handshake names the dialer's own election address,
+// and a server that gets a connection from a lower sid drops it and dials
+// that address back, which would bypass the proxies: the election proxy of
+// (a, b) rewrites the address to the election proxy of (b, a). The tests
+// check in the kernel's TCP tables that no server ever dials another
+// directly.
 //
 // What each nemesis.Target method does:
 //
-//	Crash        SIGCONT then SIGKILL the server, wait until it is gone, reset its proxied connections
+//	Crash        SIGCONT then SIGKILL the server, wait until it is gone, reset its proxied connections;
+//	             on zoosim with DiskFaults the crash is a power loss: its restart first cuts off every
+//	             append no honest sync covered (real/faults.go), as the simulated disk loses them
 //	Restart      start the server again from its data directory
 //	Up           the server's process runs (a paused one does)
 //	Pause/Resume SIGSTOP / SIGCONT
@@ -50,14 +59,15 @@
 //	             the connection reset at the 6th); ReorderProb makes it a segment others overtook
 //	             (TCP holds the stream back: a stall up to max(ExtraLatency, 20 ms)); DupProb has no
 //	             effect (TCP drops duplicates) and link-dup faults are refused
-//	SetLag       every byte to and from the server is delayed by lag (its disk is not slowed);
-//	             MoveClient is false (the workload owns its clients)
+//	SetLag       every byte to and from the server is delayed by lag; on zoosim with DiskFaults each
+//	             of its syncs also waits up to lag (otherwise its disk is not slowed); MoveClient
+//	             is false (the workload owns its clients)
 //	SetClock     nothing: clock faults are refused (no privileges to move a process's clock)
-//	SyncLies     zoosim with DiskFaults: the server's syncs lie until told otherwise, and its next
-//	             restart after a crash loses the appended tails they never made durable
-//	             (real.DiskFaultsEnv, real/faults.go); refused otherwise
-//	CorruptRecord zoosim with DiskFaults: flip one byte of one record's data in the server's files
-//	             (seen at its next start); refused otherwise
+//	SyncLies     zoosim with DiskFaults: the server's syncs lie (no fsync, no progress of what is
+//	             durable) until told otherwise, so its next crash loses everything appended since
+//	             its last honest sync (real.DiskFaultsEnv, real/faults.go); refused otherwise
+//	CorruptRecord zoosim with DiskFaults: flip one byte of one durable record's data in the server's
+//	             files (seen at its next start); refused otherwise
 //
 // Supports (nemesis.LimitedTarget) refuses the faults a target cannot
 // carry out, so that the Runner reports them as skipped with the reason:

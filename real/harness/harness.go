@@ -53,8 +53,10 @@ type Options struct {
 	// Extra lines appended to every zoo.cfg.
 	Extra []string
 	// DiskFaults starts zoosim's servers with the fault-injecting file
-	// layer (real.DiskFaultsEnv), which SyncLies needs; CorruptRecord
-	// needs it too. Never on by default; not available for zookeeper.
+	// layer (real.DiskFaultsEnv), which SyncLies and CorruptRecord need;
+	// with it a Crash is a power loss (unsynced appends are lost) and
+	// SetLag slows syncs too. Never on by default; not available for
+	// zookeeper.
 	DiskFaults bool
 	// Seed seeds the proxies' loss and reorder draws and CorruptRecord's
 	// choice. The real world is not deterministic; the seed only makes the
@@ -89,6 +91,17 @@ type process interface {
 	Kill()
 	Signal(sig syscall.Signal)
 	Running() bool
+	Exited() <-chan struct{}
+}
+
+// Death is a server process that exited without the harness killing it (a
+// failed fsync, a broken invariant, a bad config): a finding of the run.
+type Death struct {
+	Server node.ID
+	// After is when the harness noticed, from Options.Epoch.
+	After time.Duration
+	// LogTail is the end of the server's log at that moment.
+	LogTail string
 }
 
 type zoosimProcess struct {
@@ -119,17 +132,23 @@ type Cluster struct {
 	procs      map[node.ID]process
 	serverDirs map[node.ID]string // DIR/N: zoo.cfg, data/, server.log, report/
 	realAddrs  map[node.ID]string // each server's own client port
+	peerPorts  map[node.ID][2]int // each server's own peer and election ports
 
 	net     *network
 	peers   map[peerKey]*proxy
 	toSrv   map[link]*proxy // (client, server)
 	proxyWG sync.WaitGroup
 
-	mu      sync.Mutex // process state; held while a process starts or dies
-	paused  map[node.ID]bool
-	lies    map[node.ID]bool
-	cc      ClientControl
-	rnd     *rand.Rand
+	mu     sync.Mutex // process state; held while a process starts or dies
+	paused map[node.ID]bool
+	lies   map[node.ID]bool
+	cc     ClientControl
+	rnd    *rand.Rand
+	// gen counts each server's starts; killing marks the servers the
+	// harness killed (until their next start); deaths are the others.
+	gen     map[node.ID]int
+	killing map[node.ID]bool
+	deaths  []Death
 	closed  bool
 	stopped chan struct{} // closed by Close: Start's wait ends
 
@@ -151,9 +170,9 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{opt: opt, procs: map[node.ID]process{}, serverDirs: map[node.ID]string{}, realAddrs: map[node.ID]string{},
-		net: newNetwork(opt.Seed), peers: map[peerKey]*proxy{}, toSrv: map[link]*proxy{}, paused: map[node.ID]bool{},
+		peerPorts: map[node.ID][2]int{}, net: newNetwork(opt.Seed), peers: map[peerKey]*proxy{}, toSrv: map[link]*proxy{}, paused: map[node.ID]bool{},
 		lies: map[node.ID]bool{}, rnd: rand.New(rand.NewPCG(opt.Seed, 0x636f7272)), stopped: make(chan struct{}),
-		epoch: opt.Epoch}
+		epoch: opt.Epoch, gen: map[node.ID]int{}, killing: map[node.ID]bool{}}
 	if c.epoch.IsZero() {
 		c.epoch = time.Now()
 	}
@@ -292,6 +311,7 @@ func (c *Cluster) setUp() error {
 			c.procs[id] = zoosimProcess{LocalServer: s, binary: c.opt.Binary}
 			c.serverDirs[id] = s.Dir
 			c.realAddrs[id] = s.ClientAddr()
+			c.peerPorts[id] = [2]int{s.PeerPort, s.ElectionPort}
 		}
 	case TargetZooKeeper:
 		e, err := real.WriteZooKeeperEnsemble(c.dir, n, real.ZooKeeperOptions{TickTimeMs: c.opt.TickTimeMs,
@@ -304,6 +324,14 @@ func (c *Cluster) setUp() error {
 			c.procs[id] = s
 			c.serverDirs[id] = s.Dir
 			c.realAddrs[id] = s.ClientAddr()
+			c.peerPorts[id] = [2]int{s.PeerPort, s.ElectionPort}
+		}
+	}
+	if c.opt.Target == TargetZooKeeper {
+		for k, p := range c.peers {
+			if k.kind == "election" {
+				p.hello = zkElectionHello(c.peers[peerKey{k.to, k.from, "election"}].addr())
+			}
 		}
 	}
 	for _, cl := range c.clients {
@@ -322,7 +350,7 @@ func (c *Cluster) setUp() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range c.servers {
-		if err := c.procs[id].Start(); err != nil {
+		if err := c.start(id); err != nil {
 			return fmt.Errorf("harness: %w", err)
 		}
 	}
@@ -373,12 +401,16 @@ func (c *Cluster) waitLeader(ctx context.Context) error {
 		}
 		for _, id := range c.servers {
 			if !c.procs[id].Running() {
-				return fmt.Errorf("harness: %s server %d exited while starting (log: %s)", c.opt.Target, id, c.ServerLog(id))
+				return fmt.Errorf("harness: %s server %d exited while starting; the end of its log:\n%s", c.opt.Target, id, c.logTail(id, 20))
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("harness: no %s server leads after %v (logs under %s): %w", c.opt.Target, c.opt.StartTimeout, c.dir, ctx.Err())
+			var tails strings.Builder
+			for _, id := range c.servers {
+				fmt.Fprintf(&tails, "\nserver %d:\n%s", id, c.logTail(id, 5))
+			}
+			return fmt.Errorf("harness: no %s server leads after %v: %w; the ends of the logs:%s", c.opt.Target, c.opt.StartTimeout, ctx.Err(), tails.String())
 		case <-c.stopped:
 			return errors.New("harness: closed while starting")
 		case <-tick.C:
@@ -512,6 +544,7 @@ func (c *Cluster) Crash(id node.ID) {
 	if !p.Running() {
 		return
 	}
+	c.killing[id] = true
 	p.Signal(syscall.SIGCONT)
 	p.Kill()
 	delete(c.paused, id)
@@ -538,7 +571,7 @@ func (c *Cluster) Restart(id node.ID) {
 	if p.Running() {
 		return
 	}
-	if err := p.Start(); err != nil {
+	if err := c.start(id); err != nil {
 		c.logf("harness: restart server %d: %v", id, err)
 		return
 	}
@@ -579,6 +612,37 @@ func (c *Cluster) Resume(id node.ID) {
 	c.procs[id].Signal(syscall.SIGCONT)
 	delete(c.paused, id)
 	c.logf("harness: resumed server %d", id)
+}
+
+// start starts server id's process and watches for its exit; c.mu is held.
+func (c *Cluster) start(id node.ID) error {
+	p := c.procs[id]
+	if err := p.Start(); err != nil {
+		return err
+	}
+	c.gen[id]++
+	c.killing[id] = false
+	gen, exited := c.gen[id], p.Exited()
+	go func() {
+		<-exited
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed || c.killing[id] || c.gen[id] != gen {
+			return
+		}
+		d := Death{Server: id, After: time.Since(c.epoch), LogTail: c.logTail(id, 20)}
+		c.deaths = append(c.deaths, d)
+		c.logf("harness: server %d exited on its own; the end of its log:\n%s", id, d.LogTail)
+	}()
+	return nil
+}
+
+// Deaths returns the server processes that exited without the harness
+// killing them, in the order it noticed.
+func (c *Cluster) Deaths() []Death {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.deaths)
 }
 
 func (c *Cluster) clientControl() ClientControl {
@@ -624,8 +688,9 @@ func (c *Cluster) Heal() {
 	c.net.mu.Unlock()
 }
 
-// SetLag adds lag to every byte to and from server id (0 restores it). The
-// server's disk is not slowed.
+// SetLag adds lag to every byte to and from server id (0 restores it); on
+// target zoosim with DiskFaults each of its syncs also waits up to lag
+// (real.SetSyncDelay). Otherwise its disk is not slowed.
 func (c *Cluster) SetLag(id node.ID, lag node.Time) {
 	c.net.mu.Lock()
 	if lag <= 0 {
@@ -634,6 +699,11 @@ func (c *Cluster) SetLag(id node.ID, lag node.Time) {
 		c.net.lag[id] = time.Duration(lag)
 	}
 	c.net.mu.Unlock()
+	if c.isServer(id) && c.opt.Target == TargetZoosim && c.opt.DiskFaults {
+		if err := real.SetSyncDelay(c.dataDir(id), time.Duration(max(lag, 0))); err != nil {
+			c.logf("harness: slow syncs on server %d: %v", id, err)
+		}
+	}
 }
 
 // MoveClient reports false: the workload side owns its clients'
@@ -738,4 +808,15 @@ func (c *Cluster) Close() error {
 		}
 	})
 	return c.closeErr
+}
+
+// logTail returns the last n lines of server id's log (Start's errors
+// quote it: a failed Start removes the directory).
+func (c *Cluster) logTail(id node.ID, n int) string {
+	b, err := os.ReadFile(c.ServerLog(id))
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

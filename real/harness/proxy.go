@@ -1,7 +1,10 @@
 package harness
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -42,13 +45,14 @@ type network struct {
 	quality map[link]nemesis.LinkQuality
 	lag     map[node.ID]time.Duration
 	rnd     *rand.Rand
+	rto     time.Duration // rtoMin; tests shorten it
 }
 
 type link struct{ from, to node.ID }
 
 func newNetwork(seed uint64) *network {
 	return &network{blocked: map[link]bool{}, quality: map[link]nemesis.LinkQuality{}, lag: map[node.ID]time.Duration{},
-		rnd: rand.New(rand.NewPCG(seed, 0x7a6f6f73696d))}
+		rnd: rand.New(rand.NewPCG(seed, 0x7a6f6f73696d)), rto: rtoMin}
 }
 
 func (n *network) isBlocked(l link) bool {
@@ -72,7 +76,7 @@ func (n *network) fate(l link, losses *int) (delay time.Duration, reset bool) {
 		if *losses >= lossesMax {
 			return 0, true
 		}
-		delay += rtoMin << (*losses - 1) // the retransmission backs off
+		delay += n.rto << (*losses - 1) // the retransmission backs off
 	} else {
 		*losses = 0
 	}
@@ -92,6 +96,11 @@ type proxy struct {
 	net      *network
 	logf     func(string, ...any)
 	wg       *sync.WaitGroup
+
+	// hello, if set, rewrites the first message of each connection's
+	// forward stream (Apache ZooKeeper's election handshake, see
+	// zkElectionHello).
+	hello func(r io.Reader) ([]byte, error)
 
 	mu       sync.Mutex
 	upstream string // the real address of to's port
@@ -215,8 +224,28 @@ func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
 	}()
 	losses := 0
 	var last time.Time
+	buf := make([]byte, chunkBytes)
+	if p.hello != nil && l == (link{p.from, p.to}) {
+		b, err := p.hello(src)
+		if len(b) > 0 {
+			delay, drop := p.net.fate(l, &losses)
+			if drop {
+				c.reset()
+				close(line)
+				<-done
+				return
+			}
+			last = time.Now().Add(delay)
+			line <- chunk{data: b, due: last}
+		}
+		if err != nil {
+			c.reset()
+			close(line)
+			<-done
+			return
+		}
+	}
 	for {
-		buf := make([]byte, chunkBytes)
 		n, err := src.Read(buf)
 		if n > 0 {
 			delay, drop := p.net.fate(l, &losses)
@@ -229,7 +258,7 @@ func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
 				due = last
 			}
 			last = due
-			line <- chunk{data: buf[:n], due: due}
+			line <- chunk{data: bytes.Clone(buf[:n]), due: due}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -286,4 +315,45 @@ func (p *proxy) close() {
 	p.mu.Unlock()
 	p.ln.Close()
 	p.resetAll()
+}
+
+// Apache ZooKeeper's election handshake (QuorumCnxManager): the dialer
+// sends its protocol version (a negative long), its sid (a long), then the
+// length (an int) and bytes of its own election address, "host:port". A
+// server that receives a connection from a lower sid drops it and connects
+// back to that address: its real port, which would bypass the proxies. The
+// election proxy of (a, b) rewrites it to the address of the election proxy
+// of (b, a), so that the connection back goes through its proxy too.
+const (
+	zkProtocolV1   = -65536
+	zkProtocolV2   = -65535
+	zkHelloAddrMax = 4096
+)
+
+// zkElectionHello returns the rewriter that names back as the dialer's
+// election address.
+func zkElectionHello(back string) func(r io.Reader) ([]byte, error) {
+	return func(r io.Reader) ([]byte, error) {
+		var head [20]byte
+		if _, err := io.ReadFull(r, head[:8]); err != nil {
+			return nil, err
+		}
+		v := int64(binary.BigEndian.Uint64(head[:8]))
+		if v != zkProtocolV1 && v != zkProtocolV2 {
+			return bytes.Clone(head[:8]), nil // an older protocol (no address): left as it is
+		}
+		if _, err := io.ReadFull(r, head[8:20]); err != nil {
+			return bytes.Clone(head[:8]), err
+		}
+		n := binary.BigEndian.Uint32(head[16:20])
+		if n > zkHelloAddrMax {
+			return nil, fmt.Errorf("harness: a ZooKeeper election handshake with a %d-byte address", n)
+		}
+		if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
+			return nil, err
+		}
+		out := append([]byte(nil), head[:16]...)
+		out = binary.BigEndian.AppendUint32(out, uint32(len(back)))
+		return append(out, back...), nil
+	}
 }
