@@ -272,7 +272,7 @@ func printReal(w io.Writer, sc scenarios.Scenario, out *realrun.Outcome, keep bo
 	fmt.Fprintf(w, "  %s, %s, duration %s, liveness bound %s, workload %s\n", plural(res.Servers, "server"),
 		plural(sc.Clients, "client"), time.Duration(sc.Duration), time.Duration(sc.LivenessBound), workloadText(sc.Workload))
 	if keep {
-		fmt.Fprintf(w, "logs: %s (kept: N/server.log, N/zoo.cfg, N/data)\n", out.LogDir)
+		fmt.Fprintf(w, "logs: %s (kept: run.log, the harness's actions; N/server.log, N/zoo.cfg, N/data)\n", out.LogDir)
 	} else {
 		fmt.Fprintf(w, "logs: %s (removed; --keep keeps them)\n", out.LogDir)
 	}

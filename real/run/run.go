@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -100,11 +102,10 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
-	logf := opt.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
 	wallStart := time.Now()
+	rl := &runLog{logf: opt.Logf, start: wallStart}
+	defer rl.close()
+	logf := rl.printf
 	rr, err := scenarios.PrepareReal(opt.Scenario, opt.Seed, opt.Check)
 	if err != nil {
 		return nil, err
@@ -120,6 +121,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		return nil, fmt.Errorf("the %s ensemble did not start: %w", opt.Target, err)
 	}
 	defer cluster.Close()
+	rl.open(filepath.Join(cluster.LogDir(), "run.log"))
 	out := &Outcome{Target: opt.Target, LogDir: cluster.LogDir(), Duration: rr.Scenario.Duration, Bugs: rr.Scenario.Bugs}
 	logf("run: %s ensemble of %d up in %v; logs in %s", opt.Target, rr.Scenario.Servers, time.Since(epoch).Round(time.Millisecond), out.LogDir)
 
@@ -128,6 +130,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		machines[id] = rr.Machine(id)
 	}
 	start := time.Now()
+	rl.printf("run: the clients start: time zero of the history and of the faults' times (run.log's first column is the time since the command started)")
 	driver, err := real.NewClientDriver(real.ClientDriverOptions{Machines: machines, Addr: cluster.ClientAddr, Start: start})
 	if err != nil {
 		return nil, err
@@ -173,6 +176,9 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	healed := driver.Now()
 	if err := driver.Do(ctx, func(now node.Time) { rr.Healed(now) }); err != nil {
 		return nil, harnessErr(err, driverDone)
+	}
+	for _, a := range runner.Applied() {
+		rl.printf("nemesis: %s", a)
 	}
 	logf("run: healed at %v", time.Duration(healed).Round(time.Millisecond))
 	limit := healed + rr.Scenario.LivenessBound + 5*node.Second
@@ -277,6 +283,54 @@ func (c *clients) Pause(id node.ID) {
 
 func (c *clients) Resume(id node.ID) {
 	c.do("resume", id, func(node.Time) error { return c.d.Resume(id) })
+}
+
+// runLog writes what the run and the harness do to DIR/run.log (what
+// comes before the directory exists is kept until it does) and hands it
+// to Options.Logf.
+type runLog struct {
+	mu      sync.Mutex
+	logf    func(string, ...any)
+	start   time.Time
+	f       *os.File
+	pending []string
+}
+
+func (l *runLog) printf(format string, args ...any) {
+	line := fmt.Sprintf("%s %s\n", time.Since(l.start).Round(time.Millisecond), fmt.Sprintf(format, args...))
+	l.mu.Lock()
+	if l.f != nil {
+		l.f.WriteString(line)
+	} else if len(l.pending) < 1000 {
+		l.pending = append(l.pending, line)
+	}
+	l.mu.Unlock()
+	if l.logf != nil {
+		l.logf(format, args...)
+	}
+}
+
+func (l *runLog) open(path string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return // the log is a convenience; the run goes on
+	}
+	l.f = f
+	for _, line := range l.pending {
+		f.WriteString(line)
+	}
+	l.pending = nil
+}
+
+func (l *runLog) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
 }
 
 // harnessErr is the driver's failure if it stopped, else err.
