@@ -130,7 +130,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		machines[id] = rr.Machine(id)
 	}
 	start := time.Now()
-	rl.printf("run: the clients start: time zero of the history and of the faults' times (run.log's first column is the time since the command started)")
+	rl.note("the clients start: time zero of the history and of the faults' times (run.log's first column is the time since the command started)")
 	driver, err := real.NewClientDriver(real.ClientDriverOptions{Machines: machines, Addr: cluster.ClientAddr, Start: start})
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		return nil, harnessErr(err, driverDone)
 	}
 	for _, a := range runner.Applied() {
-		rl.printf("nemesis: %s", a)
+		rl.note("nemesis: %s", a)
 	}
 	logf("run: healed at %v", time.Duration(healed).Round(time.Millisecond))
 	limit := healed + rr.Scenario.LivenessBound + 5*node.Second
@@ -296,7 +296,16 @@ type runLog struct {
 	pending []string
 }
 
+// printf logs a line to the file and to Options.Logf.
 func (l *runLog) printf(format string, args ...any) {
+	l.note(format, args...)
+	if l.logf != nil {
+		l.logf(format, args...)
+	}
+}
+
+// note logs a line to the file only.
+func (l *runLog) note(format string, args ...any) {
 	line := fmt.Sprintf("%s %s\n", time.Since(l.start).Round(time.Millisecond), fmt.Sprintf(format, args...))
 	l.mu.Lock()
 	if l.f != nil {
@@ -305,9 +314,6 @@ func (l *runLog) printf(format string, args ...any) {
 		l.pending = append(l.pending, line)
 	}
 	l.mu.Unlock()
-	if l.logf != nil {
-		l.logf(format, args...)
-	}
 }
 
 func (l *runLog) open(path string) {
