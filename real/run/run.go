@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,9 +115,19 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		return f.Kind == nemesis.DiskSyncLies || f.Kind == nemesis.DiskCorrupt
 	})
 	epoch := time.Now()
-	cluster, err := harness.Start(ctx, harness.Options{Target: opt.Target, Servers: rr.Scenario.Servers, Clients: rr.Clients,
+	hopt := harness.Options{Target: opt.Target, Servers: rr.Scenario.Servers, Clients: rr.Clients,
 		Dir: opt.Dir, Keep: opt.Keep, Binary: opt.Binary, Seed: opt.Seed, Epoch: epoch, DiskFaults: diskFaults, Logf: logf,
-		TickTimeMs: int(rr.Knobs.TickTime / node.Millisecond), InitLimit: rr.Knobs.InitLimit, SyncLimit: rr.Knobs.SyncLimit})
+		TickTimeMs: int(rr.Knobs.TickTime / node.Millisecond), InitLimit: rr.Knobs.InitLimit, SyncLimit: rr.Knobs.SyncLimit}
+	cluster, err := harness.Start(ctx, hopt)
+	if err != nil && !opt.Keep && ctx.Err() == nil && strings.Contains(err.Error(), "address already in use") {
+		// The ports were free when the harness chose them; another process
+		// took one before a server bound it. Once more, with new ports (the
+		// failed attempt's directory is gone).
+		logf("run: a port was taken before a server bound it; starting the ensemble again")
+		epoch = time.Now()
+		hopt.Epoch = epoch
+		cluster, err = harness.Start(ctx, hopt)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the %s ensemble did not start: %w", opt.Target, err)
 	}
