@@ -209,6 +209,21 @@ func TestReal_InterruptCleansUp(t *testing.T) {
 	require.Contains(t, stderr.String(), "interrupted")
 	_, err = os.Stat(dir)
 	require.True(t, os.IsNotExist(err), "the directory is removed: %v", err)
+	require.Empty(t, processesUnder(dir), "no server process is left")
+}
+
+// processesUnder lists the processes whose command line names dir (the
+// servers' configs are under it).
+func processesUnder(dir string) []string {
+	var out []string
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range cmdlines {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.Contains(string(b), dir) {
+			out = append(out, f+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
