@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -242,4 +243,31 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// The client library's seeded bug (a reconnecting client forgets the last
+// zxid it saw, so a lagging server takes it) is caught for real: the
+// session reads an older state than it saw (zxid-order, stale-reads).
+// Whether a run hits it depends on timing, as in the simulator (about one
+// seed in six there): ZOOSIM_REAL_BUG_RUNS=N runs up to N runs of 30 s.
+func TestReal_SeededClientBugIsCaught(t *testing.T) {
+	runs, _ := strconv.Atoi(os.Getenv("ZOOSIM_REAL_BUG_RUNS"))
+	if testing.Short() || runs <= 0 {
+		t.Skip("set ZOOSIM_REAL_BUG_RUNS=N (runs of 30 s until the bug shows; 8 is plenty) to run it")
+	}
+	for i := range runs {
+		seed := strconv.Itoa(2 + i%3)
+		obj, stderr, code := realRun(t, "--scenario", "lagging-follower", "--servers", "3", "--duration", "30s",
+			"--seed", seed, "--bug", "client-forgets-zxid")
+		checks := obj["checks"].(map[string]any)
+		t.Logf("run %d (seed %s): %v %v", i+1, seed, obj["verdict"], checks)
+		if obj["verdict"] == "violation" {
+			require.Equal(t, exitViolation, code, stderr)
+			require.True(t, checks["stale-reads"] == "violation" || checks["zxid-order"] == "violation",
+				"the bug shows as a session reading back in time: %v", checks)
+			return
+		}
+		require.Equal(t, exitOK, code, stderr)
+	}
+	t.Fatalf("the seeded client bug went unnoticed in %d real runs", runs)
 }
