@@ -652,18 +652,33 @@ func (c *Cluster) clientControl() ClientControl {
 }
 
 // Block drops the bytes from -> to on every connection between the two,
-// whichever end opened it (see the package doc).
+// whichever end opened it, silently (see the package doc).
 func (c *Cluster) Block(from, to node.ID) {
 	c.net.mu.Lock()
 	c.net.blocked[link{from, to}] = true
 	c.net.mu.Unlock()
 }
 
-// Unblock restores the link from -> to.
+// Unblock restores the link from -> to; the connections between the two
+// that a block left with a gap are reset.
 func (c *Cluster) Unblock(from, to node.ID) {
 	c.net.mu.Lock()
 	delete(c.net.blocked, link{from, to})
 	c.net.mu.Unlock()
+	for _, p := range c.proxiesBetween(from, to) {
+		p.resetTainted()
+	}
+}
+
+// proxiesBetween returns the proxies of every connection between a and b.
+func (c *Cluster) proxiesBetween(a, b node.ID) []*proxy {
+	var out []*proxy
+	for _, p := range c.allProxies() {
+		if (p.from == a && p.to == b) || (p.from == b && p.to == a) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // SetLinkQuality degrades the link from -> to (see the package doc for
@@ -686,6 +701,9 @@ func (c *Cluster) Heal() {
 	clear(c.net.blocked)
 	clear(c.net.quality)
 	c.net.mu.Unlock()
+	for _, p := range c.allProxies() {
+		p.resetTainted()
+	}
 }
 
 // SetLag adds lag to every byte to and from server id (0 restores it); on
