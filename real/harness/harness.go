@@ -141,7 +141,6 @@ type Cluster struct {
 
 	mu     sync.Mutex // process state; held while a process starts or dies
 	paused map[node.ID]bool
-	lies   map[node.ID]bool
 	cc     ClientControl
 	rnd    *rand.Rand
 	// gen counts each server's starts; killing marks the servers the
@@ -169,10 +168,11 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	if err := check(&opt); err != nil {
 		return nil, err
 	}
-	c := &Cluster{opt: opt, procs: map[node.ID]process{}, serverDirs: map[node.ID]string{}, realAddrs: map[node.ID]string{},
-		peerPorts: map[node.ID][2]int{}, net: newNetwork(opt.Seed), peers: map[peerKey]*proxy{}, toSrv: map[link]*proxy{}, paused: map[node.ID]bool{},
-		lies: map[node.ID]bool{}, rnd: rand.New(rand.NewPCG(opt.Seed, 0x636f7272)), stopped: make(chan struct{}),
-		epoch: opt.Epoch, gen: map[node.ID]int{}, killing: map[node.ID]bool{}}
+	c := &Cluster{opt: opt, epoch: opt.Epoch,
+		procs: map[node.ID]process{}, serverDirs: map[node.ID]string{}, realAddrs: map[node.ID]string{}, peerPorts: map[node.ID][2]int{},
+		net: newNetwork(opt.Seed), peers: map[peerKey]*proxy{}, toSrv: map[link]*proxy{},
+		paused: map[node.ID]bool{}, rnd: rand.New(rand.NewPCG(opt.Seed, 0x636f7272)), gen: map[node.ID]int{}, killing: map[node.ID]bool{},
+		stopped: make(chan struct{})}
 	if c.epoch.IsZero() {
 		c.epoch = time.Now()
 	}
@@ -768,9 +768,6 @@ func (c *Cluster) SyncLies(id node.ID, lies bool) {
 		c.logf("harness: sync lies on server %d: %v", id, err)
 		return
 	}
-	c.mu.Lock()
-	c.lies[id] = lies
-	c.mu.Unlock()
 	c.logf("harness: syncs of server %d lie: %v", id, lies)
 }
 
