@@ -49,11 +49,16 @@
 //	Restart      start the server again from its data directory
 //	Up           the server's process runs (a paused one does)
 //	Pause/Resume SIGSTOP / SIGCONT
-//	Block        bytes a -> b are dropped: a connection with a byte to drop is reset (RST both ends),
-//	             so that no stream ever sees a gap; in-flight chunks blocked before their delivery
-//	             are dropped too; a new connection between a and b while either direction is blocked
-//	             is reset at once (a TCP handshake needs both directions)
-//	Unblock/Heal the link carries bytes again (Heal also restores every quality; lags stay)
+//	Block        bytes a -> b are dropped silently, also chunks in flight when they come due (and a
+//	             FIN): the applications notice the silence by their own timeouts, as across a real
+//	             partition (iptables DROP, not REJECT); a connection that lost bytes is marked and
+//	             kept (its other direction still works) until both its links carry bytes again,
+//	             then it is reset (RST both ends), so that no stream ever delivers bytes after a
+//	             gap; a connection opened while either direction is blocked (a TCP handshake needs
+//	             both) is held by the proxy, its bytes dropped, never reaching the server, until
+//	             the dialer gives up or the block ends (then reset)
+//	Unblock/Heal the link carries bytes again, and the connections a block left with a gap are reset
+//	             (Heal also restores every quality; lags stay)
 //	SetLinkQuality per chunk of bytes read: ExtraLatency delays it (order kept); LossProb makes it
 //	             a lost segment TCP retransmits (a stall of 200 ms doubling for each consecutive loss,
 //	             the connection reset at the 6th); ReorderProb makes it a segment others overtook

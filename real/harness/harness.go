@@ -141,7 +141,6 @@ type Cluster struct {
 
 	mu     sync.Mutex // process state; held while a process starts or dies
 	paused map[node.ID]bool
-	lies   map[node.ID]bool
 	cc     ClientControl
 	rnd    *rand.Rand
 	// gen counts each server's starts; killing marks the servers the
@@ -169,10 +168,11 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	if err := check(&opt); err != nil {
 		return nil, err
 	}
-	c := &Cluster{opt: opt, procs: map[node.ID]process{}, serverDirs: map[node.ID]string{}, realAddrs: map[node.ID]string{},
-		peerPorts: map[node.ID][2]int{}, net: newNetwork(opt.Seed), peers: map[peerKey]*proxy{}, toSrv: map[link]*proxy{}, paused: map[node.ID]bool{},
-		lies: map[node.ID]bool{}, rnd: rand.New(rand.NewPCG(opt.Seed, 0x636f7272)), stopped: make(chan struct{}),
-		epoch: opt.Epoch, gen: map[node.ID]int{}, killing: map[node.ID]bool{}}
+	c := &Cluster{opt: opt, epoch: opt.Epoch,
+		procs: map[node.ID]process{}, serverDirs: map[node.ID]string{}, realAddrs: map[node.ID]string{}, peerPorts: map[node.ID][2]int{},
+		net: newNetwork(opt.Seed), peers: map[peerKey]*proxy{}, toSrv: map[link]*proxy{},
+		paused: map[node.ID]bool{}, rnd: rand.New(rand.NewPCG(opt.Seed, 0x636f7272)), gen: map[node.ID]int{}, killing: map[node.ID]bool{},
+		stopped: make(chan struct{})}
 	if c.epoch.IsZero() {
 		c.epoch = time.Now()
 	}
@@ -652,18 +652,33 @@ func (c *Cluster) clientControl() ClientControl {
 }
 
 // Block drops the bytes from -> to on every connection between the two,
-// whichever end opened it (see the package doc).
+// whichever end opened it, silently (see the package doc).
 func (c *Cluster) Block(from, to node.ID) {
 	c.net.mu.Lock()
 	c.net.blocked[link{from, to}] = true
 	c.net.mu.Unlock()
 }
 
-// Unblock restores the link from -> to.
+// Unblock restores the link from -> to; the connections between the two
+// that a block left with a gap are reset.
 func (c *Cluster) Unblock(from, to node.ID) {
 	c.net.mu.Lock()
 	delete(c.net.blocked, link{from, to})
 	c.net.mu.Unlock()
+	for _, p := range c.proxiesBetween(from, to) {
+		p.resetTainted()
+	}
+}
+
+// proxiesBetween returns the proxies of every connection between a and b.
+func (c *Cluster) proxiesBetween(a, b node.ID) []*proxy {
+	var out []*proxy
+	for _, p := range c.allProxies() {
+		if (p.from == a && p.to == b) || (p.from == b && p.to == a) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // SetLinkQuality degrades the link from -> to (see the package doc for
@@ -686,6 +701,9 @@ func (c *Cluster) Heal() {
 	clear(c.net.blocked)
 	clear(c.net.quality)
 	c.net.mu.Unlock()
+	for _, p := range c.allProxies() {
+		p.resetTainted()
+	}
 }
 
 // SetLag adds lag to every byte to and from server id (0 restores it); on
@@ -750,9 +768,6 @@ func (c *Cluster) SyncLies(id node.ID, lies bool) {
 		c.logf("harness: sync lies on server %d: %v", id, err)
 		return
 	}
-	c.mu.Lock()
-	c.lies[id] = lies
-	c.mu.Unlock()
 	c.logf("harness: syncs of server %d lie: %v", id, lies)
 }
 

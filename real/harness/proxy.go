@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"zoosim/nemesis"
@@ -61,20 +62,21 @@ func (n *network) isBlocked(l link) bool {
 	return n.blocked[l]
 }
 
-// fate is what happens to one chunk on link l: its delay, or a reset.
-// losses counts the consecutive losses of its connection's direction.
-func (n *network) fate(l link, losses *int) (delay time.Duration, reset bool) {
+// fate is what happens to one chunk on link l: its delay, or a silent
+// drop (the link is blocked), or a reset (TCP gives up). losses counts the
+// consecutive losses of its connection's direction.
+func (n *network) fate(l link, losses *int) (delay time.Duration, drop, reset bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.blocked[l] {
-		return 0, true
+		return 0, true, false
 	}
 	q := n.quality[l]
 	delay = time.Duration(q.ExtraLatency) + n.lag[l.from] + n.lag[l.to]
 	if q.LossProb > 0 && n.rnd.Float64() < q.LossProb {
 		*losses++
 		if *losses >= lossesMax {
-			return 0, true
+			return 0, false, true
 		}
 		delay += n.rto << (*losses - 1) // the retransmission backs off
 	} else {
@@ -86,7 +88,7 @@ func (n *network) fate(l link, losses *int) (delay time.Duration, reset bool) {
 		j := max(time.Duration(q.ExtraLatency), jitterMax)
 		delay += time.Duration(n.rnd.Int64N(int64(j)) + 1)
 	}
-	return delay, false
+	return delay, false, false
 }
 
 // proxy forwards the connections that node from opens to node to.
@@ -109,11 +111,15 @@ type proxy struct {
 }
 
 // pconn is one proxied connection: down is the dialer's side, up the
-// listener's.
+// listener's (nil for a connection held across a block: it never reached
+// the listener).
 type pconn struct {
 	down, up net.Conn
 	once     sync.Once
 	left     sync.WaitGroup // the two directions still forwarding
+	// tainted: a block dropped some of its bytes, so its stream has a gap;
+	// it is reset once both its links carry bytes again.
+	tainted atomic.Bool
 }
 
 func listenProxy(from, to node.ID, nw *network, wg *sync.WaitGroup, logf func(string, ...any)) (*proxy, error) {
@@ -150,9 +156,10 @@ func (p *proxy) serve() {
 func (p *proxy) handle(down net.Conn) {
 	fwd, rev := link{p.from, p.to}, link{p.to, p.from}
 	// A TCP handshake needs both directions: across a partition, one way
-	// or both, a new connection fails.
+	// or both, a new connection never reaches the other end. The dialer
+	// sees silence (its handshake times out), not a refusal.
 	if p.net.isBlocked(fwd) || p.net.isBlocked(rev) {
-		reset(down)
+		p.hold(down)
 		return
 	}
 	p.mu.Lock()
@@ -187,6 +194,32 @@ func (p *proxy) handle(down net.Conn) {
 	p.mu.Unlock()
 }
 
+// hold keeps a connection opened across a block: it reads and drops what
+// the dialer sends until the dialer gives up, or until the block ends and
+// resetTainted resets it.
+func (p *proxy) hold(down net.Conn) {
+	c := &pconn{down: down}
+	c.tainted.Store(true)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		reset(down)
+		return
+	}
+	p.conns[c] = true
+	p.mu.Unlock()
+	// The block may have ended before c was registered, out of
+	// resetTainted's sight.
+	if !p.net.isBlocked(link{p.from, p.to}) && !p.net.isBlocked(link{p.to, p.from}) {
+		c.reset()
+	}
+	io.Copy(io.Discard, down)
+	c.reset()
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+}
+
 type chunk struct {
 	data []byte
 	due  time.Time
@@ -194,9 +227,11 @@ type chunk struct {
 }
 
 // pump forwards src to dst for link l, through a delay line. A chunk that
-// link l must drop resets the connection: a byte stream never sees a gap,
-// it breaks, as a TCP connection whose segments stop arriving does once
-// the application's timeouts notice.
+// a block drops (when read, or when due) is dropped silently and taints the
+// connection: the application notices the silence by its own timeouts, as
+// it would across a partition, and when the links carry bytes again the
+// tainted connection is reset (resetTainted), so that no stream ever
+// delivers bytes after a gap.
 func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
 	defer c.left.Done()
 	line := make(chan chunk, delayLine)
@@ -205,7 +240,9 @@ func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
 		defer close(done)
 		for ch := range line {
 			if ch.eof {
-				if tc, ok := dst.(*net.TCPConn); ok {
+				if p.net.isBlocked(l) { // the FIN is lost too
+					c.tainted.Store(true)
+				} else if tc, ok := dst.(*net.TCPConn); ok {
 					tc.CloseWrite()
 				}
 				continue
@@ -214,7 +251,7 @@ func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
 				time.Sleep(d)
 			}
 			if p.net.isBlocked(l) { // blocked while in flight: dropped
-				c.reset()
+				c.tainted.Store(true)
 				continue
 			}
 			if _, err := dst.Write(ch.data); err != nil {
@@ -228,15 +265,19 @@ func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
 	if p.hello != nil && l == (link{p.from, p.to}) {
 		b, err := p.hello(src)
 		if len(b) > 0 {
-			delay, drop := p.net.fate(l, &losses)
-			if drop {
+			delay, drop, broken := p.net.fate(l, &losses)
+			switch {
+			case broken:
 				c.reset()
 				close(line)
 				<-done
 				return
+			case drop:
+				c.tainted.Store(true)
+			default:
+				last = time.Now().Add(delay)
+				line <- chunk{data: b, due: last}
 			}
-			last = time.Now().Add(delay)
-			line <- chunk{data: b, due: last}
 		}
 		if err != nil {
 			c.reset()
@@ -248,21 +289,29 @@ func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			delay, drop := p.net.fate(l, &losses)
-			if drop {
+			delay, drop, broken := p.net.fate(l, &losses)
+			if broken {
 				c.reset()
 				break
 			}
-			due := time.Now().Add(delay)
-			if due.Before(last) { // never let a chunk overtake another
-				due = last
+			if drop {
+				c.tainted.Store(true)
+			} else {
+				due := time.Now().Add(delay)
+				if due.Before(last) { // never let a chunk overtake another
+					due = last
+				}
+				last = due
+				line <- chunk{data: bytes.Clone(buf[:n]), due: due}
 			}
-			last = due
-			line <- chunk{data: bytes.Clone(buf[:n]), due: due}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				line <- chunk{eof: true}
+				if p.net.isBlocked(l) {
+					c.tainted.Store(true)
+				} else {
+					line <- chunk{eof: true}
+				}
 			} else {
 				c.reset()
 			}
@@ -277,14 +326,18 @@ func (p *proxy) pump(c *pconn, src, dst net.Conn, l link) {
 func (c *pconn) reset() {
 	c.once.Do(func() {
 		reset(c.down)
-		reset(c.up)
+		if c.up != nil {
+			reset(c.up)
+		}
 	})
 }
 
 func (c *pconn) close() {
 	c.once.Do(func() {
 		c.down.Close()
-		c.up.Close()
+		if c.up != nil {
+			c.up.Close()
+		}
 	})
 }
 
@@ -302,6 +355,25 @@ func (p *proxy) resetAll() {
 	conns := make([]*pconn, 0, len(p.conns))
 	for c := range p.conns {
 		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.reset()
+	}
+}
+
+// resetTainted resets the connections a block left with a gap, if both
+// their links carry bytes again.
+func (p *proxy) resetTainted() {
+	if p.net.isBlocked(link{p.from, p.to}) || p.net.isBlocked(link{p.to, p.from}) {
+		return
+	}
+	p.mu.Lock()
+	var conns []*pconn
+	for c := range p.conns {
+		if c.tainted.Load() {
+			conns = append(conns, c)
+		}
 	}
 	p.mu.Unlock()
 	for _, c := range conns {

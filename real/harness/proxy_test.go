@@ -22,11 +22,12 @@ import (
 // upstream is a TCP server that echoes (echo) or only collects what it
 // receives.
 type upstream struct {
-	ln   net.Listener
-	echo bool
-	mu   sync.Mutex
-	got  bytes.Buffer
-	wg   sync.WaitGroup
+	ln       net.Listener
+	echo     bool
+	mu       sync.Mutex
+	got      bytes.Buffer
+	accepted int
+	wg       sync.WaitGroup
 }
 
 func newUpstream(t *testing.T, echo bool) *upstream {
@@ -41,6 +42,9 @@ func newUpstream(t *testing.T, echo bool) *upstream {
 			if err != nil {
 				return
 			}
+			u.mu.Lock()
+			u.accepted++
+			u.mu.Unlock()
 			u.wg.Add(1)
 			go func() {
 				defer u.wg.Done()
@@ -67,6 +71,12 @@ func newUpstream(t *testing.T, echo bool) *upstream {
 	return u
 }
 
+func (u *upstream) connections() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.accepted
+}
+
 func (u *upstream) received() []byte {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -75,11 +85,16 @@ func (u *upstream) received() []byte {
 
 // testProxy is the proxy of link 1 -> 2 in front of u.
 func testProxy(t *testing.T, u *upstream) (*proxy, *network) {
+	return testProxyHello(t, u, nil)
+}
+
+func testProxyHello(t *testing.T, u *upstream, hello func(io.Reader) ([]byte, error)) (*proxy, *network) {
 	nw := newNetwork(1)
 	nw.rto = time.Millisecond
 	var wg sync.WaitGroup
 	p, err := listenProxy(1, 2, nw, &wg, t.Logf)
 	require.NoError(t, err)
+	p.hello = hello
 	p.setUpstream(u.ln.Addr().String())
 	p.serve()
 	t.Cleanup(func() { p.close(); wg.Wait() })
@@ -123,7 +138,22 @@ func TestProxy_CarriesBothDirectionsInOrderThroughLatencyAndReordering(t *testin
 	require.Equal(t, want, got, "TCP's order survives the reordering: it becomes stalls")
 }
 
-func TestProxy_ABlockedLinkResetsTheConnectionInsteadOfDeliveringIt(t *testing.T) {
+// tainted reports whether p holds a connection a block left with a gap.
+func tainted(p *proxy) bool { return taintedCount(p) > 0 }
+
+func taintedCount(p *proxy) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for c := range p.conns {
+		if c.tainted.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+func TestProxy_ABlockedLinkDropsSilentlyAndItsConnectionsResetWhenItHeals(t *testing.T) {
 	u := newUpstream(t, false)
 	p, nw := testProxy(t, u)
 	c := dial(t, p)
@@ -131,13 +161,23 @@ func TestProxy_ABlockedLinkResetsTheConnectionInsteadOfDeliveringIt(t *testing.T
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return string(u.received()) == "before" }, 5*time.Second, 10*time.Millisecond)
 	block(nw, 1, 2, true)
-	c.Write([]byte("during"))
-	_, err = c.Read(make([]byte, 1))
-	requireBroken(t, err, "the proxy reset the connection")
-	require.Equal(t, "before", string(u.received()), "nothing written during the block arrives")
+	_, err = c.Write([]byte("during"))
+	require.NoError(t, err, "a partition gives the sender no signal")
+	require.Eventually(t, func() bool { return tainted(p) }, 5*time.Second, time.Millisecond, "the bytes were dropped")
+	c2 := dial(t, p) // across the block: held, never reaching the server
+	_, err = c2.Write([]byte("lost"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return taintedCount(p) == 2 }, 5*time.Second, time.Millisecond, "the proxy holds it")
+	require.Equal(t, 1, u.connections(), "a connection opened across the block never reaches the server")
 
-	requireRefused(t, p, "a connection opened across the block is reset at once")
 	block(nw, 1, 2, false)
+	p.resetTainted()
+	_, err = c.Read(make([]byte, 1))
+	requireBroken(t, err, "the connection with a gap is reset when the link heals")
+	_, err = c2.Read(make([]byte, 1))
+	requireBroken(t, err, "so is the held one")
+	require.Equal(t, "before", string(u.received()), "nothing written during the block ever arrives")
+
 	c3 := dial(t, p)
 	_, err = c3.Write([]byte("after"))
 	require.NoError(t, err)
@@ -157,8 +197,13 @@ func TestProxy_AOneWayBlockKeepsTheOtherDirectionOfAnOpenConnection(t *testing.T
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return string(u.received()) == "ab" }, 5*time.Second, 10*time.Millisecond,
 		"1 -> 2 still carries bytes")
+	require.Eventually(t, func() bool { return tainted(p) }, 5*time.Second, time.Millisecond, "the echo 2 -> 1 was dropped")
+	p.resetTainted()
+	require.True(t, tainted(p), "no reset while a link of the connection is still blocked")
+	block(nw, 2, 1, false)
+	p.resetTainted()
 	_, err = c.Read(make([]byte, 1))
-	requireBroken(t, err, "the echo 2 -> 1 is dropped, so the connection is reset")
+	requireBroken(t, err, "the connection that lost the echo is reset when the link heals")
 }
 
 func TestProxy_PersistentLossResetsTheConnection(t *testing.T) {
@@ -235,12 +280,11 @@ func TestZKElectionHello_NamesTheBackProxyAsTheDialersAddress(t *testing.T) {
 
 func TestProxy_RewritesTheHelloOnlyOnItsForwardStream(t *testing.T) {
 	u := newUpstream(t, true)
-	p, _ := testProxy(t, u)
-	p.hello = func(r io.Reader) ([]byte, error) {
+	p, _ := testProxyHello(t, u, func(r io.Reader) ([]byte, error) {
 		var b [2]byte
 		_, err := io.ReadFull(r, b[:])
 		return []byte("HELLO"), err
-	}
+	})
 	c := dial(t, p)
 	_, err := c.Write([]byte("hi and more"))
 	require.NoError(t, err)
