@@ -42,6 +42,9 @@ target zookeeper they are not applicable and the output says so: Apache
 ZooKeeper is judged black-box (linearizability by search, zxid order,
 sessions, liveness, recipes).
 
+A real run adds one check, processes: no server process may exit without
+the harness killing it (its log's end is shown if one does).
+
 The real world is not deterministic: the same seed issues the same op mix
 and the same fault schedule, not the same history. --save-history writes
 the history for zoosim check to re-judge offline.

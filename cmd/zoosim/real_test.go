@@ -123,7 +123,7 @@ func requireRealShape(t *testing.T, obj map[string]any, target string) {
 	require.Greater(t, obj["wall_ms"].(float64), 0.0)
 	require.Contains(t, obj["again"], "zoosim real --target "+target+" --scenario standard --servers 3 --duration 10s --seed 5")
 	checks := obj["checks"].(map[string]any)
-	for _, c := range []string{"linearizable", "zxid-order", "sessions", "liveness", "recipes"} {
+	for _, c := range []string{"linearizable", "zxid-order", "sessions", "liveness", "recipes", "processes"} {
 		require.Equal(t, "ok", checks[c], "check %s", c)
 	}
 }

@@ -227,10 +227,12 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	} else if !errors.Is(err, harness.ErrNotAvailable) {
 		return nil, err
 	}
+	deaths := cluster.Deaths()
 	if err := cluster.Close(); err != nil {
 		logf("run: closing the cluster: %v", err)
 	}
 	res := rr.Finish(scenarios.RealEnd{End: endAt, Applied: runner.Applied(), Committed: committed})
+	judgeDeaths(res, deaths, start.Sub(epoch))
 	res.WallMs = time.Since(wallStart).Milliseconds()
 	out.Result = res
 	for _, a := range res.Applied {
@@ -361,6 +363,30 @@ func harnessErr(err error, driverDone chan error) error {
 	default:
 	}
 	return err
+}
+
+// NameProcesses is the check a real run adds: no server process exited
+// without the harness killing it (a crash of its own is a finding, as a
+// broken invariant is in the simulator).
+const NameProcesses = "processes"
+
+func judgeDeaths(res *scenarios.Result, deaths []harness.Death, offset time.Duration) {
+	r := checker.Result{Checker: NameProcesses, Verdict: checker.VerdictOK,
+		Explanation: "no server process exited without the harness killing it"}
+	if len(deaths) > 0 {
+		var b strings.Builder
+		for _, d := range deaths {
+			fmt.Fprintf(&b, "server %d exited on its own, noticed at %v; the end of its log:\n%s\n", d.Server,
+				(d.After - offset).Round(time.Millisecond), strings.TrimRight(d.LogTail, "\n"))
+		}
+		r.Verdict = checker.VerdictViolation
+		r.Explanation = fmt.Sprintf("%d server process(es) exited without the harness killing them", len(deaths))
+		r.Details = b.String()
+		res.Verdict = checker.VerdictViolation
+		res.Report.Verdict = checker.VerdictViolation
+	}
+	res.Report.Results = append(res.Report.Results, r)
+	res.Checks[NameProcesses] = r.Verdict
 }
 
 // shift moves the apply times of the servers' records from the harness's
