@@ -116,6 +116,11 @@ type Driver struct {
 	syncDone       chan error
 
 	stats driverStats
+
+	// inputAt is when the core was first handed input since the last
+	// observe (0: not yet): whatever it applied since, it applied no
+	// earlier.
+	inputAt node.Time
 }
 
 type heldMsg struct {
@@ -291,9 +296,31 @@ func (d *Driver) observe() {
 	if d.opt.Observe != nil {
 		d.opt.Observe(d.m)
 	}
+	d.inputAt = 0
 }
 
-func (d *Driver) step(m node.Message) { d.m.Step(d.Now(), m) }
+// inputNow is Now for a time handed to the core, noted as inputAt.
+func (d *Driver) inputNow() node.Time {
+	now := d.Now()
+	if d.inputAt == 0 {
+		d.inputAt = now
+	}
+	return now
+}
+
+// InputAt is, during an Observe call, the time the core was first handed
+// input since the previous Observe: what the core did in between (an
+// apply, say) happened no earlier, and before the replies it produced were
+// sent. Outside Observe it is 0 or a time of the batch under way. Call it
+// on the driver's goroutine only.
+func (d *Driver) InputAt() node.Time {
+	if d.inputAt == 0 {
+		return d.Now()
+	}
+	return d.inputAt
+}
+
+func (d *Driver) step(m node.Message) { d.m.Step(d.inputNow(), m) }
 
 // stepQueued steps what else is queued, up to BatchInputs, before the next
 // Ready: peer messages first (acks and commits free the most work).
@@ -318,7 +345,7 @@ func (d *Driver) stepQueued() {
 }
 
 func (d *Driver) tick() {
-	now := d.Now()
+	now := d.inputNow()
 	if d.wakeAt == 0 {
 		return
 	}
@@ -437,7 +464,7 @@ func (d *Driver) onSyncDone() {
 	}
 	if d.obs != nil && d.syncsDone > d.syncsNotified {
 		d.syncsNotified = d.syncsDone
-		d.obs.Synced(d.Now(), d.syncsDone)
+		d.obs.Synced(d.inputNow(), d.syncsDone)
 	}
 }
 

@@ -222,7 +222,10 @@ func NewServer(cfg *Config, log *slog.Logger) (*Server, error) {
 // the driver's goroutine).
 func (s *Server) observe(node.Machine) {
 	if s.report != nil {
-		if err := s.report.write(s.core.TakeApplied()); err != nil {
+		// The apply time is the batch's first input: the replies and
+		// notices of what it applied were sent after it (drain runs
+		// before observe), so no client sees a change before its record.
+		if err := s.report.write(s.core.TakeApplied(), s.drv.InputAt()); err != nil {
 			s.log.Error("zoosim serve: zoosim.reportDir: the report stops", "err", err)
 			s.report.f.Close()
 			s.report = nil
@@ -352,11 +355,11 @@ func openReporter(dir string) (*reporter, error) {
 	return &reporter{f: f}, nil
 }
 
-func (r *reporter) write(applied []server.AppliedTxn) error {
+func (r *reporter) write(applied []server.AppliedTxn, at node.Time) error {
 	if len(applied) == 0 {
 		return nil
 	}
-	now := time.Now().UnixNano()
+	now := int64(at)
 	r.buf = r.buf[:0]
 	for _, a := range applied {
 		b, err := json.Marshal(checker.Txn{Zxid: a.Zxid, Session: a.Session, Cxid: a.Cxid, TimeMs: a.TimeMs, Txn: a.Txn,
