@@ -472,27 +472,56 @@ func (c *Cluster) Leader() node.ID {
 		}
 	}
 	c.mu.Unlock()
-	leads := make([]bool, len(ask))
+	type answer struct {
+		leads bool
+		epoch int64 // the epoch of srvr's Zxid line; -1 when unreadable
+	}
+	answers := make([]answer, len(ask))
 	var wg sync.WaitGroup
 	for i, id := range ask {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			out, err := srvr(c.realAddrs[id])
-			leads[i] = err == nil && (strings.Contains(out, "Mode: leader") || strings.Contains(out, "Mode: standalone"))
+			answers[i] = answer{leads: err == nil && (strings.Contains(out, "Mode: leader") || strings.Contains(out, "Mode: standalone")),
+				epoch: srvrEpoch(out)}
 		}()
 	}
 	wg.Wait()
-	leader := node.ID(0)
-	for i, l := range leads {
-		if l {
-			if leader != 0 {
-				return 0
-			}
-			leader = ask[i]
+	// A deposed leader that has not noticed yet still says leader; the
+	// leader of the highest epoch is the one in charge. Two of one epoch
+	// (unreadable epochs count as one epoch, -1) is no answer.
+	leader, best, tie := node.ID(0), int64(-1), false
+	for i, a := range answers {
+		if !a.leads {
+			continue
+		}
+		switch {
+		case leader == 0 || a.epoch > best:
+			leader, best, tie = ask[i], a.epoch, false
+		case a.epoch == best:
+			tie = true
 		}
 	}
+	if tie {
+		return 0
+	}
 	return leader
+}
+
+// srvrEpoch reads the epoch (the high 32 bits) of srvr's "Zxid: 0x..."
+// line, -1 if there is none.
+func srvrEpoch(out string) int64 {
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "Zxid: 0x"); ok {
+			z, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return -1
+			}
+			return int64(z >> 32)
+		}
+	}
+	return -1
 }
 
 // srvr asks addr for srvr with timeouts short enough that a stopped
