@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -50,11 +49,8 @@ type LocalServer struct {
 	Dir, Config, Log                   string
 	ClientPort, PeerPort, ElectionPort int
 
-	env    []string
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
+	env []string
+	process
 }
 
 // WriteLocalEnsemble writes the configs of an n-server ensemble under dir
@@ -196,118 +192,15 @@ func (e *LocalEnsemble) Stop(grace time.Duration) {
 // Start runs the server's process, its output appended to its log. It
 // does nothing if the process is running.
 func (s *LocalServer) Start(binary string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		select {
-		case <-s.exited:
-		default:
-			return nil
+	err := s.start(s.Log, func() *exec.Cmd {
+		cmd := exec.Command(binary, "serve", "--config", s.Config)
+		if len(s.env) > 0 {
+			cmd.Env = append(os.Environ(), s.env...)
 		}
-	}
-	logf, err := os.OpenFile(s.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		return cmd
+	})
 	if err != nil {
-		return err
-	}
-	cmd := exec.Command(binary, "serve", "--config", s.Config)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = childProcAttr()
-	if len(s.env) > 0 {
-		cmd.Env = append(os.Environ(), s.env...)
-	}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
 		return fmt.Errorf("real: start server %d: %w", s.ID, err)
 	}
-	exited := make(chan struct{})
-	s.cmd, s.exited, s.err = cmd, exited, nil
-	go func() {
-		err := cmd.Wait()
-		logf.Close()
-		s.mu.Lock()
-		s.err = err
-		s.mu.Unlock()
-		close(exited)
-	}()
 	return nil
-}
-
-// Running reports whether the server's process is running.
-func (s *LocalServer) Running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return false
-	}
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// Signal sends sig to the server's process if it runs.
-func (s *LocalServer) Signal(sig syscall.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Signal(sig)
-	}
-}
-
-// Kill SIGKILLs the server and waits for it to be gone.
-func (s *LocalServer) Kill() {
-	s.Signal(syscall.SIGKILL)
-	s.Wait(time.Minute)
-}
-
-// Wait waits up to d for the process to exit and reports whether it has
-// (true also when it never ran).
-func (s *LocalServer) Wait(d time.Duration) bool {
-	s.mu.Lock()
-	exited := s.exited
-	s.mu.Unlock()
-	if exited == nil {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-exited:
-		return true
-	case <-t.C:
-		return false
-	}
-}
-
-// Exited returns a channel closed when the current process exits (nil if
-// none was started).
-func (s *LocalServer) Exited() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.exited
-}
-
-// ExitErr is the last process's exit error (nil while it runs or after a
-// clean exit; a process killed by a signal reports it).
-func (s *LocalServer) ExitErr() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
-
-// Pid is the process id of the running process (0 if none runs).
-func (s *LocalServer) Pid() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil || s.cmd.Process == nil {
-		return 0
-	}
-	select {
-	case <-s.exited:
-		return 0
-	default:
-		return s.cmd.Process.Pid
-	}
 }

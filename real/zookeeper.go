@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 )
 
@@ -76,9 +74,7 @@ type ZooKeeperServer struct {
 
 	cp     string
 	heapMB int
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	process
 }
 
 // WriteZooKeeperEnsemble writes the configs of an n-server Apache
@@ -196,84 +192,16 @@ func (s *ZooKeeperServer) ClientAddr() string {
 
 // Start starts the server (a no-op if it runs); its output goes to Log.
 func (s *ZooKeeperServer) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		select {
-		case <-s.exited:
-		default:
-			return nil
-		}
-	}
-	logf, err := os.OpenFile(s.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
 	// A small heap and no JMX: the machine is shared. slf4j finds no
 	// binding in Debian's class path and logs nothing.
-	cmd := exec.Command("java", "-Xmx"+strconv.Itoa(s.heapMB)+"m", "-XX:+UseSerialGC", "-Dzookeeper.admin.enableServer=false",
-		"-cp", s.cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.Config)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	err := s.start(s.Log, func() *exec.Cmd {
+		return exec.Command("java", "-Xmx"+strconv.Itoa(s.heapMB)+"m", "-XX:+UseSerialGC", "-Dzookeeper.admin.enableServer=false",
+			"-cp", s.cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.Config)
+	})
+	if err != nil {
 		return fmt.Errorf("start zookeeper %d: %w", s.ID, err)
 	}
-	exited := make(chan struct{})
-	s.cmd, s.exited = cmd, exited
-	go func() {
-		cmd.Wait()
-		logf.Close()
-		close(exited)
-	}()
 	return nil
-}
-
-// Running reports whether the server's process runs (a stopped one does).
-func (s *ZooKeeperServer) Running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return false
-	}
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// Signal sends sig to the server's process if it runs.
-func (s *ZooKeeperServer) Signal(sig syscall.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Signal(sig)
-	}
-}
-
-// Kill SIGKILLs the server and waits (up to a minute) for it to exit.
-func (s *ZooKeeperServer) Kill() {
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGCONT) // a stopped JVM dies too, but say so
-	cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-exited:
-	case <-time.After(time.Minute):
-	}
-}
-
-// Exited is closed when the current process exits.
-func (s *ZooKeeperServer) Exited() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.exited
 }
 
 // WaitMode waits up to d until the server's srvr names its mode.
@@ -307,19 +235,4 @@ func FourLetterWord(addr, word string) (string, error) {
 	}
 	b, err := io.ReadAll(bufio.NewReader(c))
 	return string(b), err
-}
-
-// Pid is the process id of the running process (0 if none runs).
-func (s *ZooKeeperServer) Pid() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil || s.cmd.Process == nil {
-		return 0
-	}
-	select {
-	case <-s.exited:
-		return 0
-	default:
-		return s.cmd.Process.Pid
-	}
 }
