@@ -192,7 +192,7 @@ func (r *RealRun) Finish(e RealEnd) *Result {
 	} else {
 		for _, c := range WhiteBoxChecks {
 			if _, ok := rs.notApplicable[c]; !ok {
-				rs.notApplicable[c] = "needs the servers' txn records, which the target does not give"
+				rs.notApplicable[c] = "needs the servers' records of what they applied and when, which the target does not give (its txn logs, where it leaves them, go through txn-logs)"
 			}
 		}
 	}

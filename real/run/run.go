@@ -227,12 +227,22 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	} else if !errors.Is(err, harness.ErrNotAvailable) {
 		return nil, err
 	}
+	var logs map[node.ID][]checker.Txn
+	if !out.Committed {
+		// Apache ZooKeeper: its txn logs, read before Close removes them.
+		if logs, err = cluster.TxnLogs(); err != nil {
+			return nil, err
+		}
+	}
 	deaths := cluster.Deaths()
 	if err := cluster.Close(); err != nil {
 		logf("run: closing the cluster: %v", err)
 	}
 	res := rr.Finish(scenarios.RealEnd{End: endAt, Applied: runner.Applied(), Committed: committed})
 	judgeDeaths(res, deaths, start.Sub(epoch))
+	if logs != nil {
+		judgeTxnLogs(res, logs)
+	}
 	res.WallMs = time.Since(wallStart).Milliseconds()
 	out.Result = res
 	for _, a := range res.Applied {
@@ -387,6 +397,24 @@ func judgeDeaths(res *scenarios.Result, deaths []harness.Death, offset time.Dura
 	}
 	res.Report.Results = append(res.Report.Results, r)
 	res.Checks[NameProcesses] = r.Verdict
+}
+
+// judgeTxnLogs adds the txn-logs check: the history against the txn logs
+// the servers left (checker.CheckTxnLogs).
+func judgeTxnLogs(res *scenarios.Result, logs map[node.ID][]checker.Txn) {
+	byServer := make([][]checker.Txn, res.Servers+1)
+	for id, txns := range logs {
+		if int(id) < len(byServer) {
+			byServer[id] = txns
+		}
+	}
+	r := checker.CheckTxnLogs(res.History, byServer)
+	if r.Verdict == checker.VerdictViolation {
+		res.Verdict = checker.VerdictViolation
+		res.Report.Verdict = checker.VerdictViolation
+	}
+	res.Report.Results = append(res.Report.Results, r)
+	res.Checks[checker.NameTxnLogs] = r.Verdict
 }
 
 // shift moves the apply times of the servers' records from the harness's
