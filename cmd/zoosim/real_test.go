@@ -170,6 +170,7 @@ func TestReal_ZooKeeperStandard(t *testing.T) {
 		require.Contains(t, na, c, "no txn records from Apache ZooKeeper")
 		require.NotContains(t, obj["checks"], c)
 	}
+	require.Equal(t, "ok", obj["checks"].(map[string]any)["txn-logs"], "its txn logs are read after the run")
 }
 
 // Ctrl-C stops the run, every server and proxy, and removes its directory.
