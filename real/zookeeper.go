@@ -23,6 +23,10 @@ import (
 // ZOOSIM_ZOOKEEPER_CLASSPATH overrides the class path.
 const ZooKeeperJar = "/usr/share/java/zookeeper.jar"
 
+// zooKeeperLogBinding is slf4j's simple binding, which Debian installs
+// with ZooKeeper's slf4j-api.
+const zooKeeperLogBinding = "/usr/share/java/slf4j-simple.jar"
+
 // ZooKeeperClassPath returns the class path to run Apache ZooKeeper with,
 // or an error that says why it cannot run here and how to install it.
 func ZooKeeperClassPath() (string, error) {
@@ -192,12 +196,20 @@ func (s *ZooKeeperServer) ClientAddr() string {
 
 // Start starts the server (a no-op if it runs); its output goes to Log.
 func (s *ZooKeeperServer) Start() error {
-	// A small heap and no JMX: the machine is shared. slf4j finds no
-	// binding in Debian's class path and logs nothing.
-	err := s.start(s.Log, func() *exec.Cmd {
-		return exec.Command("java", "-Xmx"+strconv.Itoa(s.heapMB)+"m", "-XX:+UseSerialGC", "-Dzookeeper.admin.enableServer=false",
-			"-cp", s.cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.Config)
-	})
+	// A small heap and no JMX: the machine is shared. Debian's class path
+	// has no slf4j binding, so ZooKeeper would log nothing: with slf4j's
+	// simple binding (Debian's libslf4j-java, installed with it) its
+	// warnings and errors go to the log, and a server that exits on its
+	// own says why.
+	cp := s.cp
+	args := []string{"-Xmx" + strconv.Itoa(s.heapMB) + "m", "-XX:+UseSerialGC", "-Dzookeeper.admin.enableServer=false"}
+	if _, err := os.Stat(zooKeeperLogBinding); err == nil {
+		cp += string(os.PathListSeparator) + zooKeeperLogBinding
+		args = append(args, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-Dorg.slf4j.simpleLogger.showDateTime=true",
+			"-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS")
+	}
+	args = append(args, "-cp", cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.Config)
+	err := s.start(s.Log, func() *exec.Cmd { return exec.Command("java", args...) })
 	if err != nil {
 		return fmt.Errorf("start zookeeper %d: %w", s.ID, err)
 	}
