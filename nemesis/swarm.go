@@ -370,9 +370,9 @@ func drawFault(d drawer, k Kind, opts SwarmOptions, selfHealPercent int, cascade
 			f.Point = CrashPoints[d.intn(len(CrashPoints), "point")]
 		}
 		// Its steps come at fractions of its duration, which it always has:
-		// the follower is down for 250 ms to 1.5 s, a few txns to a DIFF's
-		// worth.
-		f.Duration = ms(2_000 + d.intn(10_001, "duration ms"))
+		// the first server is down for 190 ms to 1 s, a few txns to a
+		// DIFF's worth, and has 0.56 to 3 s to resync.
+		f.Duration = ms(1_500 + d.intn(6_501, "duration ms"))
 		return f
 	case paramLag:
 		// Slow enough to trail by many txns, mostly not so slow that the
