@@ -1,5 +1,6 @@
 // Package nemesis owns zoosim's fault plans: what can go wrong (partitions
-// of every common shape, crashes and restarts, pauses, clock jumps and
+// of every common shape, crashes and restarts, crashes at protocol points,
+// rolling failures through a recovery, lagging servers, pauses, clock jumps and
 // drift, lossy, slow, duplicating and reordering links, lying syncs and
 // corrupted records, clients cut off from servers), written down as plain
 // data, and a Runner that applies such a plan to a world as time passes.

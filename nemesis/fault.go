@@ -25,6 +25,9 @@ const (
 	MaxLatency     = 60 * node.Second
 	MaxCount       = 1 << 10
 	MaxFaultsTotal = 1 << 16 // schedule length bound
+	// MinRollingDuration is the shortest rolling-crash: its first step
+	// comes at an eighth of its duration.
+	MinRollingDuration = 100 * node.Millisecond
 )
 
 // Fault is one timed fault, as plain data. Fields that a kind does not use
@@ -228,6 +231,9 @@ func (f Fault) checkShape() error {
 		return fmt.Errorf("duration %s outside [0, %s]", fmtTime(f.Duration), fmtTime(MaxDuration))
 	case f.Duration > 0 && !sp.heals:
 		return fmt.Errorf("%s does not take a duration (it does not undo itself)", f.Kind)
+	case f.Kind == RollingCrash && f.Duration < MinRollingDuration:
+		return fmt.Errorf("%s needs a duration of at least %s (its steps come at fractions of it), got %s",
+			f.Kind, fmtTime(MinRollingDuration), fmtTime(f.Duration))
 	}
 	if f.Pick != "" {
 		if sp.picks == nil {
@@ -296,8 +302,8 @@ func (f Fault) checkParam(p param) error {
 		unused("a drift", p != paramDrift && f.DriftPPM != 0),
 		unused("a probability", p != paramProb && f.Prob != 0),
 		unused("a latency", p != paramLatency && p != paramLag && f.Latency != 0),
-		unused("a point", p != paramPoint && f.Point != ""),
-		unused("a message name", p != paramPoint && f.Msg != ""),
+		unused("a point", p != paramPoint && p != paramRoll && f.Point != ""),
+		unused("a message name", p != paramPoint && p != paramRoll && f.Msg != ""),
 		unused("a cascade", p != paramPoint && f.Cascade != 0),
 		unused("a move", p != paramLag && f.Move != 0),
 	); err != nil {
@@ -327,7 +333,7 @@ func (f Fault) checkParam(p param) error {
 		if f.Move < 0 || f.Move > MaxCount {
 			return fmt.Errorf("move %d outside [0, %d]", f.Move, MaxCount)
 		}
-	case paramPoint:
+	case paramPoint, paramRoll:
 		if !slices.Contains(CrashPoints, f.Point) {
 			return fmt.Errorf("point %q: want one of %s", f.Point, strings.Join(CrashPoints, ", "))
 		}

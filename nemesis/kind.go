@@ -60,6 +60,23 @@ const (
 	CrashPoint Kind = "crash-point"
 )
 
+// Rolling failures.
+const (
+	// RollingCrash is a rolling failure through a recovery, as when a rack
+	// loses power one machine after another or a bad deploy rolls on: a
+	// follower (Nodes[0], or one chosen by Pick) crashes; while it is down,
+	// at Duration/8, a second server crashes (the leader, or as often
+	// another follower: the Runner draws which) and the first restarts
+	// with a crash point armed (Point, and Msg for the message points), so
+	// that it crashes again at that step of its recovery; at Duration/2
+	// every other server still up crashes too and the first two restart;
+	// at Duration the rest restart. Writes committed while the first was
+	// down reach it only through the recovery the point interrupts; a
+	// leader left alone keeps a tail of proposals nobody logged; and the
+	// servers that come back first decide what survives.
+	RollingCrash Kind = "rolling-crash"
+)
+
 // Crash points (Fault.Point): where an armed crash-point fault crashes its
 // server.
 const (
@@ -151,6 +168,7 @@ const (
 	FamilyDisk      Family = "disk"
 	FamilyClient    Family = "client"
 	FamilyLag       Family = "lag"
+	FamilyRolling   Family = "rolling"
 )
 
 // Pick says how a fault that names no nodes chooses them at apply time.
@@ -203,6 +221,7 @@ const (
 	paramLatency
 	paramPoint // Point, and Msg for the message points
 	paramLag   // Latency, and optionally Move
+	paramRoll  // Point, and Msg for the message points (no cascade)
 )
 
 // spec is what the package knows about one kind.
@@ -236,6 +255,7 @@ var (
 	picksHalves   = []Pick{PickRandom}
 	picksMajority = []Pick{PickRandom, PickLeader, PickFollower}
 	picksLag      = []Pick{PickFollower, PickRandom}
+	picksRolling  = []Pick{PickFollower, PickRandom}
 )
 
 var specs = map[Kind]spec{
@@ -255,6 +275,8 @@ var specs = map[Kind]spec{
 	RestartAll:  {family: FamilyCrash, remedy: true, nodes: nodesNone, param: paramNone, minServers: 1},
 	CrashPoint:  {family: FamilyCrash, picks: picksShape, nodes: nodesOne, heals: true, param: paramPoint, minServers: 1},
 	Lag:         {family: FamilyLag, picks: picksLag, nodes: nodesOne, heals: true, param: paramLag, minServers: 2},
+
+	RollingCrash: {family: FamilyRolling, picks: picksRolling, nodes: nodesOne, heals: true, param: paramRoll, minServers: 3},
 
 	Pause:     {family: FamilyPause, picks: picksPause, nodes: nodesSet, clientsOK: true, count: true, heals: true, param: paramNone, minServers: 1},
 	Resume:    {family: FamilyPause, remedy: true, picks: picksResume, nodes: nodesSet, clientsOK: true, count: true, param: paramNone, minServers: 1},
@@ -281,6 +303,7 @@ var allKinds = []Kind{
 	PartitionLeader, PartitionOne, PartitionMajority, PartitionHalves, PartitionBridge, PartitionRing, PartitionOneWay, Heal,
 	Crash, CrashLeader, CrashAll, Restart, RestartAll, CrashPoint,
 	Lag,
+	RollingCrash,
 	Pause, Resume, ResumeAll,
 	ClockJump, ClockDrift,
 	LinkLossy, LinkSlow, LinkDup, LinkReorder,
@@ -288,7 +311,7 @@ var allKinds = []Kind{
 	ClientCut, HealAll,
 }
 
-var allFamilies = []Family{FamilyPartition, FamilyCrash, FamilyLag, FamilyPause, FamilyClock, FamilyLink, FamilyDisk, FamilyClient}
+var allFamilies = []Family{FamilyPartition, FamilyCrash, FamilyLag, FamilyRolling, FamilyPause, FamilyClock, FamilyLink, FamilyDisk, FamilyClient}
 
 // Kinds returns every kind in canonical order.
 func Kinds() []Kind { return slices.Clone(allKinds) }

@@ -72,10 +72,25 @@ type linkFault struct {
 	q     LinkQuality
 }
 
-// pendingEnd is a self-healing fault's end.
+// pendingEnd is a self-healing fault's end, or (step > 0) an intermediate
+// step of a rolling crash.
 type pendingEnd struct {
-	at  node.Time
-	idx int
+	at   node.Time
+	idx  int
+	step int
+}
+
+// rollState is what a rolling crash in effect has done so far.
+type rollState struct {
+	// first is the server it crashed first, second the one it crashed
+	// next (0: none).
+	first, second node.ID
+	// secondLeader: the second is the leader of that moment (else another
+	// follower); draw chooses among the followers. Both come from the
+	// fault's stream when it starts.
+	secondLeader bool
+	draw         uint64
+	point, msg   string
 }
 
 // driftState is a clock the nemesis made drift.
@@ -129,6 +144,7 @@ type Runner struct {
 	lies   map[node.ID]int // lying syncs -> owner
 	armed  map[node.ID]int // armed crash points -> owner
 	lags   map[node.ID]int // lagging servers -> owner
+	rolls  map[int]*rollState
 }
 
 // NewRunner returns a Runner that will apply s to t. It checks s against
@@ -182,6 +198,7 @@ func NewRunner(s Schedule, t Target, rnd *rand.Rand) (*Runner, error) {
 		lies:    map[node.ID]int{},
 		armed:   map[node.ID]int{},
 		lags:    map[node.ID]int{},
+		rolls:   map[int]*rollState{},
 	}, nil
 }
 
@@ -243,7 +260,11 @@ func (r *Runner) Apply(now node.Time) {
 		case endDue && (!faultDue || r.ends[0].at <= r.sched[r.next].At):
 			e := r.ends[0]
 			r.ends = r.ends[1:]
-			r.finish(e.idx, now)
+			if e.step > 0 {
+				r.rollStep(e.idx, e.step, now)
+			} else {
+				r.finish(e.idx, now)
+			}
 		case faultDue:
 			i := r.next
 			r.next++
@@ -316,15 +337,33 @@ func (r *Runner) start(i int, f Fault, now node.Time) {
 		return
 	}
 	if f.Duration > 0 {
-		e := pendingEnd{at: now + f.Duration, idx: idx}
-		at, _ := slices.BinarySearchFunc(r.ends, e, func(a, b pendingEnd) int {
-			if a.at != b.at {
-				return cmpTime(a.at, b.at)
-			}
-			return a.idx - b.idx
-		})
-		r.ends = slices.Insert(r.ends, at, e)
+		r.addEnd(pendingEnd{at: now + f.Duration, idx: idx})
 	}
+	if f.Kind == RollingCrash {
+		r.addEnd(pendingEnd{at: now + f.Duration/8, idx: idx, step: 1})
+		r.addEnd(pendingEnd{at: now + f.Duration/2, idx: idx, step: 2})
+	}
+}
+
+// addEnd queues e in (time, fault, step) order; a fault's end (step 0)
+// comes after its steps at the same time.
+func (r *Runner) addEnd(e pendingEnd) {
+	key := func(p pendingEnd) int {
+		if p.step == 0 {
+			return 1 << 30
+		}
+		return p.step
+	}
+	at, _ := slices.BinarySearchFunc(r.ends, e, func(a, b pendingEnd) int {
+		if a.at != b.at {
+			return cmpTime(a.at, b.at)
+		}
+		if a.idx != b.idx {
+			return a.idx - b.idx
+		}
+		return key(a) - key(b)
+	})
+	r.ends = slices.Insert(r.ends, at, e)
 }
 
 func cmpTime(a, b node.Time) int {
@@ -385,15 +424,7 @@ func (r *Runner) do(f Fault, idx int, rnd *rand.Rand, now node.Time) outcome {
 			return skip(why)
 		}
 		for _, id := range ids {
-			r.t.Crash(id)
-			if owner, ok := r.down[id]; ok { // it came back without the nemesis
-				r.release(owner, now)
-			}
-			r.down[id] = idx
-			if owner, ok := r.paused[id]; ok { // a crash ends a pause
-				delete(r.paused, id)
-				r.release(owner, now)
-			}
+			r.hold(id, idx, now)
 		}
 		r.owned[idx] = len(ids)
 		return outcome{nodes: ids, desc: "crash " + fmtIDs(ids), lasting: true}
@@ -588,11 +619,127 @@ func (r *Runner) do(f Fault, idx int, rnd *rand.Rand, now node.Time) outcome {
 		}
 		return outcome{nodes: ids, desc: desc, lasting: true}
 
+	case RollingCrash:
+		ids, why := r.targets(f, rnd, r.t.Up)
+		if why != "" {
+			return skip(why)
+		}
+		id := ids[0]
+		r.hold(id, idx, now)
+		r.owned[idx] = 1
+		st := &rollState{first: id, secondLeader: belowInt(rnd, 2) == 0, draw: rnd.Uint64(), point: f.Point, msg: f.Msg}
+		r.rolls[idx] = st
+		where := f.Point
+		if f.Msg != "" {
+			where += " " + f.Msg
+		}
+		second := "another follower"
+		if st.secondLeader {
+			second = "the leader"
+		}
+		return outcome{nodes: ids, lasting: true, desc: fmt.Sprintf(
+			"crash %d; at +%s %s, and %d restarts to crash at %s; at +%s the other servers, and the first two restart; the rest at +%s",
+			id, fmtTime(f.Duration/8), second, id, where, fmtTime(f.Duration/2), fmtTime(f.Duration))}
+
 	case HealAll:
 		nodes, desc := r.healAll(now)
 		return outcome{nodes: nodes, desc: desc}
 	}
 	panic(fmt.Sprintf("nemesis: invariant violated: validated fault of unknown kind %q", f.Kind))
+}
+
+// hold crashes server id, which is up, on behalf of fault idx (the caller
+// counts it in owned[idx]).
+func (r *Runner) hold(id node.ID, idx int, now node.Time) {
+	r.t.Crash(id)
+	if owner, ok := r.down[id]; ok { // it came back without the nemesis
+		r.release(owner, now)
+	}
+	r.down[id] = idx
+	if owner, ok := r.paused[id]; ok { // a crash ends a pause
+		delete(r.paused, id)
+		r.release(owner, now)
+	}
+}
+
+// rollStep carries out step 1 or 2 of rolling crash applied[idx] (see
+// RollingCrash). A rolling crash that already ended (healed, or everything
+// it held came back some other way) does nothing more.
+func (r *Runner) rollStep(idx, step int, now node.Time) {
+	a := &r.applied[idx]
+	st := r.rolls[idx]
+	if a.End != Ongoing || st == nil {
+		return
+	}
+	f := st.first
+	switch step {
+	case 1:
+		// A second server (the leader, or another follower) crashes while
+		// the first is down; the first restarts with its crash point armed.
+		l := r.leader()
+		var pool []node.ID
+		if st.secondLeader && l != 0 && l != f && r.t.Up(l) {
+			pool = []node.ID{l}
+		} else {
+			pool = filterIDs(r.servers, func(id node.ID) bool { return id != f && id != l && r.t.Up(id) })
+		}
+		if len(pool) > 0 {
+			second := pool[st.draw%uint64(len(pool))]
+			r.hold(second, idx, now)
+			r.owned[idx]++
+			st.second = second
+			a.Nodes = sortedIDs(append(a.Nodes, second))
+		}
+		ct, canArm := r.t.(CrashPointTarget)
+		if owner, ok := r.down[f]; ok && owner == idx {
+			r.t.Restart(f)
+			delete(r.down, f)
+			if canArm {
+				r.arm(ct, f, idx, now, st.point, st.msg)
+			}
+			r.release(idx, now)
+		} else if canArm && r.t.Up(f) {
+			r.arm(ct, f, idx, now, st.point, st.msg)
+		}
+	case 2:
+		// Every other server crashes; the old leader and the follower (if
+		// its point fired) restart.
+		armed := false
+		fired := false
+		if owner, ok := r.armed[f]; ok && owner == idx {
+			delete(r.armed, f)
+			stillArmed, _ := r.t.(CrashPointTarget).DisarmCrash(f)
+			_, held := r.down[f]
+			fired = !stillArmed && !held && !r.t.Up(f)
+			armed = true
+		}
+		for _, id := range r.servers {
+			if id != f && id != st.second && r.t.Up(id) {
+				r.hold(id, idx, now)
+				r.owned[idx]++
+				a.Nodes = sortedIDs(append(a.Nodes, id))
+			}
+		}
+		if owner, ok := r.down[st.second]; st.second != 0 && ok && owner == idx {
+			r.restart(st.second, now)
+		}
+		if fired {
+			r.t.Restart(f)
+		}
+		if armed {
+			r.release(idx, now)
+		}
+	}
+}
+
+// arm arms fault idx's crash point on server f (replacing any other).
+func (r *Runner) arm(ct CrashPointTarget, f node.ID, idx int, now node.Time, point, msg string) {
+	if owner, ok := r.armed[f]; ok {
+		r.disarm(f, owner, now)
+	}
+	ct.ArmCrash(f, point, msg, 0)
+	r.armed[f] = idx
+	r.owned[idx]++
 }
 
 // finish ends fault applied[idx] because its Duration passed. A fault that
@@ -653,6 +800,16 @@ func (r *Runner) finish(idx int, now node.Time) {
 				delete(r.lags, id)
 			}
 		}
+	case RollingCrash:
+		for _, id := range a.Nodes {
+			if owner, ok := r.armed[id]; ok && owner == idx {
+				r.disarm(id, owner, now)
+			}
+			if owner, ok := r.down[id]; ok && owner == idx {
+				r.restart(id, now)
+			}
+		}
+		delete(r.rolls, idx)
 	default:
 		panic(fmt.Sprintf("nemesis: invariant violated: %s has an end", a.Kind))
 	}

@@ -1,6 +1,8 @@
 package nemesis
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -368,4 +370,100 @@ func TestRunner_ALimitedTargetsRefusalsAreSkippedWithTheirReason(t *testing.T) {
 	require.False(t, a[2].Skipped)
 	require.False(t, a[3].Skipped, "HealAll is never refused")
 	w.requirePristine(t)
+}
+
+func TestRunner_RollingCrashStory(t *testing.T) {
+	seconds := map[bool]int{}
+	for seed := uint64(1); seed <= 8; seed++ {
+		for _, fires := range []bool{true, false} {
+			w := newFake(t, 3, 0)
+			w.leader = 1
+			r, err := NewRunner(Schedule{
+				{At: sec(1), Kind: RollingCrash, Nodes: ids(2), Point: PointOnSend, Msg: "ack/newleader", Duration: sec(8)},
+			}, w, testRand(seed))
+			require.NoError(t, err)
+			r.Apply(sec(1))
+			require.Equal(t, []string{"crash 2"}, w.calls)
+			desc := r.Applied()[0].Description
+			// The second to crash is the leader or the other follower.
+			second, rest := node.ID(3), node.ID(1)
+			leader := strings.Contains(desc, "at +1s the leader,")
+			seconds[leader]++
+			if leader {
+				second, rest = 1, 3
+			} else {
+				require.Contains(t, desc, "at +1s another follower,")
+			}
+			r.Apply(sec(2))
+			require.Equal(t, []string{"crash 2", fmt.Sprintf("crash %d", second), "restart 2", "arm 2 on-send ack/newleader"}, w.calls)
+			require.True(t, w.down[second])
+			w.calls = nil
+			if fires {
+				w.fire(2)
+			}
+			r.Apply(sec(5))
+			want := []string{"disarm 2", fmt.Sprintf("crash %d", rest), fmt.Sprintf("restart %d", second)}
+			if fires {
+				want = append(want, "restart 2")
+			}
+			require.Equal(t, want, w.calls, "the rest crash, the first two come back")
+			require.False(t, w.down[2] || w.down[second])
+			require.True(t, w.down[rest])
+			require.Equal(t, Ongoing, r.Applied()[0].End)
+			r.Apply(sec(9))
+			require.False(t, w.down[rest], "the rest come back at the end")
+			a := r.Applied()[0]
+			require.Equal(t, sec(9), a.End)
+			require.Equal(t, ids(1, 2, 3), a.Nodes)
+			_, ok := r.Next()
+			require.False(t, ok)
+			r.HealAll(sec(10))
+			w.requirePristine(t)
+		}
+	}
+	require.Len(t, seconds, 2, "the second to crash is sometimes the leader, sometimes a follower")
+}
+
+func TestRunner_RollingCrashEndsWithAHealAndSkipsItsSteps(t *testing.T) {
+	w := newFake(t, 3, 0)
+	w.leader = 1
+	r, err := NewRunner(Schedule{
+		{At: sec(1), Kind: RollingCrash, Point: PointOnReceive, Msg: "sync/diff", Duration: sec(4)},
+		{At: sec(2), Kind: HealAll},
+	}, w, testRand(3))
+	require.NoError(t, err)
+	runUntil(r, sec(10))
+	a := r.Applied()
+	require.Len(t, a, 2)
+	require.NotEqual(t, node.ID(1), a[0].Nodes[0], "the first to crash is a follower")
+	require.Equal(t, sec(2), a[0].End)
+	require.Empty(t, w.armed)
+	for _, id := range ids(1, 2, 3) {
+		require.False(t, w.down[id])
+	}
+	r.HealAll(sec(10))
+	w.requirePristine(t)
+}
+
+func TestFault_RollingCrashValidation(t *testing.T) {
+	bad := []Fault{
+		{Kind: RollingCrash, Point: PointOnSend},                                    // no duration
+		{Kind: RollingCrash, Point: PointOnSend, Duration: 50 * node.Millisecond},   // too short
+		{Kind: RollingCrash, Duration: sec(4)},                                      // no point
+		{Kind: RollingCrash, Point: PointOnSend, Cascade: sec(1), Duration: sec(4)}, // no cascade
+		{Kind: RollingCrash, Point: PointOnSend, Pick: PickLeader, Duration: sec(4)},
+		{Kind: RollingCrash, Point: PointOnSend, Nodes: ids(1, 2), Duration: sec(4)},
+	}
+	for _, f := range bad {
+		require.Error(t, Schedule{f}.Validate(3, 2), f.String())
+	}
+	require.ErrorContains(t, Schedule{{Kind: RollingCrash, Point: PointOnSend, Duration: sec(4)}}.Validate(2, 0), "at least 3 servers")
+	good := Schedule{{Kind: RollingCrash, Point: PointOnSend, Msg: "ack/newleader", Duration: sec(4)},
+		{Kind: RollingCrash, Nodes: ids(2), Point: PointAfterSync, Duration: sec(4)}}
+	require.NoError(t, good.Validate(3, 2))
+	b, err := good.MarshalJSON()
+	require.NoError(t, err)
+	var back Schedule
+	require.NoError(t, back.UnmarshalJSON(b))
+	require.Equal(t, good, back)
 }

@@ -139,7 +139,8 @@ var swarmSelfHeal = []int{60, 75, 90}
 // is enabled too, half the crash points cascade: the leader crashes 5–500
 // ms after the point fired, while the window it opened is still open. Crashes and
 // pauses of random servers take a minority at a time (crash-all exists for
-// the rest). All times are whole milliseconds. The same rnd state gives the
+// the rest). A rolling crash is a story of its own: the next fault starts
+// a gap after it ends, not after it starts. All times are whole milliseconds. The same rnd state gives the
 // same result. It panics if opts is invalid.
 func Swarm(rnd *rand.Rand, opts SwarmOptions) (Schedule, SwarmConfig) {
 	opts.check()
@@ -188,6 +189,12 @@ func Swarm(rnd *rand.Rand, opts SwarmOptions) (Schedule, SwarmConfig) {
 		f := drawFault(d, k, opts, cfg.SelfHealPercent, slices.Contains(cfg.Kinds, CrashLeader))
 		f.At = t
 		s = append(s, f)
+		if k == RollingCrash {
+			// A rolling crash is a story of its own: the next fault comes
+			// after it ended, or the two garble each other.
+			t += f.Duration
+			continue
+		}
 		if f.Duration > 0 || len(s) >= limit {
 			continue
 		}
@@ -352,6 +359,21 @@ func drawFault(d drawer, k Kind, opts SwarmOptions, selfHealPercent int, cascade
 		if cascade && d.intn(2, "cascade") == 1 {
 			f.Cascade = ms(5 + d.intn(496, "cascade ms"))
 		}
+	case paramRoll:
+		// The point is a step of the follower's recovery: the receipt or
+		// the send of one of the protocol's messages (the points without a
+		// message fire at its first disk write, long before the sync).
+		if len(opts.CrashMessages) > 0 {
+			f.Point = []string{PointOnReceive, PointOnSend}[d.intn(2, "point")]
+			f.Msg = opts.CrashMessages[d.intn(len(opts.CrashMessages), "message")]
+		} else {
+			f.Point = CrashPoints[d.intn(len(CrashPoints), "point")]
+		}
+		// Its steps come at fractions of its duration, which it always has:
+		// the first server is down for 190 ms to 1 s, a few txns to a
+		// DIFF's worth, and has 0.56 to 3 s to resync.
+		f.Duration = ms(1_500 + d.intn(6_501, "duration ms"))
+		return f
 	case paramLag:
 		// Slow enough to trail by many txns, mostly not so slow that the
 		// leader drops the follower (which it may: resync is worth testing).

@@ -42,30 +42,38 @@ func TestSwarm_GoldenSeed(t *testing.T) {
 	require.Equal(t, goldenApplied, strings.Join(applied, "\n"))
 }
 
-const goldenSwarmConfig = "swarm: kinds partition-majority:2 partition-ring:3 crash:1 crash-leader:4 clock-jump:2 link-lossy:1 link-slow:2 link-reorder:4 disk-sync-lies:3 disk-corrupt:1; remedies heal,restart,restart-all,resume,resume-all; a fault every 2s–5s; 90% undo themselves"
+const goldenSwarmConfig = "swarm: kinds partition-majority:3 partition-ring:1 crash:4 crash-leader:2 pause:1 clock-drift:2 link-lossy:4 link-dup:3 link-reorder:1 disk-sync-lies:4; remedies heal,restart,restart-all,resume,resume-all; a fault every 2s–5s; 60% undo themselves"
 
-const goldenSwarmSchedule = `4.196s disk-corrupt pick=down count=3
-6.302s clock-jump pick=all jump=+672ms
-10.116s disk-corrupt pick=leader
-14.807s crash-leader duration=9.215s
-17.374s clock-jump pick=leader jump=+73ms
-22.195s link-slow pick=leader latency=146ms duration=16.883s
-27.179s partition-majority pick=leader duration=10.139s
-29.44s clock-jump pick=leader jump=+5.051s
-33.165s crash-leader
-37.635s disk-sync-lies duration=6.875s`
+const goldenSwarmSchedule = `6.988s disk-sync-lies pick=follower duration=19.515s
+10.468s link-lossy pick=follower count=5 prob=0.24
+13.035s clock-drift pick=leader drift_ppm=-734
+16.218s clock-drift pick=leader drift_ppm=-8523 duration=19.124s
+19.884s link-lossy count=3 prob=0.19 duration=9.554s
+23.609s crash pick=client
+26.286s partition-majority pick=follower duration=6.364s
+28.898s heal
+29.469s crash duration=2.492s
+32.158s restart-all
+33.881s partition-ring
+36.39s pause pick=all
+36.499s heal
+37.301s resume-all`
 
-const goldenApplied = `4.196s disk-corrupt: skipped: no eligible node for pick "down"
-6.302s clock-jump: clocks of [1 2 3 4 5] jump +672ms
-10.116s disk-corrupt: corrupt log#2 on 3
-14.807s–24.022s crash-leader: crash [3]
-17.374s clock-jump: clocks of [3] jump +73ms
-22.195s–39.078s link-slow: links of [3]: +146ms
-27.179s–37.318s partition-majority: split minority [3 5] | majority [1 2 4]
-29.44s clock-jump: clocks of [3] jump +5.051s
-33.165s–40s crash-leader: crash [3]
-37.635s–40s disk-sync-lies: syncs of [4] lie
-40s heal-all: heal every link; honest syncs on [4]; restart [3]`
+const goldenApplied = `6.988s–26.503s disk-sync-lies: syncs of [4] lie
+10.468s–28.898s link-lossy: links of [1 2 4 5]: loss 24%
+13.035s–16.218s clock-drift: clocks of [3] drift -734ppm
+16.218s–35.342s clock-drift: clocks of [3] drift -8523ppm
+19.884s–28.898s link-lossy: links of [2 3 4]: loss 19%
+23.609s–32.158s crash: crash [6]
+26.286s–28.898s partition-majority: split minority [1 4] | majority [2 3 5]
+28.898s heal: heal every link
+29.469s–31.961s crash: crash [2]
+32.158s restart-all: restart [6]
+33.881s–36.499s partition-ring: ring 1-2-3-4-5-1, each server talking only to its two neighbours
+36.39s–37.301s pause: pause [1 2 3 4 5]
+36.499s heal: heal every link
+37.301s resume-all: resume [1 2 3 4 5]
+40s heal-all: heal every link`
 
 func TestSwarm_DifferentSeedsDiffer(t *testing.T) {
 	seen := map[string]uint64{}
@@ -114,7 +122,8 @@ func TestSwarm_RespectsRestrictedKinds(t *testing.T) {
 	}{
 		{"partition", []Family{FamilyPartition}},
 		{"crash,clock", []Family{FamilyCrash, FamilyClock}},
-		{"all,-disk,-link,-crash,-pause,-client,-partition,-lag,-heal-all", []Family{FamilyClock}},
+		{"all,-disk,-link,-crash,-pause,-client,-partition,-lag,-rolling,-heal-all", []Family{FamilyClock}},
+		{"rolling", []Family{FamilyRolling}},
 		{"lag", []Family{FamilyLag}},
 		{"client-cut", []Family{FamilyClient}},
 	}
@@ -179,16 +188,21 @@ func TestSwarm_AlwaysValidForEveryWorldSize(t *testing.T) {
 func TestSwarm_FaultsAreSpacedByTheDrawnIntensity(t *testing.T) {
 	for seed := uint64(0); seed < 50; seed++ {
 		s, c := Swarm(testRand(seed), swarmOpts)
-		var starts []node.Time
+		var starts, runs []node.Time // a rolling crash runs alone: the gap counts from its end
 		for _, f := range s {
 			if !f.Kind.Remedy() {
 				starts = append(starts, f.At)
+				run := node.Time(0)
+				if f.Kind == RollingCrash {
+					run = f.Duration
+				}
+				runs = append(runs, run)
 			}
 		}
 		require.NotEmpty(t, starts)
 		require.GreaterOrEqual(t, starts[0]-swarmOpts.Quiet, c.GapMin)
 		for i := 1; i < len(starts); i++ {
-			gap := starts[i] - starts[i-1]
+			gap := starts[i] - starts[i-1] - runs[i-1]
 			require.True(t, gap >= c.GapMin && gap <= c.GapMax, "seed %d: gap %s outside %s", seed, fmtTime(gap), c)
 		}
 	}
@@ -318,4 +332,30 @@ func TestGen_AlwaysValidAndWithinOptions(t *testing.T) {
 		_, err := NewRunner(s, newFake(rt, servers, clients), testRand(1))
 		require.NoError(rt, err)
 	})
+}
+
+func TestSwarm_RollingCrashRunsAlone(t *testing.T) {
+	opts := SwarmOptions{Duration: sec(60), Quiet: sec(2), Servers: 3, Clients: 2, Kinds: []Kind{RollingCrash, Crash, Restart},
+		Always: []Kind{RollingCrash}, CrashMessages: []string{"ackepoch", "sync/diff"}}
+	rolling := 0
+	for seed := uint64(0); seed < 100; seed++ {
+		s, _ := Swarm(testRand(seed), opts)
+		require.NoError(t, s.Validate(3, 2))
+		for i, f := range s {
+			if f.Kind != RollingCrash {
+				continue
+			}
+			rolling++
+			require.True(t, f.Duration >= sec(1.5) && f.Duration <= sec(8), f.String())
+			require.Contains(t, []string{PointOnReceive, PointOnSend}, f.Point, "a step of the recovery: a message point")
+			require.Contains(t, opts.CrashMessages, f.Msg)
+			for _, g := range s[i+1:] {
+				if !g.Kind.Remedy() {
+					require.GreaterOrEqual(t, g.At, f.At+f.Duration, "seed %d: %s starts inside %s", seed, g, f)
+					break
+				}
+			}
+		}
+	}
+	require.Greater(t, rolling, 200)
 }

@@ -156,6 +156,23 @@ var Catalog = []Scenario{
 		s.Knobs = Knobs{SnapCount: 5, DiffLimit: 10}
 		s.Duration = 60 * sec
 	}),
+	with(base("rolling-recovery", "a rolling power failure through a recovery: a follower fails, then the leader or another follower; the first comes back and fails again at a step of its resync; then the rest fail, and the servers come back in the order they went down, every unsynced write lost"), func(s *Scenario) {
+		s.Servers = 3
+		s.Workload.Mix = map[Behaviour]int{Registers: 4, CAS: 1, Ephemerals: 1}
+		s.Nemesis.Kinds = []string{"rolling-crash", "restart"}
+		// The steps of a resync: Zab's sync and its acknowledgement (the
+		// discovery before it is resync's), Raft's election and catch-up.
+		s.Nemesis.CrashMessages = map[string][]string{
+			"zab":  {"sync/diff", "sync/trunc", "sync/snap", "ack/newleader", "uptodate"},
+			"raft": {"prevoteresp", "vote", "voteresp", "app", "appresp", "snap"},
+		}
+		s.Nemesis.Always = []string{"rolling-crash"}
+		s.Nemesis.Intense = true
+		// A power failure loses every write not synced; snapshots every few
+		// txns and a small diff limit make SNAP syncs common.
+		s.Knobs = Knobs{SnapCount: 5, DiffLimit: 10, CrashLoss: "all"}
+		s.Duration = 60 * sec
+	}),
 	with(base("quorum-2-of-5", "UNSAFE on purpose: 5 servers commit with 2 acks; a partition that cuts the two off loses acknowledged writes"), func(s *Scenario) {
 		s.Quorum = "2"
 		s.Workload.Mix = map[Behaviour]int{Registers: 1}
