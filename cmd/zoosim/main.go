@@ -61,6 +61,7 @@ func commands() []command {
 		{"serve", "run one ensemble member for real (zoo.cfg, TCP, files, ZooKeeper clients)", cmdServe},
 		{"ensemble", "start a local ensemble of zoosim serve processes on loopback", cmdEnsemble},
 		{"real", "run a scenario's workload and faults against a real ensemble (zoosim or Apache ZooKeeper) and judge it", cmdReal},
+		{"bench", "measure zoosim's servers and Apache ZooKeeper side by side: ops/s, p50, p99 under go-zookeeper clients", cmdBench},
 		{"version", "print the version", cmdVersion},
 		{"help", "show help for a command", nil}, // handled by run
 	}
