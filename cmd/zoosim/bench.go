@@ -43,7 +43,7 @@ profile of every zoosim server (zoosim serve --cpuprofile); the output
 names each ensemble's leader.
 
 With --json, one object on stdout:
-  {"rows":[{"target","op","clients","ops_per_s","p50_ms","p99_ms","errors","ops"}],
+  {"rows":[{"target","op","clients","ops_per_s","p50_ms","p99_ms","errors","first_error","ops"}],
    "ratios":[{"op","clients","ops_per_s","p99"}],"servers","duration_ms",
    "skipped":[{"target","reason"}],"ensembles":[{"target","op","dir","leader","profiles"}],
    "log_dir","kept","error"}
@@ -233,7 +233,7 @@ func printBench(w io.Writer, b benchJSON) {
 		for _, r := range b.Rows {
 			flag := ""
 			if r.Errors > 0 {
-				flag = "  <- errors"
+				flag = "  <- errors, the first: " + r.FirstError
 			}
 			fmt.Fprintf(w, "%-10s %-7s %7d %10.0f %8.2f %8.2f %7d%s\n", r.Target, r.Op, r.Clients, r.OpsPerS, r.P50Ms, r.P99Ms, r.Errors, flag)
 		}

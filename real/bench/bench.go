@@ -93,6 +93,8 @@ type Row struct {
 	// Errors are the requests that failed, warm-up included; a cell with
 	// errors is not a clean measurement.
 	Errors int64 `json:"errors"`
+	// FirstError is the first error's text ("" without errors).
+	FirstError string `json:"first_error,omitempty"`
 	// Ops are the requests completed in the measured time.
 	Ops int64 `json:"ops"`
 }
@@ -347,7 +349,7 @@ func runEnsemble(ctx context.Context, opt *Options, res *Result, target, op, dir
 		res.Rows = append(res.Rows, row)
 		flag := ""
 		if row.Errors > 0 {
-			flag = fmt.Sprintf(" (%d ERRORS)", row.Errors)
+			flag = fmt.Sprintf(" (%d ERRORS, the first: %s)", row.Errors, row.FirstError)
 		}
 		opt.Logf("%s %s %d clients: %.0f ops/s, p50 %.2f ms, p99 %.2f ms%s", target, op, n, row.OpsPerS, row.P50Ms, row.P99Ms, flag)
 	}
@@ -501,6 +503,7 @@ func runCell(ctx context.Context, addrs []string, op string, n int, warmup, dura
 		}
 	}
 	var errCount atomic.Int64
+	var firstErr atomic.Pointer[string]
 	lat := make([][]time.Duration, n)
 	begin := time.Now()
 	from, until := begin.Add(warmup), begin.Add(warmup+duration)
@@ -518,6 +521,8 @@ func runCell(ctx context.Context, addrs []string, op string, n int, warmup, dura
 				t1 := time.Now()
 				if err != nil {
 					errCount.Add(1)
+					msg := fmt.Sprintf("%s after %v: %v", op, t1.Sub(begin).Round(time.Millisecond), err)
+					firstErr.CompareAndSwap(nil, &msg)
 					time.Sleep(10 * time.Millisecond) // a failing server must not spin the clients
 					continue
 				}
@@ -539,6 +544,9 @@ func runCell(ctx context.Context, addrs []string, op string, n int, warmup, dura
 	row.P50Ms = round(ms(quantile(all, 0.50)), 1000)
 	row.P99Ms = round(ms(quantile(all, 0.99)), 1000)
 	row.Errors = errCount.Load()
+	if p := firstErr.Load(); p != nil {
+		row.FirstError = *p
+	}
 	return row, nil
 }
 
