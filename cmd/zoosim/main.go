@@ -4,7 +4,8 @@
 // shrinking of a failing run to a minimal one (shrink), the checkers
 // alone over a saved history (check), and the quorum experiments (quorum).
 // It also runs the same servers for real: one ensemble member from a
-// zoo.cfg (serve) or a local ensemble of them (ensemble).
+// zoo.cfg (serve) or a local ensemble of them (ensemble), and measures
+// them next to Apache ZooKeeper under go-zookeeper clients (bench).
 //
 // Every command prints for people by default and, with --json, one JSON
 // object on stdout and nothing else there. The exit status is 0 when no
