@@ -122,7 +122,8 @@ type Ensemble struct {
 	Target string `json:"target"`
 	Op     string `json:"op"`
 	Dir    string `json:"dir"`
-	// Leader is the server whose srvr said leader (0: none said it).
+	// Leader is the server whose srvr said leader or standalone (0: none
+	// said it).
 	Leader int `json:"leader"`
 	// Profiles are the servers' CPU profiles (ProfileDir set, zoosim).
 	Profiles []string `json:"profiles,omitempty"`
@@ -389,10 +390,11 @@ func waitServing(ctx context.Context, addrs []string, bound time.Duration) error
 }
 
 // leader is the id (1-based, in address order) of the server whose srvr
-// says leader, 0 if none does.
+// says leader (or standalone), 0 if none does.
 func leader(addrs []string) int {
 	for i, a := range addrs {
-		if out, err := real.FourLetterWord(a, "srvr"); err == nil && strings.Contains(out, "Mode: leader") {
+		out, err := real.FourLetterWord(a, "srvr")
+		if err == nil && (strings.Contains(out, "Mode: leader") || strings.Contains(out, "Mode: standalone")) {
 			return i + 1
 		}
 	}
