@@ -105,11 +105,11 @@ real-smoke:
 		"$$dir/zoosim" real --target zookeeper --servers 3 --scenario standard --duration $(REAL_DURATION); \
 	else echo "real-smoke: Apache ZooKeeper is not installed (make clients): --target zookeeper skipped"; fi
 
-## bench-serve: setData/s and getData/s of 64 go-zookeeper clients against a
-## real 3-server ensemble with fsync on (BENCH_SECONDS per phase)
+## bench-serve: setData/s and getData/s (and p99) of 64 go-zookeeper clients against a
+## real 3-server ensemble with fsync on, through real/bench as zoosim bench measures (BENCH_SECONDS per phase)
 BENCH_SECONDS ?= 10
 bench-serve:
-	ZOOSIM_BENCH_SECONDS=$(BENCH_SECONDS) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkServe' -benchtime 1x -v ./real/
+	ZOOSIM_BENCH_SECONDS=$(BENCH_SECONDS) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkServe' -benchtime 1x -v ./real/bench/
 
 ## bench-real: zoosim bench, the full default matrix: zoosim's servers, then Apache ZooKeeper 3.8 (make clients;
 ## skipped, saying so, without it), 3 servers each, set/get/create at 1, 16 and 64 go-zookeeper clients, 20 s a cell,
