@@ -57,6 +57,15 @@ type DriverOptions struct {
 	// OnFsync, if set, is told how long each fsync batch took (on the
 	// syncer's goroutine).
 	OnFsync func(d time.Duration)
+	// SendEarly, if set, names the messages that may leave while a sync
+	// requested before them is still running: messages whose receiver
+	// acts on nothing this node's pending writes would have to make
+	// durable (for Zab: proposals, whose ack the leader counts for itself
+	// only after its own sync; commits and pings, which carry a commit
+	// point a quorum has synced; relays). Such a message still waits when
+	// an earlier message to the same receiver is held, so that every link
+	// stays FIFO. nil: every message waits for the syncs before it.
+	SendEarly func(m node.Message) bool
 }
 
 func (o *DriverOptions) setDefaults() {
@@ -107,6 +116,7 @@ type Driver struct {
 	// Invariant: syncsDone <= syncCovers <= syncsRequested.
 	outbox         []heldMsg
 	outHead        int
+	heldTo         map[node.ID]int // held messages per receiver
 	syncsRequested uint64
 	syncsDone      uint64
 	syncCovers     uint64
@@ -129,7 +139,7 @@ type heldMsg struct {
 }
 
 type driverStats struct {
-	readies, syncReadies, fsyncBatches, sent atomic.Uint64
+	readies, syncReadies, fsyncBatches, sent, early atomic.Uint64
 
 	fsyncMu sync.Mutex
 	fsync   latencyStats // ms per fsync batch (mntr's fsynctime)
@@ -141,8 +151,10 @@ type DriverStats struct {
 	// batches that made them durable (group commit: SyncReadies /
 	// FsyncBatches Readies per fsync).
 	Readies, SyncReadies, FsyncBatches uint64
-	// Sent is the number of messages handed to the Sender.
-	Sent uint64
+	// Sent is the number of messages handed to the Sender, Early those of
+	// them that left before a sync requested earlier had completed
+	// (SendEarly).
+	Sent, Early uint64
 }
 
 // NewDriver returns a driver; build the core with Env and start it with Run.
@@ -160,6 +172,7 @@ func NewDriver(opt DriverOptions) *Driver {
 		peerIn:   make(chan node.Message, opt.InputQueue),
 		clientIn: make(chan node.Message, opt.InputQueue),
 		inspect:  make(chan func(node.Machine)),
+		heldTo:   map[node.ID]int{},
 		syncReq:  make(chan *syncBatch, 1),
 		syncDone: make(chan error, 1),
 	}
@@ -232,7 +245,7 @@ func (d *Driver) Inspect(ctx context.Context, fn func(m node.Machine)) error {
 // Stats returns the driver's counters (safe from any goroutine).
 func (d *Driver) Stats() DriverStats {
 	return DriverStats{Readies: d.stats.readies.Load(), SyncReadies: d.stats.syncReadies.Load(),
-		FsyncBatches: d.stats.fsyncBatches.Load(), Sent: d.stats.sent.Load()}
+		FsyncBatches: d.stats.fsyncBatches.Load(), Sent: d.stats.sent.Load(), Early: d.stats.early.Load()}
 }
 
 // fsyncStats copies the fsync latencies (ms per batch).
@@ -415,7 +428,13 @@ func (d *Driver) emit(m node.Message) error {
 		m.From = d.opt.ID
 	}
 	if d.syncsRequested > d.syncsDone || d.outHead < len(d.outbox) {
+		if d.heldTo[m.To] == 0 && d.opt.SendEarly != nil && d.opt.SendEarly(m) {
+			d.stats.early.Add(1)
+			d.send(m)
+			return nil
+		}
 		d.outbox = append(d.outbox, heldMsg{msg: m, needSync: d.syncsRequested})
+		d.heldTo[m.To]++
 		return nil
 	}
 	d.send(m)
@@ -474,6 +493,9 @@ func (d *Driver) flushOutbox() {
 		m := d.outbox[d.outHead].msg
 		d.outbox[d.outHead] = heldMsg{}
 		d.outHead++
+		if d.heldTo[m.To]--; d.heldTo[m.To] == 0 {
+			delete(d.heldTo, m.To)
+		}
 		d.send(m)
 	}
 	if d.outHead == len(d.outbox) {

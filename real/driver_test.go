@@ -112,10 +112,20 @@ type driverRig struct {
 
 func newRig(t *testing.T, fsync func(*os.File) error, prep func(*logCore)) *driverRig {
 	t.Helper()
+	return newRigWith(t, fsync, prep, nil)
+}
+
+// newRigWith is newRig with the driver's options adjusted by opts.
+func newRigWith(t *testing.T, fsync func(*os.File) error, prep func(*logCore), opts func(*DriverOptions)) *driverRig {
+	t.Helper()
 	st, err := OpenStorage(StorageOptions{Dir: t.TempDir(), Fsync: fsync})
 	require.NoError(t, err)
 	sent := &chanSender{ch: make(chan node.Message, 4096)}
-	d := NewDriver(DriverOptions{ID: 1, Storage: st, Sender: sent})
+	dopt := DriverOptions{ID: 1, Storage: st, Sender: sent}
+	if opts != nil {
+		opts(&dopt)
+	}
+	d := NewDriver(dopt)
 	core := &logCore{id: 1}
 	if prep != nil {
 		prep(core)
@@ -190,6 +200,29 @@ func TestDriver_MessagesWaitUntilTheirSyncIsOnStableStorage(t *testing.T) {
 	assert.Equal(t, ackMsg{n: 1}, r.next().Body)
 	assert.Equal(t, ackMsg{n: -2}, r.next().Body, "in order, after the sync")
 	r.inspect(func(c *logCore) { assert.Equal(t, []uint64{1}, c.synced) })
+}
+
+// SendEarly: a message it names leaves while an earlier sync runs, unless
+// an earlier message to the same receiver is held (each link stays FIFO);
+// the others still wait for their sync.
+func TestDriver_SendEarlyPassesThePendingSyncButKeepsEachLinkFIFO(t *testing.T) {
+	g := newGatedFsync()
+	r := newRigWith(t, g.fsync, nil, func(o *DriverOptions) {
+		o.SendEarly = func(m node.Message) bool { a, ok := m.Body.(ackMsg); return ok && a.n < 0 } // read answers
+	})
+	r.deliver(100, writeMsg{n: 1})
+	<-g.started // the fsync runs, and does not return
+	require.True(t, r.d.DeliverClient(r.ctx, node.Message{From: 200, To: 1, Body: readMsg{n: 2}}))
+	m := r.next()
+	assert.Equal(t, node.Message{From: 1, To: 200, Body: ackMsg{n: -2}}, m, "early: nothing held for 200")
+	r.deliver(100, readMsg{n: 3})
+	r.waitSteps(3)
+	r.nothingSent() // the ack of the write, and the read answer behind it on the same link
+	assert.Equal(t, uint64(1), r.d.Stats().Early)
+	g.release <- struct{}{}
+	assert.Equal(t, ackMsg{n: 1}, r.next().Body, "the write's ack after its sync")
+	assert.Equal(t, ackMsg{n: -3}, r.next().Body, "then, in order, the read answer to the same receiver")
+	assert.Equal(t, uint64(1), r.d.Stats().Early)
 }
 
 func TestDriver_AMessageWithNoSyncBeforeItGoesAtOnce(t *testing.T) {

@@ -34,6 +34,9 @@ type LocalOptions struct {
 	TickTimeMs, InitLimit, SyncLimit int
 	// Extra lines appended to every zoo.cfg.
 	Extra []string
+	// ServeArgs, when set, gives extra `zoosim serve` arguments for server
+	// id (such as --cpuprofile FILE).
+	ServeArgs func(id int) []string
 }
 
 // LocalEnsemble is a set of server processes on this machine.
@@ -49,7 +52,8 @@ type LocalServer struct {
 	Dir, Config, Log                   string
 	ClientPort, PeerPort, ElectionPort int
 
-	env []string
+	env  []string
+	args []string
 	process
 }
 
@@ -79,6 +83,9 @@ func WriteLocalEnsemble(dir string, n int, opt LocalOptions) (*LocalEnsemble, er
 		s.Config = filepath.Join(s.Dir, "zoo.cfg")
 		s.Log = filepath.Join(s.Dir, "server.log")
 		s.env = opt.Env
+		if opt.ServeArgs != nil {
+			s.args = opt.ServeArgs(i)
+		}
 		e.Servers = append(e.Servers, s)
 	}
 	for _, s := range e.Servers {
@@ -193,7 +200,7 @@ func (e *LocalEnsemble) Stop(grace time.Duration) {
 // does nothing if the process is running.
 func (s *LocalServer) Start(binary string) error {
 	err := s.start(s.Log, func() *exec.Cmd {
-		cmd := exec.Command(binary, "serve", "--config", s.Config)
+		cmd := exec.Command(binary, append([]string{"serve", "--config", s.Config}, s.args...)...)
 		if len(s.env) > 0 {
 			cmd.Env = append(os.Environ(), s.env...)
 		}

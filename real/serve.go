@@ -108,6 +108,11 @@ func (r *router) Send(m node.Message) {
 	}
 }
 
+// NoEarlySendEnv set to 1 in a server's environment makes every message
+// wait for the syncs requested before it (the strict output barrier the
+// simulator keeps), to compare with the early send.
+const NoEarlySendEnv = "ZOOSIM_NO_EARLY_SEND"
+
 // Server is one running ensemble member.
 type Server struct {
 	cfg     *Config
@@ -166,6 +171,12 @@ func NewServer(cfg *Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, st: st, started: time.Now()}
 	rt := &router{}
 	dopt := DriverOptions{ID: cfg.MyID, Storage: st, Sender: rt, Logger: log, Observe: s.observe}
+	if cfg.Engine == "zab" && os.Getenv(NoEarlySendEnv) != "1" {
+		// Proposals, commits, pings and relays leave while this server's
+		// own writes are syncing, as ZooKeeper logs and proposes in
+		// parallel (see zab.IndependentOfPendingSync).
+		dopt.SendEarly = func(m node.Message) bool { return zab.IndependentOfPendingSync(m.Body) }
+	}
 	var observer RequestObserver
 	if cfg.Metrics {
 		s.metrics = newMetrics(s)
@@ -313,7 +324,7 @@ func (s *Server) Run(ctx context.Context) error {
 		dropped = s.peers.Dropped()
 	}
 	s.log.Info("zoosim serve: stopped", "readies", ds.Readies, "syncReadies", ds.SyncReadies, "fsyncs", ds.FsyncBatches,
-		"sent", ds.Sent, "peerDropped", dropped, "clientsRefused", s.clients.Refused())
+		"sent", ds.Sent, "sentEarly", ds.Early, "peerDropped", dropped, "clientsRefused", s.clients.Refused())
 	if cerr := s.st.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

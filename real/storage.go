@@ -363,11 +363,17 @@ func allZero(b []byte) bool {
 
 // appendRecord appends the stored form of one record to dst.
 func appendRecord(dst, data []byte) []byte {
+	h := recordHeader(data)
+	return append(append(dst, h[:]...), data...)
+}
+
+// recordHeader is the header of a record holding data.
+func recordHeader(data []byte) [recordHeaderLen]byte {
 	var h [recordHeaderLen]byte
 	binary.BigEndian.PutUint32(h[0:], uint32(len(data)))
 	binary.BigEndian.PutUint32(h[4:], crc32.Checksum(h[:4], castagnoli))
 	binary.BigEndian.PutUint32(h[8:], crc32.Checksum(data, castagnoli))
-	return append(append(dst, h[:]...), data...)
+	return h
 }
 
 // Recovered is the durable state found at open, for the core's node.Env.
@@ -488,8 +494,16 @@ func (s *Storage) replace(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	s.scratch = appendRecord(s.scratch[:0], data)
-	if _, err := f.Write(s.scratch); err != nil {
+	// The header, then the data as it is: a snapshot of the whole tree is
+	// tens of megabytes, not worth a copy (nor a scratch buffer that keeps
+	// its size).
+	h := recordHeader(data)
+	size := int64(len(h) + len(data))
+	if _, err := f.Write(h[:]); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}
@@ -508,12 +522,12 @@ func (s *Storage) replace(name string, data []byte) error {
 	if old := s.files[name]; old != nil {
 		s.retire(old)
 	}
-	s.files[name] = &diskFile{name: name, dir: dir, ends: []int64{int64(len(s.scratch))}}
+	s.files[name] = &diskFile{name: name, dir: dir, ends: []int64{size}}
 	if s.faults != nil {
 		if err := s.faults.removed(tmp); err != nil {
 			return err
 		}
-		return s.faults.opened(filepath.Join(dir, name), int64(len(s.scratch)))
+		return s.faults.opened(filepath.Join(dir, name), size)
 	}
 	return nil
 }

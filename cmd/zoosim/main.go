@@ -4,7 +4,8 @@
 // shrinking of a failing run to a minimal one (shrink), the checkers
 // alone over a saved history (check), and the quorum experiments (quorum).
 // It also runs the same servers for real: one ensemble member from a
-// zoo.cfg (serve) or a local ensemble of them (ensemble).
+// zoo.cfg (serve) or a local ensemble of them (ensemble), and measures
+// them next to Apache ZooKeeper under go-zookeeper clients (bench).
 //
 // Every command prints for people by default and, with --json, one JSON
 // object on stdout and nothing else there. The exit status is 0 when no
@@ -61,6 +62,7 @@ func commands() []command {
 		{"serve", "run one ensemble member for real (zoo.cfg, TCP, files, ZooKeeper clients)", cmdServe},
 		{"ensemble", "start a local ensemble of zoosim serve processes on loopback", cmdEnsemble},
 		{"real", "run a scenario's workload and faults against a real ensemble (zoosim or Apache ZooKeeper) and judge it", cmdReal},
+		{"bench", "measure zoosim's servers and Apache ZooKeeper side by side: ops/s, p50, p99 under go-zookeeper clients", cmdBench},
 		{"version", "print the version", cmdVersion},
 		{"help", "show help for a command", nil}, // handled by run
 	}

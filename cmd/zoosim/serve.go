@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -17,7 +18,7 @@ import (
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "zoosim serve --config zoo.cfg [--log-level info]", `
+	fs := newFlagSet("serve", "zoosim serve --config zoo.cfg [--log-level info] [--cpuprofile FILE]", `
 Run one ensemble member for real: TCP, files with fsync, the wall clock,
 ZooKeeper's client protocol on the client port, so that ZooKeeper clients
 (go-zookeeper, kazoo, zkCli.sh, Curator) can use it.
@@ -40,10 +41,12 @@ the super digest). The client port answers the four-letter words of
 wchp, dump, isro, dirs, crst, srst) in ZooKeeper's formats, and
 metricsProvider.httpPort serves Prometheus metrics on /metrics.
 
-SIGINT or SIGTERM stops the server. Exit status: 0 after a signal, 1 when
+SIGINT or SIGTERM stops the server (and ends --cpuprofile's profile,
+written when it stops). Exit status: 0 after a signal, 1 when
 the node failed (a disk op or fsync failed), 2 for a bad config.`)
 	config := fs.String("config", "", "the zoo.cfg `FILE` (required)")
 	level := fs.String("log-level", "info", "the log `LEVEL`: debug, info, warn or error")
+	cpuprofile := fs.String("cpuprofile", "", "write a pprof CPU profile of the server to `FILE`, from start until it stops")
 	pos, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -63,6 +66,22 @@ the node failed (a disk op or fsync failed), 2 for a bad config.`)
 		return inputErr(stderr, fs, err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return inputErr(stderr, fs, err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return inputErr(stderr, fs, err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintf(stderr, "zoosim serve: --cpuprofile: %v\n", err)
+			}
+		}()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := real.Serve(ctx, cfg, log); err != nil {

@@ -160,3 +160,17 @@ func BenchmarkZabCodec_Proposal(b *testing.B) {
 		}
 	})
 }
+
+// Only proposals, commits, pings and relays may leave before the sender's
+// pending syncs; everything that reports what the sender logged waits.
+func TestIndependentOfPendingSync(t *testing.T) {
+	early := map[MsgType]bool{MsgProposal: true, MsgCommit: true, MsgPing: true, MsgRelay: true}
+	for ty := MsgVote; ty <= MsgReset; ty++ {
+		if got := IndependentOfPendingSync(&Msg{Type: ty}); got != early[ty] {
+			t.Errorf("%v: IndependentOfPendingSync = %v, want %v", ty, got, early[ty])
+		}
+	}
+	if IndependentOfPendingSync("not a zab message") || IndependentOfPendingSync(nil) {
+		t.Error("a body that is not a *Msg must wait")
+	}
+}

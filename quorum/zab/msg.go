@@ -207,3 +207,35 @@ func (m *Msg) MsgName() string {
 // commit.
 var CrashMessages = []string{"leaderinfo", "ackepoch", "sync/diff", "sync/trunc", "sync/snap",
 	"ack/newleader", "uptodate", "proposal", "ack", "commit"}
+
+// IndependentOfPendingSync reports whether a message body may leave its
+// sender before the sender's pending writes are durable (a real driver's
+// early send, ZooKeeper's parallel logging and proposing): its receiver
+// acts on nothing those writes would have to make durable.
+//   - A proposal: the follower logs, syncs and acks it; the leader counts
+//     its own ack only for what it has synced (durableLogged), so a commit
+//     quorum of acks is a quorum that synced the txn, with or without the
+//     leader's disk.
+//   - A commit or a ping: the commit point it carries was reached by such a
+//     quorum already.
+//   - A relay: a forwarded request, a session touch or revalidation, a sync
+//     request (follower to leader) claim nothing durable; the leader's sync
+//     and revalidation answers come from its applied tree, which holds only
+//     committed txns.
+//
+// Everything else waits for the sender's syncs: acks and pongs report
+// what the sender has logged; votes, the sync phase and resets carry its
+// logged zxid and epochs. A driver that sends early must keep each link
+// FIFO (the learner channel's sequence numbers check it), and replies to
+// clients always wait.
+func IndependentOfPendingSync(body any) bool {
+	m, ok := body.(*Msg)
+	if !ok {
+		return false
+	}
+	switch m.Type {
+	case MsgProposal, MsgCommit, MsgPing, MsgRelay:
+		return true
+	}
+	return false
+}
