@@ -21,8 +21,9 @@ import (
 const benchAbout = `
 Measure throughput and latency of a real ensemble under go-zookeeper
 clients: zoosim's own servers (zoosim serve processes) and Apache ZooKeeper
-3.8 (as installed by make clients), one after the other in this
-invocation, on loopback, with fsync on (forceSync=yes, both targets' default)
+3.8 (as installed by make clients), in this one invocation, op by op and
+for each op one target after the other (so that the two figures a ratio
+compares are measured close together), on loopback, with fsync on (forceSync=yes, both targets' default)
 and the same tickTime, snapCount and connection settings. ZooKeeper runs with
 a 1 GB heap.
 
@@ -159,7 +160,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stderr, "%s: %s, %s, %s clients, %d servers, %v per cell (at most %v in all)\n", fs.Name(),
-		strings.Join(targets, " then "), strings.Join(ops, ","), joinInts(clients), servers.n, duration, opt.Bound().Round(time.Second))
+		strings.Join(targets, ", "), strings.Join(ops, " then "), joinInts(clients), servers.n, duration, opt.Bound().Round(time.Second))
 	res, err := bench.Run(ctx, opt)
 	if res == nil {
 		res = &bench.Result{Dir: *dir}

@@ -251,6 +251,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 	res := &Result{Dir: dir, Rows: []Row{}, Ratios: []Ratio{}, Skipped: []Skipped{}, Ensembles: []Ensemble{}}
+	var targets []string
 	for _, target := range opt.Targets {
 		if target == TargetZooKeeper {
 			if _, err := real.ZooKeeperClassPath(); err != nil {
@@ -259,7 +260,13 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 				continue
 			}
 		}
-		for _, op := range opt.Ops {
+		targets = append(targets, target)
+	}
+	// Op by op, the targets one after the other: the two figures a ratio
+	// compares are measured minutes apart at most, so that a change in
+	// what else loads the machine skews them less.
+	for _, op := range opt.Ops {
+		for _, target := range targets {
 			if err := runEnsemble(ctx, &opt, res, target, op, filepath.Join(dir, target+"-"+op)); err != nil {
 				res.Ratios = ratios(res.Rows)
 				if ctx.Err() != nil {
