@@ -16,10 +16,10 @@ const NameTxnLogs = "txn-logs"
 // order (index 0 unused). A log holds what a server logged, committed or
 // not, so this checker asks only what every correct log answers:
 //
-//   - each server's log is in strictly increasing zxid order (a leader
-//     numbers its txns in order, a truncation cuts a suffix);
-//   - every zxid two servers logged is the same txn on both (same session,
-//     cxid, time and contents): zxids are never reused;
+//   - every zxid two servers logged, or one server logged twice, is the
+//     same txn each time (same session, cxid, time and contents): zxids are
+//     never reused. (A log need not be in zxid order: ZooKeeper's learner
+//     logs again the txns of a DIFF that starts below what it had logged.)
 //   - every acknowledged write is in some server's log at the zxid its
 //     reply carried, in its session and with its xid, as the change it
 //     asked for (a commit quorum logged it, and only uncommitted txns are
@@ -36,22 +36,28 @@ func CheckTxnLogs(h *History, logs [][]Txn) Result {
 	owner := map[model.Zxid]int{}
 	records := 0
 	for s, log := range logs {
-		var last model.Zxid
+		mine := map[model.Zxid]*Txn{}
 		for i := range log {
 			t := &log[i]
 			records++
-			if i > 0 && t.Zxid <= last {
-				vs = append(vs, violation{key: [2]int64{int64(t.Zxid), 0},
-					explanation: fmt.Sprintf("server %d's log goes from zxid %s back to %s: a log is appended in zxid order", s, last, t.Zxid),
-					txns:        []model.Zxid{last, t.Zxid}})
+			if before, again := mine[t.Zxid]; again {
+				// A resync may log again what this server had logged (a DIFF
+				// from an earlier zxid): it must be the very same txn.
+				if !sameTxn(before, t) {
+					vs = append(vs, violation{key: [2]int64{int64(t.Zxid), 0},
+						explanation: fmt.Sprintf("server %d logged two different txns at zxid %s", s, t.Zxid),
+						txns:        []model.Zxid{t.Zxid},
+						details:     fmt.Sprintf("first: %s\nthen:  %s\n", describeTxn(before), describeTxn(t))})
+				}
+				continue
 			}
-			last = t.Zxid
+			mine[t.Zxid] = t
 			first, seen := byZxid[t.Zxid]
 			if !seen {
 				byZxid[t.Zxid], owner[t.Zxid] = t, s
 				continue
 			}
-			if owner[t.Zxid] != s && !sameTxn(first, t) {
+			if !sameTxn(first, t) {
 				vs = append(vs, violation{key: [2]int64{int64(t.Zxid), 1},
 					explanation: fmt.Sprintf("servers %d and %d logged different txns at zxid %s", owner[t.Zxid], s, t.Zxid),
 					txns:        []model.Zxid{t.Zxid},
@@ -100,7 +106,7 @@ func CheckTxnLogs(h *History, logs [][]Txn) Result {
 			servers++
 		}
 	}
-	res := verdictOf(vs, fmt.Sprintf("%d servers' logs (%d records, %d zxids) agree wherever they overlap, each in zxid order; %d acknowledged writes are logged as acknowledged",
+	res := verdictOf(vs, fmt.Sprintf("%d servers' logs (%d records, %d zxids) agree wherever they overlap; %d acknowledged writes are logged as acknowledged",
 		servers, records, len(byZxid), acked))
 	res.Checker = NameTxnLogs
 	return res
