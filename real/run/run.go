@@ -119,9 +119,10 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		Dir: opt.Dir, Keep: opt.Keep, Binary: opt.Binary, Seed: opt.Seed, Epoch: epoch, DiskFaults: diskFaults, Logf: logf,
 		TickTimeMs: int(rr.Knobs.TickTime / node.Millisecond), InitLimit: rr.Knobs.InitLimit, SyncLimit: rr.Knobs.SyncLimit}
 	cluster, err := harness.Start(ctx, hopt)
-	if err != nil && !opt.Keep && ctx.Err() == nil && strings.Contains(err.Error(), "address already in use") {
+	if err != nil && !opt.Keep && ctx.Err() == nil && strings.Contains(strings.ToLower(err.Error()), "address already in use") {
 		// The ports were free when the harness chose them; another process
-		// took one before a server bound it. Once more, with new ports (the
+		// took one before a server bound it (Go's "address already in use",
+		// Java's BindException "Address already in use"). Once more, with new ports (the
 		// failed attempt's directory is gone).
 		logf("run: a port was taken before a server bound it; starting the ensemble again")
 		epoch = time.Now()
