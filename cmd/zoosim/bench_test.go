@@ -2,13 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,21 +65,10 @@ func TestBench_BadFlagsExitTwo(t *testing.T) {
 // decodes its object.
 func benchRun(t *testing.T, args ...string) (benchJSON, string, int) {
 	t.Helper()
-	bin := zoosimExecutable(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"bench", "--json"}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
+	out, stderr, code := execJSON(t, "bench", args...)
+	stdout := bytes.NewBuffer(out)
 	var raw map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &raw), "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &raw), "stdout: %s\nstderr: %s", stdout.String(), stderr)
 	for _, k := range []string{"rows", "ratios", "servers", "duration_ms", "skipped", "ensembles", "log_dir", "kept"} {
 		require.Contains(t, raw, k, "stdout: %s", stdout.String())
 	}
@@ -94,9 +79,9 @@ func benchRun(t *testing.T, args ...string) (benchJSON, string, int) {
 			require.Contains(t, r, k)
 		}
 	}
-	var out benchJSON
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &out))
-	return out, stderr.String(), code
+	var res benchJSON
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
+	return res, stderr, code
 }
 
 // requireCells checks one clean row per op for target, in order.
@@ -177,38 +162,9 @@ func TestBench_InterruptCleansUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an ensemble of zoosim serve processes; skipped with -short")
 	}
-	bin := zoosimExecutable(t)
 	dir := filepath.Join(t.TempDir(), "bench")
-	cmd := exec.Command(bin, "bench", "--target", "zoosim", "--clients", "4", "--op", "set", "--duration", "5m", "--dir", dir)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(stderr.String(), "serving") {
-		require.True(t, time.Now().Before(deadline), "the ensemble did not come up: %s", stderr.String())
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(time.Second) // into the cell
-	require.NotEmpty(t, processesUnder(dir), "the servers run")
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	var werr error
-	select {
-	case werr = <-done:
-		done <- werr
-	case <-time.After(time.Minute):
-		t.Fatal("zoosim bench did not stop within a minute of SIGINT")
-	}
-	ee, ok := werr.(*exec.ExitError)
-	require.True(t, ok, "exit: %v", werr)
-	require.Equal(t, exitHarness, ee.ExitCode())
-	require.Contains(t, stderr.String(), "interrupted")
-	_, err := os.Stat(dir)
-	require.True(t, os.IsNotExist(err), "the directory is removed: %v", err)
-	require.Empty(t, processesUnder(dir), "no server process is left")
+	requireInterruptCleansUp(t, dir, "serving", func() {
+		time.Sleep(time.Second) // into the cell
+		require.NotEmpty(t, processesUnder(dir), "the servers run")
+	}, "bench", "--target", "zoosim", "--clients", "4", "--op", "set", "--duration", "5m", "--dir", dir)
 }

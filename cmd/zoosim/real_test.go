@@ -94,10 +94,20 @@ func TestMain(m *testing.M) {
 // decodes its object.
 func realRun(t *testing.T, args ...string) (map[string]any, string, int) {
 	t.Helper()
+	stdout, stderr, code := execJSON(t, "real", args...)
+	var obj map[string]any
+	require.NoError(t, json.Unmarshal(stdout, &obj), "stdout: %s\nstderr: %s", stdout, stderr)
+	return obj, stderr, code
+}
+
+// execJSON runs `zoosim SUB --json ARGS...` (at most 4 minutes) and returns
+// its stdout, stderr and exit status.
+func execJSON(t *testing.T, sub string, args ...string) ([]byte, string, int) {
+	t.Helper()
 	bin := zoosimExecutable(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"real", "--json"}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{sub, "--json"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -107,9 +117,7 @@ func realRun(t *testing.T, args ...string) (map[string]any, string, int) {
 	} else {
 		require.NoError(t, err)
 	}
-	var obj map[string]any
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &obj), "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
-	return obj, stderr.String(), code
+	return stdout.Bytes(), stderr.String(), code
 }
 
 func requireRealShape(t *testing.T, obj map[string]any, target string) {
@@ -178,9 +186,20 @@ func TestReal_InterruptCleansUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an ensemble of zoosim serve processes; skipped with -short")
 	}
-	bin := zoosimExecutable(t)
 	dir := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(bin, "real", "--scenario", "standard", "--duration", "60s", "--seed", "1", "--dir", dir)
+	requireInterruptCleansUp(t, dir, "logs in", func() {
+		_, err := os.Stat(filepath.Join(dir, "1"))
+		require.NoError(t, err, "the run's directory is there while it runs")
+	}, "real", "--scenario", "standard", "--duration", "60s", "--seed", "1", "--dir", dir)
+}
+
+// requireInterruptCleansUp starts `zoosim ARGS...`, waits until its stderr
+// says ready, runs during, sends SIGINT and checks that it stops within a
+// minute with exit status 2, says it was interrupted, and leaves neither
+// dir nor a process under it.
+func requireInterruptCleansUp(t *testing.T, dir, ready string, during func(), args ...string) {
+	t.Helper()
+	cmd := exec.Command(zoosimExecutable(t), args...)
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
@@ -191,25 +210,24 @@ func TestReal_InterruptCleansUp(t *testing.T) {
 		<-done
 	})
 	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(stderr.String(), "logs in") {
+	for !strings.Contains(stderr.String(), ready) {
 		require.True(t, time.Now().Before(deadline), "the ensemble did not come up: %s", stderr.String())
 		time.Sleep(50 * time.Millisecond)
 	}
-	_, err := os.Stat(filepath.Join(dir, "1"))
-	require.NoError(t, err, "the run's directory is there while it runs")
+	during()
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	var werr error
 	select {
 	case werr = <-done:
 		done <- werr
 	case <-time.After(time.Minute):
-		t.Fatal("zoosim real did not stop within a minute of SIGINT")
+		t.Fatalf("zoosim %s did not stop within a minute of SIGINT", args[0])
 	}
 	ee, ok := werr.(*exec.ExitError)
 	require.True(t, ok, "exit: %v", werr)
 	require.Equal(t, exitHarness, ee.ExitCode())
 	require.Contains(t, stderr.String(), "interrupted")
-	_, err = os.Stat(dir)
+	_, err := os.Stat(dir)
 	require.True(t, os.IsNotExist(err), "the directory is removed: %v", err)
 	require.Empty(t, processesUnder(dir), "no server process is left")
 }

@@ -393,11 +393,19 @@ func judgeDeaths(res *scenarios.Result, deaths []harness.Death, offset time.Dura
 		r.Verdict = checker.VerdictViolation
 		r.Explanation = fmt.Sprintf("%d server process(es) exited without the harness killing them", len(deaths))
 		r.Details = b.String()
+	}
+	addCheck(res, r)
+}
+
+// addCheck adds a check the real world runs after the checkers' own to the
+// result; a violation makes the run's verdict one.
+func addCheck(res *scenarios.Result, r checker.Result) {
+	if r.Verdict == checker.VerdictViolation {
 		res.Verdict = checker.VerdictViolation
 		res.Report.Verdict = checker.VerdictViolation
 	}
 	res.Report.Results = append(res.Report.Results, r)
-	res.Checks[NameProcesses] = r.Verdict
+	res.Checks[r.Checker] = r.Verdict
 }
 
 // judgeTxnLogs adds the txn-logs check: the history against the txn logs
@@ -409,13 +417,7 @@ func judgeTxnLogs(res *scenarios.Result, logs map[node.ID][]checker.Txn) {
 			byServer[id] = txns
 		}
 	}
-	r := checker.CheckTxnLogs(res.History, byServer)
-	if r.Verdict == checker.VerdictViolation {
-		res.Verdict = checker.VerdictViolation
-		res.Report.Verdict = checker.VerdictViolation
-	}
-	res.Report.Results = append(res.Report.Results, r)
-	res.Checks[checker.NameTxnLogs] = r.Verdict
+	addCheck(res, checker.CheckTxnLogs(res.History, byServer))
 }
 
 // shift moves the apply times of the servers' records from the harness's
